@@ -1,0 +1,45 @@
+"""adadyn: adaptive gradient optimisers as dynamical systems.
+
+Three views of one dynamics (see DESIGN.md): the discrete map an optimiser
+iterates (:func:`adadyn.run`), its continuous-time limit
+(:mod:`adadyn.flows`), and the linearisation and long-run behaviour of either
+(:mod:`adadyn.analysis`).
+"""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from adadyn.objectives import Objective
+from adadyn.discrete import (
+    GD,
+    SignGD,
+    RMSprop,
+    Adam,
+    AMSGrad,
+    AdaFix,
+    Adagrad,
+    Family,
+    Constant,
+    InverseSqrt,
+    ExponentialDecay,
+    CosineAnnealing,
+    State,
+    Trajectory,
+    run,
+)
+from adadyn import objectives, discrete
+
+__all__ = [
+    "Objective", "GD", "SignGD", "RMSprop", "Adam", "AMSGrad", "AdaFix", "Adagrad",
+    "Family", "Constant", "InverseSqrt", "ExponentialDecay", "CosineAnnealing",
+    "State", "Trajectory", "run", "objectives", "discrete",
+]
+
+
+def __getattr__(name: str):
+    # flows / analysis / plotting / nn import scipy, matplotlib or torch: load on first use.
+    import importlib
+
+    if name in {"flows", "analysis", "plotting", "nn"}:
+        return importlib.import_module(f"adadyn.{name}")
+    raise AttributeError(f"module 'adadyn' has no attribute {name!r}")

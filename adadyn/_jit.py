@@ -1,0 +1,81 @@
+"""Numba compilation helpers shared by every hot kernel.
+
+Objective functions reach the kernels as first-class function values with the
+fixed signatures below. Unlike dispatcher arguments (each dispatcher is its own
+type, so the caller is recompiled per objective and never cached), a kernel
+typed against these signatures is compiled once and cached on disk, and any
+``@njit`` function of the same signature can be passed to it.
+"""
+from __future__ import annotations
+
+import os
+
+import numba
+from numba import types
+
+f8 = types.float64
+i8 = types.int64
+b1 = types.boolean
+vec = types.float64[::1]
+mat = types.float64[:, ::1]
+
+#: ``value_grad(x, t, data, g) -> f``: f(x) at step t, gradient written into g.
+VALUE_GRAD_SIG = f8(vec, f8, vec, vec)
+#: ``hessian(x, t, data, H) -> None``: Hessian written into H (d x d).
+HESSIAN_SIG = types.none(vec, f8, vec, mat)
+#: ``hvp(x, t, data, u, out) -> None``: Hessian-vector product H(x) u into out.
+HVP_SIG = types.none(vec, f8, vec, vec, vec)
+
+VALUE_GRAD_T = types.FunctionType(VALUE_GRAD_SIG)
+HESSIAN_T = types.FunctionType(HESSIAN_SIG)
+HVP_T = types.FunctionType(HVP_SIG)
+
+
+def _cache_ok() -> bool:
+    return os.environ.get("ADADYN_NO_CACHE", "") in ("", "0")
+
+
+def jit(sig=None, *, parallel: bool = False, **kw):
+    """``numba.njit`` with ``cache=True``, falling back to no cache when no
+    cache location is writable (read-only install and unwritable home)."""
+
+    if callable(sig) and not isinstance(sig, (types.Type, str)):
+        return jit(None, parallel=parallel, **kw)(sig)
+
+    def deco(fn):
+        opts = dict(cache=_cache_ok(), parallel=parallel, **kw)
+        try:
+            return numba.njit(sig, **opts)(fn) if sig is not None else numba.njit(**opts)(fn)
+        except RuntimeError as exc:  # "cannot cache function ...: no locator available"
+            if "cannot cache" not in str(exc):
+                raise
+            opts["cache"] = False
+            return numba.njit(sig, **opts)(fn) if sig is not None else numba.njit(**opts)(fn)
+
+    return deco
+
+
+class Lazy:
+    """A kernel compiled with an explicit signature on first use.
+
+    Explicit signatures are compiled eagerly by Numba; deferring the decoration
+    keeps ``import adadyn`` fast while still loading from the on-disk cache.
+    """
+
+    def __init__(self, fn, sig, **kw):
+        self._fn, self._sig, self._kw, self._compiled = fn, sig, kw, None
+        self.__doc__, self.__name__ = fn.__doc__, fn.__name__
+
+    @property
+    def compiled(self):
+        if self._compiled is None:
+            self._compiled = jit(self._sig, **self._kw)(self._fn)
+        return self._compiled
+
+    def __call__(self, *args):
+        return self.compiled(*args)
+
+
+def lazy(sig, **kw):
+    """Decorator form of :class:`Lazy`."""
+    return lambda fn: Lazy(fn, sig, **kw)

@@ -1,0 +1,243 @@
+"""The Numba kernels: one generic driver loop and the step of every optimiser.
+
+State layout (shared by every optimiser, so the driver, the map Jacobians and
+the grid sweeps need no per-optimiser code):
+
+``x, m, v, aux``  float64[d]: iterate, first moment, second moment, and the
+                  running max of the second moment (AMSGrad) -- zero otherwise;
+``s``             float64[NSCAL]: ``s[S_TIME]`` continuous time reached (the sum
+                  of the step sizes taken), ``s[S_P1]``, ``s[S_P2]`` the powers
+                  r^k, q^k of the moment factors (Adam's bias correction
+                  1 - beta^k), ``s[S_L]`` AdaFix's Lipschitz estimate,
+                  ``s[S_FROZEN]`` how many steps AdaFix kept v frozen;
+``k``             steps taken so far.
+
+Every moment method is eq. (1) of Ma, Wu & E with constant coefficients::
+
+    m <- h g + r m,    v <- p g^2 + q v,    x <- x - eta_t (m / c1) / (sqrt(v / c2) + eps)
+
+with c1 = 1 - r^k, c2 = 1 - q^k under bias correction and 1 otherwise. The
+hyperparameters travel as ``hp = [eta, h, r, p, q, eps, bias_correction,
+eps_inside, amsgrad, L0]`` (see ``HP_*``). The x update is written as PyTorch
+writes it, ``x -= (eta / c1) * m / (sqrt(v) / sqrt(c2) + eps)``, so that
+``torch.optim`` agreement is limited by rounding, not by algebra.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import prange, types
+
+from adadyn._jit import VALUE_GRAD_T, Lazy, b1, f8, i8, jit, mat, vec
+
+KIND_GD, KIND_SIGN, KIND_MOMENT, KIND_ADAFIX = 0, 1, 2, 3
+HP_ETA, HP_H, HP_R, HP_P, HP_Q, HP_EPS, HP_BC, HP_EPS_IN, HP_AMS, HP_L0 = range(10)
+N_HP = 10
+S_TIME, S_P1, S_P2, S_L, S_FROZEN = range(5)
+NSCAL = 5
+AMS_NONE, AMS_RAW, AMS_HAT = 0, 1, 2
+STATUS_OK, STATUS_DIVERGED, STATUS_CONVERGED = 0, 1, 2
+STATUS_NAMES = ("ok", "diverged", "converged")
+N_STATS = 6  # mean log10 loss, std log10 loss, min loss, max loss, n in window, last loss
+
+
+@jit
+def sched_factor(skind, sp, t):
+    """Schedule factor at step t (see :mod:`adadyn.discrete.schedules`)."""
+    if skind == 0:
+        return 1.0
+    if skind == 1:
+        return 1.0 / np.sqrt(t)
+    if skind == 2:
+        return np.exp(-sp[0] * (t - 1.0))
+    u = min(t - 1.0, sp[1]) / sp[1]
+    return sp[2] + (1.0 - sp[2]) * 0.5 * (1.0 + np.cos(np.pi * u))
+
+
+@jit
+def run_core(kind, hp, skind, sp, vg, data, lo, hi, has_box, x, m, v, aux, s, k0,
+             steps, every, gtol, rec_x, rec_m, rec_v, rec_loss, rec_gn, rec_time, rec_state,
+             window, stats):
+    """The one driver loop: ``steps`` steps from state (x, m, v, aux, s) after k0 steps.
+
+    Records every ``every`` steps (row j is the state after j*every steps of
+    this call, with f and |grad f| there); accumulates late-window statistics
+    of the loss over the last ``window`` steps into ``stats``. Stops early on a
+    non-finite loss or gradient (diverged) or |grad f| <= gtol (converged).
+    Returns (status, steps taken, rows recorded).
+    """
+    d = x.shape[0]
+    g = np.empty(d)
+    gs = np.empty(d)
+    xs = np.empty(d)
+    nrec = 0
+    status = STATUS_OK
+    n = 0
+    w0 = steps - window
+    sl = 0.0
+    sl2 = 0.0
+    lmin = np.inf
+    lmax = -np.inf
+    nw = 0
+    f = np.nan
+    cnt = 1
+    while True:
+        t = float(k0 + n + 1)
+        f = vg(x, t, data, g)
+        gn2 = 0.0
+        for i in range(d):
+            gn2 += g[i] * g[i]
+        if not (np.isfinite(f) and np.isfinite(gn2)):
+            status = STATUS_DIVERGED
+            break
+        if n >= w0:
+            lf = np.log10(max(abs(f), 1e-300))
+            sl += lf
+            sl2 += lf * lf
+            lmin = min(lmin, f)
+            lmax = max(lmax, f)
+            nw += 1
+        cnt -= 1
+        if cnt == 0 and nrec < rec_loss.shape[0]:
+            cnt = every
+            rec_loss[nrec] = f
+            rec_gn[nrec] = np.sqrt(gn2)
+            rec_time[nrec] = s[S_TIME]
+            if rec_state:
+                for i in range(d):
+                    rec_x[nrec, i] = x[i]
+                    rec_m[nrec, i] = m[i]
+                    rec_v[nrec, i] = v[i]
+            nrec += 1
+        if gtol > 0.0 and np.sqrt(gn2) <= gtol:
+            status = STATUS_CONVERGED
+            break
+        if n == steps:
+            break
+        # ---- one step at index t with g = grad f_t(x); written inline because a call
+        # passing a dozen arrays costs more than the step itself at small d.
+        eta = hp[HP_ETA] * sched_factor(skind, sp, t)
+        if kind == KIND_GD:
+            for i in range(d):
+                x[i] -= eta * g[i]
+        elif kind == KIND_SIGN:
+            for i in range(d):
+                gi = g[i]
+                x[i] -= eta * (1.0 if gi > 0.0 else (-1.0 if gi < 0.0 else 0.0))
+        else:
+            h = hp[HP_H]
+            r = hp[HP_R]
+            p = hp[HP_P]
+            q = hp[HP_Q]
+            eps = hp[HP_EPS]
+            s[S_P1] *= r
+            s[S_P2] *= q
+            if hp[HP_BC] != 0.0:
+                stp = eta / (1.0 - s[S_P1])
+                c2 = np.sqrt(1.0 - s[S_P2])
+            else:
+                stp = eta
+                c2 = 1.0
+            update_v = True
+            if kind == KIND_ADAFIX:
+                # Algorithm 1, line 4: "if max_i g_{t,i} >= L eta"; read as the largest
+                # magnitude (with the sign as printed, an all-negative gradient would
+                # freeze v, which the text's "all elements exceed the bound" rules out).
+                gmax = 0.0
+                for i in range(d):
+                    gmax = max(gmax, abs(g[i]))
+                update_v = gmax >= s[S_L] * eta
+                if not update_v:
+                    s[S_FROZEN] += 1.0
+                for i in range(d):
+                    xs[i] = x[i]
+            ams = hp[HP_AMS]
+            eps_in = hp[HP_EPS_IN] != 0.0
+            for i in range(d):
+                gi = g[i]
+                m[i] = r * m[i] + h * gi
+                if update_v:
+                    v[i] = q * v[i] + p * (gi * gi)
+                if ams == 1.0:
+                    aux[i] = max(aux[i], v[i])
+                    vi = aux[i]
+                elif ams == 2.0:
+                    aux[i] = max(aux[i], v[i] / (c2 * c2))
+                    vi = aux[i] * (c2 * c2)
+                else:
+                    vi = v[i]
+                if eps_in:
+                    den = np.sqrt(vi / (c2 * c2) + eps)
+                else:
+                    den = np.sqrt(vi) / c2 + eps
+                x[i] -= stp * m[i] / den
+        if has_box:
+            for i in range(d):
+                x[i] = min(max(x[i], lo[i]), hi[i])
+        if kind == KIND_ADAFIX:
+            vg(x, t, data, gs)
+            num = 0.0
+            den2 = 0.0
+            for i in range(d):
+                num += (gs[i] - g[i]) ** 2
+                den2 += (x[i] - xs[i]) ** 2
+            if den2 > 0.0 and np.isfinite(num):
+                s[S_L] = max(s[S_L], np.sqrt(num / den2))
+        s[S_TIME] += eta
+        n += 1
+    if nw > 0:
+        mu = sl / nw
+        stats[0] = mu
+        stats[1] = np.sqrt(max(sl2 / nw - mu * mu, 0.0))
+    else:
+        stats[0] = np.nan
+        stats[1] = np.nan
+    stats[2] = lmin
+    stats[3] = lmax
+    stats[4] = nw
+    stats[5] = f
+    return status, n, nrec
+
+
+RUN_SIG = types.UniTuple(i8, 3)(
+    i8, vec, i8, vec, VALUE_GRAD_T, vec, vec, vec, b1,   # kind, hp, skind, sp, vg, data, lo, hi, has_box
+    vec, vec, vec, vec, vec, i8,                          # x, m, v, aux, s, k0
+    i8, i8, f8,                                           # steps, every, gtol
+    mat, mat, mat, vec, vec, vec, b1,                     # rec_x, rec_m, rec_v, rec_loss, rec_gn, rec_time, rec_state
+    i8, vec,                                              # window, stats
+)
+run_kernel = Lazy(run_core.py_func, RUN_SIG)
+
+
+def _grid(kind, HP, skind, sp, vg, data, lo, hi, has_box, X0, steps, every, window,
+          out_loss, out_x, out_status, out_steps, out_stats):
+    G = HP.shape[0]
+    d = X0.shape[1]
+    for gi in prange(G):
+        x = X0[gi].copy()
+        m = np.zeros(d)
+        v = np.zeros(d)
+        aux = np.zeros(d)
+        s = np.zeros(NSCAL)
+        s[S_P1] = 1.0
+        s[S_P2] = 1.0
+        s[S_L] = HP[gi, HP_L0]
+        e = np.empty((0, d))
+        nl = out_loss.shape[1]
+        gn = np.empty(nl)
+        tm = np.empty(nl)
+        st, n, nr = run_core(kind, HP[gi], skind, sp, vg, data, lo, hi, has_box, x, m, v, aux, s, 0,
+                             steps, every, 0.0, e, e, e, out_loss[gi], gn, tm,
+                             False, window, out_stats[gi])
+        for j in range(nr, nl):
+            out_loss[gi, j] = np.nan
+        for i in range(d):
+            out_x[gi, i] = x[i]
+        out_status[gi] = st
+        out_steps[gi] = n
+
+
+GRID_SIG = types.none(
+    i8, mat, i8, vec, VALUE_GRAD_T, vec, vec, vec, b1, mat, i8, i8, i8,
+    mat, mat, types.int64[::1], types.int64[::1], mat,
+)
+grid_kernel = Lazy(_grid, GRID_SIG, parallel=True)

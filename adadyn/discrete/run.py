@@ -1,0 +1,110 @@
+"""The discrete front door: :func:`run` and :func:`step`."""
+from __future__ import annotations
+
+import numpy as np
+
+from adadyn.discrete import kernels as K
+from adadyn.discrete.specs import Optimizer
+from adadyn.discrete.trajectory import State, Trajectory
+from adadyn.objectives.base import Objective
+
+
+def check_x0(x0, dim: int, name: str = "x0") -> np.ndarray:
+    x = np.asarray(x0, dtype=np.float64)
+    if x.ndim != 1 or x.shape[0] != dim:
+        raise ValueError(f"{name} must have shape ({dim},) to match the objective, got {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{name} must be finite (no NaN or inf), got {x}")
+    return np.ascontiguousarray(x.copy())
+
+
+def _check_args(opt, obj):
+    if not isinstance(opt, Optimizer):
+        raise TypeError(f"opt must be an optimiser spec (adadyn.Adam, ...), got {type(opt).__name__}")
+    if not isinstance(obj, Objective):
+        raise TypeError(f"obj must be an adadyn Objective, got {type(obj).__name__}")
+
+
+def _box(obj):
+    if obj.bounds is None:
+        return np.full(obj.dim, -np.inf), np.full(obj.dim, np.inf), False
+    return obj.bounds.lo, obj.bounds.hi, True
+
+
+def run(opt: Optimizer, obj: Objective, x0=None, steps: int = 1000, record_every: int = 1, *,
+        state: State | None = None, gtol: float | None = None, record_state: bool = True) -> Trajectory:
+    """Iterate the discrete optimiser ``opt`` on ``obj``.
+
+    Parameters
+    ----------
+    opt : Optimizer
+        Spec such as ``Adam(eta=1e-3)``.
+    obj : Objective
+        The objective (its box, if any, is enforced by projection after each step).
+    x0 : array_like, shape (d,)
+        Start point (m = v = 0). Give either ``x0`` or ``state``.
+    steps : int
+        Number of steps to take.
+    record_every : int
+        Record the state every this many steps; memory is O(steps / record_every).
+    state : State, optional
+        Continue from a previous run's ``final_state`` (bit-for-bit).
+    gtol : float, optional
+        Stop with status ``'converged'`` once |grad f| <= gtol.
+    record_state : bool
+        If False, record only loss, grad_norm and time (x, m, v have zero rows).
+
+    Returns
+    -------
+    Trajectory
+        Never raises on numerical blow-up: a non-finite value ends the run with
+        ``status='diverged'``, keeping what was recorded.
+    """
+    _check_args(opt, obj)
+    steps = int(steps)
+    record_every = int(record_every)
+    if steps < 0:
+        raise ValueError(f"steps must be >= 0, got {steps}")
+    if record_every < 1:
+        raise ValueError(f"record_every must be >= 1, got {record_every}")
+    if gtol is not None and not (np.isfinite(gtol) and gtol >= 0):
+        raise ValueError(f"gtol must be a finite number >= 0, got {gtol}")
+    if state is None:
+        if x0 is None:
+            raise ValueError("give x0 or state")
+        st = State.initial(opt, check_x0(x0, obj.dim))
+    else:
+        if x0 is not None:
+            raise ValueError("give x0 or state, not both")
+        if state.dim != obj.dim:
+            raise ValueError(f"state has dimension {state.dim}, objective {obj.dim}")
+        st = state.copy()
+    d = obj.dim
+    kind, hp = opt.kernel_params()
+    sched = opt.schedule
+    nrec = steps // record_every + 1
+    rows = nrec if record_state else 0
+    rec_x, rec_m, rec_v = (np.empty((rows, d)) for _ in range(3))
+    loss, gn, tm = np.empty(nrec), np.empty(nrec), np.empty(nrec)
+    stats = np.empty(K.N_STATS)
+    lo, hi, has_box = _box(obj)
+    status, n, nr = K.run_kernel(
+        kind, hp, sched.kind, sched.params(), obj.value_grad_fn, obj.data, lo, hi, has_box,
+        st.x, st.m, st.v, st.aux, st.scalars, st.k, steps, record_every, float(gtol or 0.0),
+        rec_x, rec_m, rec_v, loss, gn, tm, record_state, 0, stats,
+    )
+    final = State(st.x, st.m, st.v, st.aux, st.scalars, st.k + n)
+    return Trajectory(
+        x=rec_x[: nr if record_state else 0], m=rec_m[: nr if record_state else 0],
+        v=rec_v[: nr if record_state else 0], loss=loss[:nr], grad_norm=gn[:nr], time=tm[:nr],
+        step=st.k + record_every * np.arange(nr), status=K.STATUS_NAMES[status],
+        stop_step=st.k + n, final_state=final, opt=opt, objective=obj, record_every=record_every,
+    )
+
+
+
+def step(opt: Optimizer, obj: Objective, state: State) -> State:
+    """One step of the discrete map from ``state`` (a new State; the input is unchanged)."""
+    _check_args(opt, obj)
+    tr = run(opt, obj, steps=1, state=state, record_state=False)
+    return tr.final_state

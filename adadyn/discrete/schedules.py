@@ -1,0 +1,89 @@
+"""Step-size schedules eta_t = eta * factor(t), t = 1, 2, ... (the steps).
+
+The schedules compared by Mazumder et al. (constant-step Adam paper, section
+4): constant, inverse square root, exponential decay and cosine annealing.
+Each is a frozen spec; the kernels see it as ``(kind, params)``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+SCHED_CONSTANT, SCHED_INVSQRT, SCHED_EXP, SCHED_COSINE = 0, 1, 2, 3
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Base class: ``factor(t)`` multiplies the base step size eta at step t."""
+
+    kind = SCHED_CONSTANT
+
+    def params(self) -> np.ndarray:
+        return np.zeros(3)
+
+    def factor(self, t) -> np.ndarray:
+        """The factor at steps ``t`` (array-like of 1-based step indices)."""
+        t = np.asarray(t, dtype=np.float64)
+        return np.vectorize(lambda s: schedule_factor(self.kind, self.params(), s))(t)
+
+
+@dataclass(frozen=True)
+class Constant(Schedule):
+    """eta_t = eta."""
+
+
+@dataclass(frozen=True)
+class InverseSqrt(Schedule):
+    """eta_t = eta / sqrt(t) (Reddi et al.'s alpha_t = alpha / sqrt(t))."""
+
+    kind = SCHED_INVSQRT
+
+
+@dataclass(frozen=True)
+class ExponentialDecay(Schedule):
+    """eta_t = eta * exp(-rate * (t - 1))."""
+
+    rate: float = 1e-3
+    kind = SCHED_EXP
+
+    def __post_init__(self):
+        if not (math.isfinite(self.rate) and self.rate >= 0):
+            raise ValueError(f"rate must be finite and >= 0, got {self.rate}")
+
+    def params(self):
+        return np.array([self.rate, 0.0, 0.0])
+
+
+@dataclass(frozen=True)
+class CosineAnnealing(Schedule):
+    """eta_t = eta * (r + (1 - r) (1 + cos(pi min(t - 1, T) / T)) / 2), r = eta_min / eta.
+
+    ``period`` T is in steps; after T steps the step stays at eta_min.
+    """
+
+    period: int = 1000
+    eta_min_ratio: float = 0.0
+    kind = SCHED_COSINE
+
+    def __post_init__(self):
+        if int(self.period) < 1:
+            raise ValueError(f"period must be >= 1 step, got {self.period}")
+        if not (0.0 <= self.eta_min_ratio <= 1.0):
+            raise ValueError(f"eta_min_ratio must be in [0, 1], got {self.eta_min_ratio}")
+
+    def params(self):
+        return np.array([0.0, float(self.period), self.eta_min_ratio])
+
+
+def schedule_factor(kind: int, p, t: float) -> float:
+    """Python mirror of the kernel's schedule (used for reporting, tests)."""
+    if kind == SCHED_CONSTANT:
+        return 1.0
+    if kind == SCHED_INVSQRT:
+        return 1.0 / math.sqrt(t)
+    if kind == SCHED_EXP:
+        return math.exp(-p[0] * (t - 1.0))
+    s = min(t - 1.0, p[1]) / p[1]
+    return p[2] + (1.0 - p[2]) * 0.5 * (1.0 + math.cos(math.pi * s))

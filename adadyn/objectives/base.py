@@ -1,0 +1,250 @@
+"""The :class:`Objective`: value, gradient and Hessian as Numba functions.
+
+Every objective is a triple of compiled functions with the fixed signatures of
+:mod:`adadyn._jit` plus a flat ``data`` array holding its numbers (a matrix, a
+centre, a data set). The optimiser kernels receive the functions as
+first-class function values, so one compiled and cached kernel serves every
+objective.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from adadyn._jit import HESSIAN_SIG, VALUE_GRAD_SIG, Lazy, jit
+from adadyn.objectives.finite_diff import fd_hessian, fd_hvp, FD_REL_STEP
+
+
+def _compiled(fn):
+    return fn.compiled if isinstance(fn, Lazy) else fn
+
+
+@dataclass(frozen=True)
+class Box:
+    """Feasible box ``lo <= x <= hi``; iterates are projected (clipped) after each step."""
+
+    lo: np.ndarray
+    hi: np.ndarray
+
+    def project(self, x: np.ndarray) -> np.ndarray:
+        return np.clip(x, self.lo, self.hi)
+
+
+class Objective:
+    """A differentiable objective f: R^d -> R for the optimiser kernels.
+
+    Parameters
+    ----------
+    dim : int
+        Dimension d of x.
+    value_grad : numba function
+        ``value_grad(x, t, data, g) -> f`` with signature
+        :data:`adadyn._jit.VALUE_GRAD_SIG`: returns f_t(x) and writes the
+        gradient into ``g``. ``t`` is the step index 1, 2, ... (used only by
+        time-dependent, i.e. online, objectives).
+    hessian : numba function, optional
+        ``hessian(x, t, data, H) -> None`` (:data:`adadyn._jit.HESSIAN_SIG`).
+        When absent, :meth:`hessian` uses central finite differences of the
+        gradient (see :func:`adadyn.objectives.finite_diff.fd_hessian`).
+    data : array_like, optional
+        Flat float64 parameters passed to both functions.
+    name : str
+        Label used in reprs, plots and tables.
+    minimizer, min_value : optional
+        A known minimiser x* and minimum f*, when the objective has them.
+    bounds : (lo, hi), optional
+        Feasible box; the discrete optimisers project onto it after every step
+        (Reddi et al.'s online problems live on [-1, 1]).
+    time_dependent : bool
+        True for online objectives whose f_t changes with the step t.
+    expr, symbols : optional
+        The sympy expression and its symbols, for symbolic objectives; enables
+        exact symbolic Jacobians in :mod:`adadyn.analysis`.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        value_grad,
+        hessian=None,
+        data=None,
+        *,
+        name: str = "objective",
+        minimizer=None,
+        min_value: float | None = None,
+        bounds=None,
+        time_dependent: bool = False,
+        expr=None,
+        symbols=None,
+    ):
+        dim = int(dim)
+        if dim < 1:
+            raise ValueError(f"dim must be >= 1, got {dim}")
+        self.dim = dim
+        self._value_grad = value_grad
+        self._hessian = hessian
+        self.data = np.ascontiguousarray(
+            np.zeros(1) if data is None or np.size(data) == 0 else np.asarray(data, dtype=np.float64).ravel()
+        )
+        self.name = name
+        self.minimizer = None if minimizer is None else np.asarray(minimizer, dtype=np.float64).reshape(dim)
+        self.min_value = None if min_value is None else float(min_value)
+        if bounds is not None:
+            lo = np.broadcast_to(np.asarray(bounds[0], dtype=np.float64), (dim,)).copy()
+            hi = np.broadcast_to(np.asarray(bounds[1], dtype=np.float64), (dim,)).copy()
+            if np.any(lo > hi):
+                raise ValueError("bounds must satisfy lo <= hi componentwise")
+            bounds = Box(lo, hi)
+        self.bounds: Box | None = bounds
+        self.time_dependent = bool(time_dependent)
+        self.expr = expr
+        self.symbols = symbols
+        self._g = np.empty(dim)
+
+    # -- compiled functions, as the kernels take them -------------------------------
+    @property
+    def value_grad_fn(self):
+        """The compiled ``value_grad`` function (:data:`VALUE_GRAD_SIG`)."""
+        return _compiled(self._value_grad)
+
+    @property
+    def hessian_fn(self):
+        """The compiled exact Hessian function, or ``None``."""
+        return None if self._hessian is None else _compiled(self._hessian)
+
+    @property
+    def has_hessian(self) -> bool:
+        """True when an exact Hessian is available (else finite differences are used)."""
+        return self._hessian is not None
+
+    @property
+    def is_symbolic(self) -> bool:
+        return self.expr is not None
+
+    # -- Python-side evaluation ------------------------------------------------------
+    def _x(self, x) -> np.ndarray:
+        x = np.ascontiguousarray(np.asarray(x, dtype=np.float64).reshape(-1))
+        if x.shape != (self.dim,):
+            raise ValueError(f"x must have shape ({self.dim},), got {x.shape}")
+        return x
+
+    def value_and_grad(self, x, t: float = 1.0) -> tuple[float, np.ndarray]:
+        """f_t(x) and its gradient."""
+        g = np.empty(self.dim)
+        f = self.value_grad_fn(self._x(x), float(t), self.data, g)
+        return float(f), g
+
+    def value(self, x, t: float = 1.0) -> float:
+        """f_t(x)."""
+        return float(self.value_grad_fn(self._x(x), float(t), self.data, self._g))
+
+    __call__ = value
+
+    def grad(self, x, t: float = 1.0) -> np.ndarray:
+        """The gradient of f_t at x."""
+        return self.value_and_grad(x, t)[1]
+
+    def hessian(self, x, t: float = 1.0) -> np.ndarray:
+        """The Hessian of f_t at x: exact when available, else central differences
+        of the gradient (:func:`~adadyn.objectives.finite_diff.fd_hessian`)."""
+        x = self._x(x)
+        H = np.empty((self.dim, self.dim))
+        if self._hessian is not None:
+            self.hessian_fn(x, float(t), self.data, H)
+        else:
+            fd_hessian(self.value_grad_fn, x, float(t), self.data, FD_REL_STEP, H)
+        return H
+
+    def hvp(self, x, u, t: float = 1.0) -> np.ndarray:
+        """Hessian-vector product H(x) u, without forming H when no exact Hessian
+        is known (one central difference of the gradient along u)."""
+        x = self._x(x)
+        u = self._x(u)
+        if self._hessian is not None and self.dim <= 2000:
+            return self.hessian(x, t) @ u
+        out = np.empty(self.dim)
+        fd_hvp(self.value_grad_fn, x, float(t), self.data, u, out)
+        return out
+
+    def project(self, x: np.ndarray) -> np.ndarray:
+        """Projection onto the feasible box (identity when unconstrained)."""
+        return x if self.bounds is None else self.bounds.project(x)
+
+    def __repr__(self) -> str:
+        extra = ", online" if self.time_dependent else ""
+        extra += ", box" if self.bounds is not None else ""
+        return f"Objective({self.name!r}, dim={self.dim}{extra})"
+
+    # -- constructors -----------------------------------------------------------------
+    @classmethod
+    def from_sympy(cls, expr, symbols=None, *, time_symbol=None, name: str | None = None, **kw) -> "Objective":
+        """Objective from a sympy expression; exact gradient and Hessian by sympy,
+        compiled to cached Numba functions. See :mod:`adadyn.objectives.symbolic`."""
+        from adadyn.objectives.symbolic import objective_from_sympy
+
+        return objective_from_sympy(expr, symbols, time_symbol=time_symbol, name=name, **kw)
+
+    @classmethod
+    def from_expr(cls, text: str, variables=None, params=None, *, name: str | None = None, **kw) -> "Objective":
+        """Objective parsed safely from a formula such as ``"1 - cos(x1**2 + x2**2)"``.
+
+        Only numbers, the variables, ``t`` (step index, makes it online), the
+        names in ``params`` and whitelisted functions are accepted; no Python
+        code is evaluated. See :func:`adadyn.objectives.symbolic.parse_expr`.
+        """
+        from adadyn.objectives.symbolic import objective_from_text
+
+        return objective_from_text(text, variables, params, name=name, **kw)
+
+    @classmethod
+    def from_numba(
+        cls,
+        value: Callable,
+        grad: Callable,
+        hessian: Callable | None = None,
+        *,
+        dim: int,
+        name: str = "numba objective",
+        **kw,
+    ) -> "Objective":
+        """Objective from user-written ``@njit`` functions ``value(x)``,
+        ``grad(x)`` (returns an array) and optionally ``hessian(x)``.
+
+        The functions are wrapped into adadyn's signatures; the wrappers are
+        compiled once per process (a closure cannot be cached on disk).
+        Functions taking a second argument ``t`` are treated as time dependent
+        when ``time_dependent=True`` is passed.
+        """
+        for nm, fn in (("value", value), ("grad", grad), ("hessian", hessian)):
+            if fn is not None and not hasattr(fn, "py_func"):
+                raise TypeError(f"{nm} must be a numba @njit function, got {type(fn).__name__}")
+        timed = bool(kw.get("time_dependent", False))
+        import numba
+
+        if timed:
+            def vg(x, t, data, g):
+                gg = grad(x, t)
+                for i in range(x.shape[0]):
+                    g[i] = gg[i]
+                return value(x, t)
+        else:
+            def vg(x, t, data, g):
+                gg = grad(x)
+                for i in range(x.shape[0]):
+                    g[i] = gg[i]
+                return value(x)
+        vg_c = numba.njit(VALUE_GRAD_SIG)(vg)
+        h_c = None
+        if hessian is not None:
+            if timed:
+                def hs(x, t, data, H):
+                    HH = hessian(x, t)
+                    H[:, :] = HH
+            else:
+                def hs(x, t, data, H):
+                    HH = hessian(x)
+                    H[:, :] = HH
+            h_c = numba.njit(HESSIAN_SIG)(hs)
+        return cls(dim, vg_c, h_c, None, name=name, **kw)
