@@ -1,0 +1,1 @@
+"""Continuous-time limits of the optimisers (filled by the flows work)."""
