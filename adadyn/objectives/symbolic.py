@@ -82,6 +82,10 @@ def parse_expr(text: str, variables=None, params=None):
         if not isinstance(v, (int, float)) or v != v:
             raise ExpressionError(f"parameter {k!r} must be a real number, got {v!r}")
 
+    for node in ast.walk(tree):  # dunders anywhere are refused outright, before anything else
+        ident = getattr(node, "id", None) or getattr(node, "attr", None)
+        if isinstance(ident, str) and ident.startswith("__"):
+            _reject(node, f"the dunder name {ident!r}")
     names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
     if variables is None:
         idx = sorted(int(_VAR.match(n).group(1)) for n in names if _VAR.match(n))
@@ -92,7 +96,8 @@ def parse_expr(text: str, variables=None, params=None):
         elif "x" in names:
             variables = ["x"]
         else:
-            raise ExpressionError("no variables found: use x1, x2, ... (or pass variables=)")
+            variables = []  # the build below rejects bad constructs first, then "no variables"
+
     variables = list(variables)
     for v in variables:
         if not isinstance(v, str) or not v.isidentifier() or v.startswith("_") or v in FUNCTIONS:
@@ -152,6 +157,8 @@ def parse_expr(text: str, variables=None, params=None):
         _reject(node, f"a {type(node).__name__} expression")
 
     expr = build(tree)
+    if not variables:
+        raise ExpressionError("no variables found: use x1, x2, ... (or pass variables=)")
     return expr, [syms[v] for v in variables], (tsym if used_t[0] else None)
 
 

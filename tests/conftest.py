@@ -1,0 +1,23 @@
+import os
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pytest
+
+import adadyn as ad
+
+
+@pytest.fixture(scope="session")
+def quad10():
+    """The paper's Figure 5 problem: f = x^T A x / 2, A = U U^T, U 10x10 standard normal."""
+    return ad.objectives.random_quadratic(10, seed=0)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)
