@@ -1,0 +1,5 @@
+import sys
+
+from adadyn.cli import main
+
+sys.exit(main())
