@@ -32,7 +32,8 @@ def _box(obj):
 
 
 def run(opt: Optimizer, obj: Objective, x0=None, steps: int = 1000, record_every: int = 1, *,
-        state: State | None = None, gtol: float | None = None, record_state: bool = True) -> Trajectory:
+        state: State | None = None, gtol: float | None = None, record_state: bool = True,
+        parallel: bool | None = None) -> Trajectory:
     """Iterate the discrete optimiser ``opt`` on ``obj``.
 
     Parameters
@@ -53,6 +54,10 @@ def run(opt: Optimizer, obj: Objective, x0=None, steps: int = 1000, record_every
         Stop with status ``'converged'`` once |grad f| <= gtol.
     record_state : bool
         If False, record only loss, grad_norm and time (x, m, v have zero rows).
+    parallel : bool, optional
+        Spread each step's coordinate loops over all cores. Default: only for
+        d >= ``kernels.PARALLEL_MIN_DIM`` (50,000). Iterates are bit-identical
+        either way.
 
     Returns
     -------
@@ -88,7 +93,10 @@ def run(opt: Optimizer, obj: Objective, x0=None, steps: int = 1000, record_every
     loss, gn, tm = np.empty(nrec), np.empty(nrec), np.empty(nrec)
     stats = np.empty(K.N_STATS)
     lo, hi, has_box = _box(obj)
-    status, n, nr = K.run_kernel(
+    if parallel is None:
+        parallel = d >= K.PARALLEL_MIN_DIM
+    kernel = K.run_kernel_parallel if parallel else K.run_kernel
+    status, n, nr = kernel(
         kind, hp, sched.kind, sched.params(), obj.value_grad_fn, obj.data, lo, hi, has_box,
         st.x, st.m, st.v, st.aux, st.scalars, st.k, steps, record_every, float(gtol or 0.0),
         rec_x, rec_m, rec_v, loss, gn, tm, record_state, 0, stats,

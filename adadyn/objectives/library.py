@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from adadyn._jit import HESSIAN_SIG, VALUE_GRAD_SIG, lazy
+from numba import prange
+
+from adadyn._jit import HESSIAN_SIG, VALUE_GRAD_SIG, Lazy, lazy
 from adadyn.objectives.base import Objective
 
 
@@ -81,6 +83,22 @@ def _diag_vg(x, t, data, g):
     return 0.5 * f
 
 
+def _diag_vg_prange(x, t, data, g):
+    d = x.shape[0]
+    f = 0.0
+    for i in prange(d):
+        r = x[i] - data[d + i]
+        gi = data[i] * r
+        g[i] = gi
+        f += gi * r
+    return 0.5 * f
+
+
+# For large d: all cores, and reassociation allowed for the loss sum only, so the
+# loop vectorises; the gradient is bit-identical, f may differ in its last bits.
+_diag_vg_parallel = Lazy(_diag_vg_prange, VALUE_GRAD_SIG, parallel=True, fastmath={"reassoc", "nsz"})
+
+
 @lazy(HESSIAN_SIG)
 def _diag_hess(x, t, data, H):
     d = x.shape[0]
@@ -89,13 +107,20 @@ def _diag_hess(x, t, data, H):
         H[i, i] = data[i]
 
 
-def diagonal_quadratic(h, center=None) -> Objective:
-    """f(x) = sum_i h_i (x_i - c_i)^2 / 2, O(d) memory (for very large d)."""
+def diagonal_quadratic(h, center=None, *, parallel: bool | None = None) -> Objective:
+    """f(x) = sum_i h_i (x_i - c_i)^2 / 2, O(d) memory (for very large d).
+
+    ``parallel`` (default: d >= 50,000) evaluates it on all cores, summing the
+    loss with reassociation allowed (last-bit differences in f only).
+    """
     h = np.asarray(h, dtype=np.float64).reshape(-1)
     d = h.shape[0]
     c = np.zeros(d) if center is None else np.asarray(center, dtype=np.float64).reshape(d)
     pd = bool(np.all(h > 0))
-    return Objective(d, _diag_vg, _diag_hess, np.concatenate([h, c]), name="diagonal quadratic",
+    if parallel is None:
+        parallel = d >= 50_000
+    vg = _diag_vg_parallel if parallel else _diag_vg
+    return Objective(d, vg, _diag_hess, np.concatenate([h, c]), name="diagonal quadratic",
                      minimizer=c if pd else None, min_value=0.0 if pd else None)
 
 
