@@ -43,7 +43,10 @@ def jit(sig=None, *, parallel: bool = False, **kw):
         return jit(None, parallel=parallel, **kw)(sig)
 
     def deco(fn):
-        opts = dict(cache=_cache_ok(), parallel=parallel, **kw)
+        # error_model="numpy": x/0 gives inf/nan (a blow-up is a result, caught as
+        # status="diverged") instead of raising, and drops the zero checks that block
+        # vectorisation.
+        opts = dict(cache=_cache_ok(), parallel=parallel, error_model="numpy", **kw)
         try:
             return numba.njit(sig, **opts)(fn) if sig is not None else numba.njit(**opts)(fn)
         except RuntimeError as exc:  # "cannot cache function ...: no locator available"
@@ -55,14 +58,37 @@ def jit(sig=None, *, parallel: bool = False, **kw):
     return deco
 
 
+def variant(fn, tag: str):
+    """A copy of ``fn`` whose qualified name carries ``tag``.
+
+    Numba names cache files after the function's qualname and keys entries by
+    signature only, not by compile options: two dispatchers over one function
+    (serial and ``parallel=True``, say) would load each other's machine code.
+    A renamed copy gets a cache file of its own.
+    """
+    import types as _types
+
+    clone = _types.FunctionType(fn.__code__, fn.__globals__, f"{fn.__name__}__{tag}", fn.__defaults__,
+                                fn.__closure__)
+    clone.__qualname__ = f"{fn.__qualname__}__{tag}"
+    clone.__module__ = fn.__module__
+    clone.__doc__ = fn.__doc__
+    return clone
+
+
 class Lazy:
     """A kernel compiled with an explicit signature on first use.
 
     Explicit signatures are compiled eagerly by Numba; deferring the decoration
     keeps ``import adadyn`` fast while still loading from the on-disk cache.
+    ``tag`` compiles a renamed copy (see :func:`variant`), for a second
+    dispatcher over a function that already has one.
     """
 
-    def __init__(self, fn, sig, **kw):
+    def __init__(self, fn, sig, tag: str | None = None, **kw):
+        fn = getattr(fn, "py_func", fn)
+        if tag is not None:
+            fn = variant(fn, tag)
         self._fn, self._sig, self._kw, self._compiled = fn, sig, kw, None
         self.__doc__, self.__name__ = fn.__doc__, fn.__name__
 

@@ -269,3 +269,12 @@ def test_run_grid_marks_divergence(quad10):
                               eta=[0.5 / lam, 3.0 / lam])
     assert list(gr.status) == ["ok", "diverged"]
     assert np.isnan(gr.loss[1, -1]) and np.all(np.isfinite(gr.loss[0]))
+
+
+def test_zero_over_zero_is_a_divergence_not_an_exception():
+    """Adam with eps = 0 at a coordinate whose gradient is exactly 0 computes 0/0:
+    eq. (3) is undefined there, and the run reports it instead of raising."""
+    obj = ad.objectives.quadratic(np.eye(2))
+    tr = ad.run(ad.Adam(1e-2, eps=0.0), obj, [0.0, 1.0], 5)
+    assert tr.status == "diverged" and tr.stop_step == 1
+    np.testing.assert_array_equal(tr.x, [[0.0, 1.0]])

@@ -216,14 +216,13 @@ RUN_SIG = types.UniTuple(i8, 3)(
     mat, mat, mat, vec, vec, vec, b1,                     # rec_x, rec_m, rec_v, rec_loss, rec_gn, rec_time, rec_state
     i8, vec,                                              # window, stats
 )
-_run_core_py = getattr(run_core, "py_func", run_core)  # plain function under NUMBA_DISABLE_JIT
-run_kernel = Lazy(_run_core_py, RUN_SIG)
+run_kernel = Lazy(run_core, RUN_SIG, tag="serial")
 #: The same driver compiled with ``parallel=True``: its ``prange`` loops over
 #: coordinates run on all cores and vectorise (LLVM cannot prove the serial
 #: loop's arrays do not alias). For large d only: each parallel region costs
 #: microseconds to launch. x, m, v are bit-identical to the serial driver; the
 #: recorded gradient norm may differ in the last bits (a parallel reduction).
-run_kernel_parallel = Lazy(_run_core_py, RUN_SIG, parallel=True)
+run_kernel_parallel = Lazy(run_core, RUN_SIG, tag="parallel", parallel=True)
 PARALLEL_MIN_DIM = 50_000
 
 

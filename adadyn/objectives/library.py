@@ -96,7 +96,8 @@ def _diag_vg_prange(x, t, data, g):
 
 # For large d: all cores, and reassociation allowed for the loss sum only, so the
 # loop vectorises; the gradient is bit-identical, f may differ in its last bits.
-_diag_vg_parallel = Lazy(_diag_vg_prange, VALUE_GRAD_SIG, parallel=True, fastmath={"reassoc", "nsz"})
+_diag_vg_parallel = Lazy(_diag_vg_prange, VALUE_GRAD_SIG, tag="parallel", parallel=True,
+                         fastmath={"reassoc", "nsz"})
 
 
 @lazy(HESSIAN_SIG)
