@@ -200,3 +200,21 @@ def test_bad_objective_inputs():
         ad.objectives.least_squares(np.ones((3, 2)), np.ones(4))
     with pytest.raises(ValueError, match="shape"):
         ad.objectives.random_quadratic(3).value(np.ones(4))
+
+
+def test_objectives_pickle_by_recipe(rng):
+    """Library and symbolic objectives travel to worker processes (pickle rebuilds
+    them from their constructor call); process-local ones refuse clearly."""
+    import pickle
+
+    objs = [ad.objectives.random_quadratic(6, seed=3), ad.objectives.reddi_online(4.0),
+            ad.Objective.from_expr("c*x1**4 + x2**2", params={"c": 2.0})]
+    for obj in objs:
+        back = pickle.loads(pickle.dumps(obj))
+        x = rng.standard_normal(obj.dim)
+        assert back.value(x, t=4.0) == obj.value(x, t=4.0)
+        np.testing.assert_array_equal(back.grad(x), obj.grad(x))
+        assert (back.bounds is None) == (obj.bounds is None) and back.name == obj.name
+    bare = ad.Objective(2, objs[0]._value_grad, None, objs[0].data[:1])
+    with pytest.raises(TypeError, match="cannot be pickled"):
+        pickle.dumps(bare)

@@ -21,6 +21,25 @@ def _compiled(fn):
     return fn.compiled if isinstance(fn, Lazy) else fn
 
 
+def _rebuild(module: str, name: str, args: tuple, kwargs: dict) -> "Objective":
+    import importlib
+
+    return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+
+def recorded(fn):
+    """Decorator for objective constructors: remember the call so the result pickles."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        obj = fn(*args, **kwargs)
+        obj._recipe = (fn.__module__, fn.__name__, args, kwargs)
+        return obj
+
+    return wrapper
+
+
 @dataclass(frozen=True)
 class Box:
     """Feasible box ``lo <= x <= hi``; iterates are projected (clipped) after each step."""
@@ -171,6 +190,17 @@ class Objective:
     def project(self, x: np.ndarray) -> np.ndarray:
         """Projection onto the feasible box (identity when unconstrained)."""
         return x if self.bounds is None else self.bounds.project(x)
+
+    # -- pickling: rebuild from the constructor call that made the objective ---------------
+    def __reduce__(self):
+        recipe = getattr(self, "_recipe", None)
+        if recipe is None:
+            raise TypeError(
+                f"{self!r} cannot be pickled: it was built from functions that live only in this "
+                "process. Objectives from the library, from_expr and from_sympy pickle (and so "
+                "travel to process pools and dask workers)."
+            )
+        return _rebuild, recipe
 
     def __repr__(self) -> str:
         extra = ", online" if self.time_dependent else ""

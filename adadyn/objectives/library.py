@@ -10,7 +10,7 @@ import numpy as np
 from numba import prange
 
 from adadyn._jit import HESSIAN_SIG, VALUE_GRAD_SIG, Lazy, lazy
-from adadyn.objectives.base import Objective
+from adadyn.objectives.base import Objective, recorded
 
 
 # ---------------------------------------------------------------- quadratic
@@ -38,6 +38,7 @@ def _quad_hess(x, t, data, H):
             H[i, j] = data[2 * d + i * d + j]
 
 
+@recorded
 def quadratic(A, center=None, *, name: str = "quadratic") -> Objective:
     """f(x) = (x - c)^T A (x - c) / 2.
 
@@ -64,6 +65,7 @@ def quadratic(A, center=None, *, name: str = "quadratic") -> Objective:
     return obj
 
 
+@recorded
 def random_quadratic(d: int = 10, seed: int = 0) -> Objective:
     """The paper's Figure 5 problem: A = U U^T, U d x d standard normal (fixed seed)."""
     U = np.random.default_rng(seed).standard_normal((d, d))
@@ -108,6 +110,7 @@ def _diag_hess(x, t, data, H):
         H[i, i] = data[i]
 
 
+@recorded
 def diagonal_quadratic(h, center=None, *, parallel: bool | None = None) -> Objective:
     """f(x) = sum_i h_i (x_i - c_i)^2 / 2, O(d) memory (for very large d).
 
@@ -152,6 +155,7 @@ def _rosen_hess(x, t, data, H):
         H[i + 1, i + 1] += 200.0
 
 
+@recorded
 def rosenbrock(d: int = 2) -> Objective:
     """f(x) = sum_{i<d} 100 (x_{i+1} - x_i^2)^2 + (1 - x_i)^2; minimum 0 at (1, ..., 1)."""
     if int(d) < 2:
@@ -181,6 +185,7 @@ def _cosbowl_hess(x, t, data, H):
             H[i, j] = 4.0 * x[i] * x[j] * cs + (2.0 * sn if i == j else 0.0)
 
 
+@recorded
 def cosine_bowl() -> Objective:
     """f(x) = 1 - cos(x1^2 + x2^2), the non-convex example of Bae, Ryu & Shin (AdaFix).
 
@@ -229,6 +234,7 @@ def _lsq_hess(x, t, data, H):
             H[i, j] /= n
 
 
+@recorded
 def least_squares(X, y) -> Objective:
     """f(w) = ||X w - y||^2 / (2 n) for n samples (rows of X)."""
     X = np.asarray(X, dtype=np.float64)
@@ -260,6 +266,7 @@ def _reddi_hess(x, t, data, H):
     H[0, 0] = 0.0
 
 
+@recorded
 def reddi_online(C: float = 3.0) -> Objective:
     """Online problem of Reddi, Kale & Kumar (2018): f_t(x) = C x if t mod 3 == 1
     else -x, on the feasible set [-1, 1], steps t = 1, 2, ....

@@ -26,6 +26,8 @@ from pathlib import Path
 import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
 
+from adadyn.objectives.base import recorded
+
 FUNCTIONS = {
     "sin": sp.sin, "cos": sp.cos, "tan": sp.tan, "exp": sp.exp, "log": sp.log,
     "sqrt": sp.sqrt, "abs": sp.Abs, "Abs": sp.Abs, "tanh": sp.tanh, "sinh": sp.sinh,
@@ -256,6 +258,7 @@ def compile_source(src: str):
     return mod
 
 
+@recorded
 def objective_from_sympy(expr, symbols=None, *, time_symbol=None, name=None, **kw):
     """See :meth:`adadyn.Objective.from_sympy`."""
     from adadyn.objectives.base import Objective
@@ -276,6 +279,7 @@ def objective_from_sympy(expr, symbols=None, *, time_symbol=None, name=None, **k
                      time_dependent=kw.pop("time_dependent", time_symbol is not None), **kw)
 
 
+@recorded
 def objective_from_text(text, variables=None, params=None, *, name=None, **kw):
     """See :meth:`adadyn.Objective.from_expr`."""
     expr, syms, tsym = parse_expr(text, variables, params)
