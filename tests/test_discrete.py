@@ -278,3 +278,10 @@ def test_zero_over_zero_is_a_divergence_not_an_exception():
     tr = ad.run(ad.Adam(1e-2, eps=0.0), obj, [0.0, 1.0], 5)
     assert tr.status == "diverged" and tr.stop_step == 1
     np.testing.assert_array_equal(tr.x, [[0.0, 1.0]])
+
+
+def test_run_grid_single_point_equals_run(quad10, rng):
+    x0 = rng.standard_normal(10)
+    gr = ad.discrete.run_grid(ad.Adam(1e-3), quad10, x0, 500, record_every=50, a=2.0)
+    assert gr.shape == ()
+    np.testing.assert_array_equal(gr.loss, ad.run(ad.Adam.from_ab(1e-3, 2.0, 100.0), quad10, x0, 500, 50).loss)

@@ -114,7 +114,7 @@ def run_grid(opt: Optimizer, obj, x0, steps: int, *, record_every: int = 100, wi
     d = obj.dim
     x0 = np.asarray(x0, dtype=np.float64)
     if x0.shape == (d,):
-        X0 = np.ascontiguousarray(np.broadcast_to(check_x0(x0, d), (G, d)))
+        X0 = np.tile(check_x0(x0, d), (G, 1))  # writable: Numba rejects read-only views
     elif x0.shape == shape + (d,):
         X0 = np.ascontiguousarray(x0.reshape(G, d))
         if not np.all(np.isfinite(X0)):
