@@ -1,0 +1,245 @@
+"""Regime classification (Ma, Wu & E section 4) and preconditioned sharpness."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import adadyn as ad
+from adadyn.analysis import classify, preconditioned_sharpness
+from adadyn.analysis.sharpness import stability_threshold
+
+ETA = 1e-3
+
+
+@pytest.fixture(scope="module")
+def quad():
+    return ad.objectives.random_quadratic(10, seed=0)
+
+
+@pytest.fixture(scope="module")
+def x0():
+    return np.random.default_rng(0).standard_normal(10)
+
+
+@pytest.fixture(scope="module")
+def curves(quad, x0):
+    """Loss curves of the three regimes of Figure 7 on the paper's 10x10 quadratic."""
+    out = {}
+    for a, b in ((1.0, 100.0), (10.0, 10.0), (100.0, 1.0)):
+        out[(a, b)] = ad.run(ad.Adam.from_ab(ETA, a, b), quad, x0, 30_000, record_state=False)
+    return out
+
+
+# ------------------------------------------------------------------ the paper's three regimes
+@pytest.mark.parametrize("ab, label", [((1.0, 100.0), "spike"), ((10.0, 10.0), "oscillation"),
+                                       ((100.0, 1.0), "divergence")])
+def test_paper_regimes_on_random_quadratic(curves, ab, label):
+    reg = classify(curves[ab])
+    assert reg.label == label, reg
+    if label == "divergence":
+        # "the loss stays large": finite, but within a few decades of the start
+        assert not reg.nonfinite and -6.0 < reg.level < 0.0
+    if label == "oscillation":
+        assert reg.spike_count == 0 and reg.osc_amplitude < 1.0 and reg.level < -8.0
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_paper_regimes_hold_for_other_starts(quad, seed):
+    x0 = np.random.default_rng(seed).standard_normal(10)
+    got = [classify(ad.run(ad.Adam.from_ab(ETA, a, b), quad, x0, 20_000, record_state=False)).label
+           for a, b in ((1.0, 100.0), (10.0, 10.0), (100.0, 1.0))]
+    assert got == ["spike", "oscillation", "divergence"]
+
+
+# ------------------------------------------------------------------ invariance under f -> c f
+@pytest.mark.parametrize("c", [1e-6, 3.7, 2.0 ** 20, 1e9])
+def test_label_and_features_invariant_under_scaling_of_loss(curves, c):
+    for tr in curves.values():
+        r1 = classify(tr.loss, tr.step)
+        r2 = classify(c * tr.loss, tr.step)
+        assert r1.label == r2.label
+        assert r1.spike_count == r2.spike_count
+        np.testing.assert_allclose([r1.level, r1.trend, r1.osc_amplitude],
+                                   [r2.level, r2.trend, r2.osc_amplitude], atol=1e-9)
+        assert r2.reference == pytest.approx(c * r1.reference, rel=1e-12)
+
+
+def test_label_invariant_for_runs_on_scaled_objective(quad, x0):
+    """Adam on c f with eps -> c eps is the same map (up to rounding): same regimes."""
+    c = 1e3
+    qc = ad.objectives.quadratic(c * quad.A)
+    for a, b in ((1.0, 100.0), (10.0, 10.0), (100.0, 1.0)):
+        r1 = classify(ad.run(ad.Adam.from_ab(ETA, a, b), quad, x0, 20_000, record_state=False))
+        r2 = classify(ad.run(ad.Adam.from_ab(ETA, a, b, eps=c * 1e-8), qc, x0, 20_000, record_state=False))
+        assert r1.label == r2.label
+
+
+# ------------------------------------------------------------------ closed-form behaviour
+def test_gd_below_and_above_two_over_L(quad, x0):
+    L = float(np.linalg.eigvalsh(quad.A)[-1])
+    ok = classify(ad.run(ad.GD(1.0 / L), quad, x0, 5000, record_state=False))
+    bad = ad.run(ad.GD(2.05 / L), quad, x0, 20_000, record_state=False)
+    assert ok.label == "convergence"
+    assert bad.status == "diverged"
+    r = classify(bad)
+    assert r.label == "divergence" and r.nonfinite
+
+
+def test_synthetic_sawtooth_spikes():
+    """log10 loss rising 6 decades in 10 steps, decaying linearly over 190: 25 spikes in the
+    last quarter of 20000 samples, each 3 decades above the median of a linear decay."""
+    k = np.arange(20_000)
+    ph = k % 200
+    y = np.where(ph < 10, -12 + 0.6 * ph, -6 - 6 * (ph - 10) / 190)
+    reg = classify(10.0 ** y)
+    assert reg.label == "spike"
+    assert reg.spike_count == 25
+    # interior spikes: 3 decades above the median of the period; the two at each end see a
+    # baseline window cut at the edge of the late window
+    np.testing.assert_allclose(reg.spike_heights[2:-2], 3.0, atol=0.1)
+    assert np.all(np.abs(reg.spike_heights - 3.0) < 0.6)
+    assert np.all(reg.spike_steps % 200 == 10)
+    assert np.all(reg.spike_onsets % 200 == 0)
+
+
+def test_synthetic_oscillation_frequency():
+    k = np.arange(8000)
+    reg = classify(1e-9 * (1 + 0.5 * np.sin(2 * np.pi * k / 7.0)), reference=1.0)
+    assert reg.label == "oscillation"
+    assert reg.osc_frequency == pytest.approx(1 / 7.0, rel=0.02)
+    # half the 5-95 % spread of log10(1 + 0.5 sin) about its median
+    assert reg.osc_amplitude == pytest.approx(0.5 * (np.log10(1.5) - np.log10(0.5)) * 0.97, rel=0.05)
+
+
+def test_constant_loss_is_convergence_and_exact_zero_is_floored():
+    assert classify(np.full(100, 3.0)).label == "convergence"
+    loss = np.concatenate([np.logspace(0, -20, 50), np.zeros(150)])
+    reg = classify(loss)
+    assert reg.label == "convergence" and np.isfinite(reg.level)
+
+
+@pytest.mark.parametrize("kw", [dict(window=0.0), dict(window=1.5), dict(spike_height=-1.0),
+                                dict(min_spikes=0), dict(baseline_window=0.0), dict(floor=0.0),
+                                dict(reference=-1.0), dict(ripple=0)])
+def test_bad_parameters_raise(kw):
+    with pytest.raises(ValueError):
+        classify(np.ones(100), **kw)
+
+
+def test_bad_shapes_raise():
+    with pytest.raises(ValueError, match="one-dimensional"):
+        classify(np.ones((3, 10)))
+    with pytest.raises(ValueError, match="step"):
+        classify(np.ones(10), np.arange(9))
+    with pytest.raises(ValueError, match="at least 4"):
+        classify(np.ones(3))
+
+
+# ------------------------------------------------------------------ labelled set
+@pytest.fixture(scope="module")
+def dataset_module():
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    try:
+        import make_regime_dataset
+    finally:
+        sys.path.pop(0)
+    return make_regime_dataset
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 100])
+def test_accuracy_on_labelled_set(dataset_module, seed):
+    cases = dataset_module.make_dataset(seed=seed)
+    assert {c.label for c in cases} == {"convergence", "oscillation", "spike", "divergence"}
+    acc, misses = dataset_module.accuracy(cases)
+    assert acc >= 0.95, misses
+
+
+# ------------------------------------------------------------------ preconditioned sharpness
+def test_threshold_is_where_heavy_ball_recurrence_loses_stability():
+    """z^2 - (1 + beta1 - eta (1 - beta1) mu) z + beta1 = 0 has a root of modulus 1 at the threshold."""
+    for beta1 in (0.0, 0.5, 0.9, 0.99):
+        opt = ad.Adam(ETA, beta1=beta1)
+        thr = stability_threshold(opt)
+        assert thr == pytest.approx((2 + 2 * beta1) / ((1 - beta1) * ETA))
+
+        def rho(mu):
+            return max(abs(np.roots([1.0, -(1 + beta1 - ETA * (1 - beta1) * mu), beta1])))
+
+        assert rho(thr * (1 - 1e-6)) < 1.0 < rho(thr * (1 + 1e-6))
+    assert stability_threshold(ad.Adam(ETA)) == pytest.approx(38.0 / ETA)
+    assert stability_threshold(ad.RMSprop(ETA)) == pytest.approx(2.0 / ETA)
+    assert stability_threshold(ad.GD(ETA)) == pytest.approx(2.0 / ETA)
+    with pytest.raises(ValueError):
+        stability_threshold(ad.SignGD(ETA))
+
+
+def test_sharpness_equals_eigenvalues_of_nonsymmetric_PH(quad, x0):
+    tr = ad.run(ad.Adam.from_ab(ETA, 1.0, 100.0), quad, x0, 3000, record_every=500)
+    S = preconditioned_sharpness(tr)
+    assert np.isnan(S.sharpness[0])
+    opt = tr.opt
+    for j in range(1, len(tr)):
+        k = tr.step[j]
+        P = 1.0 / (np.sqrt(tr.v[j] / (1 - opt.beta2 ** k)) + opt.eps)
+        ev = np.linalg.eigvals(P[:, None] * quad.A)
+        assert S.sharpness[j] == pytest.approx(np.max(ev.real), rel=1e-9)
+
+
+def test_sharpness_diagonal_closed_form():
+    h = np.array([0.5, 2.0, 7.0, 30.0])
+    obj = ad.objectives.diagonal_quadratic(h)
+    opt = ad.RMSprop(1e-2, alpha=0.9, eps=1e-3)
+    tr = ad.run(opt, obj, np.ones(4), 400, record_every=40)
+    S = preconditioned_sharpness(tr)
+    expect = np.max(h / (np.sqrt(tr.v) + 1e-3), axis=1)  # RMSprop: no bias correction
+    assert np.isnan(S.sharpness[0])  # k = 0: v = 0 is not a state the method iterates from
+    np.testing.assert_allclose(S.sharpness[1:], expect[1:], rtol=1e-12)
+    np.testing.assert_allclose(S.threshold, 2.0 / 1e-2)
+
+
+def test_lanczos_matches_dense():
+    obj = ad.objectives.rosenbrock(40)
+    x0 = np.random.default_rng(3).uniform(-1, 1, 40)
+    tr = ad.run(ad.Adam(1e-3), obj, x0, 300, record_every=100)
+    d = preconditioned_sharpness(tr, method="dense")
+    lz = preconditioned_sharpness(tr, method="lanczos")
+    np.testing.assert_allclose(lz.sharpness[1:], d.sharpness[1:], rtol=1e-7)
+
+
+def test_lanczos_with_finite_difference_hvp():
+    obj = ad.Objective.from_expr("x1**4/4 + x1*x2 + x2**2 + 3*x3**2 + x1**2*x3**2")
+    obj_nohess = ad.Objective(3, obj._value_grad, None, None, name="no hessian")
+    tr = ad.run(ad.Adam(1e-2), obj_nohess, np.array([1.0, -0.5, 0.3]), 200, record_every=50)
+    lz = preconditioned_sharpness(tr, method="lanczos")
+    d = preconditioned_sharpness(tr, obj, method="dense")  # exact symbolic Hessian
+    np.testing.assert_allclose(lz.sharpness[1:], d.sharpness[1:], rtol=1e-5)
+
+
+def test_sharpness_needs_state_and_supported_optimiser(quad, x0):
+    tr = ad.run(ad.Adam(ETA), quad, x0, 10, record_state=False)
+    with pytest.raises(ValueError, match="record_state"):
+        preconditioned_sharpness(tr)
+    tr = ad.run(ad.SignGD(ETA), quad, x0, 10)
+    with pytest.raises(ValueError):
+        preconditioned_sharpness(tr)
+
+
+@pytest.mark.slow
+def test_spike_regime_sits_at_adaptive_edge_of_stability(quad, x0):
+    """DESIGN.md: with a = 1, b = 100 the preconditioned sharpness hovers at 38/eta and
+    spikes follow its upward crossings (Cohen et al. 2022)."""
+    tr = ad.run(ad.Adam.from_ab(ETA, 1.0, 100.0), quad, x0, 30_000)
+    S = preconditioned_sharpness(tr)
+    assert S.regime.label == "spike" and S.spike_steps.size >= 40
+    assert 0.9 < S.late_median_ratio < 1.1
+    assert 0.1 < S.late_fraction_above < 0.5
+    assert S.crossed.mean() >= 0.75
+    # the crossing comes before the peak of the spike
+    assert np.nanmedian(S.peak_lead_steps) > 0
+    # the oscillation regime stays below the threshold, the large-loss regime far below
+    lo = preconditioned_sharpness(ad.run(ad.Adam.from_ab(ETA, 100.0, 1.0), quad, x0, 5000, record_every=10))
+    assert lo.late_fraction_above == 0.0 and lo.late_median_ratio < 1e-3
