@@ -26,7 +26,13 @@ HESSIAN_SIG = types.none(vec, f8, vec, mat)
 #: ``hvp(x, t, data, u, out) -> None``: Hessian-vector product H(x) u into out.
 HVP_SIG = types.none(vec, f8, vec, vec, vec)
 
+#: ``value_grad_batch(X, t, data, G, F) -> None``: many points at once, stored
+#: coordinate-major (X[i, lane]) so that loops over lanes vectorise; must give
+#: each lane exactly the bits ``value_grad`` gives (same operation order).
+VALUE_GRAD_BATCH_SIG = types.none(mat, f8, vec, mat, vec)
+
 VALUE_GRAD_T = types.FunctionType(VALUE_GRAD_SIG)
+VALUE_GRAD_BATCH_T = types.FunctionType(VALUE_GRAD_BATCH_SIG)
 HESSIAN_T = types.FunctionType(HESSIAN_SIG)
 HVP_T = types.FunctionType(HVP_SIG)
 

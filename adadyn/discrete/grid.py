@@ -12,6 +12,7 @@ import numpy as np
 
 from adadyn.discrete import kernels as K
 from adadyn.discrete.run import _box, _check_args, check_x0
+from adadyn.discrete.kernels_soa import grid_soa_kernel, soa_supported
 from adadyn.discrete.specs import Optimizer
 
 
@@ -132,8 +133,13 @@ def run_grid(opt: Optimizer, obj, x0, steps: int, *, record_every: int = 100, wi
     stats = np.empty((G, K.N_STATS))
     lo, hi, has_box = _box(obj)
     sched = opt.schedule
-    K.grid_kernel(kind, HP, sched.kind, sched.params(), obj.value_grad_fn, obj.data, lo, hi, has_box,
-                  X0, steps, record_every, window, loss, fx, st, nd, stats)
+    if obj.value_grad_batch_fn is not None and not has_box and soa_supported(kind, HP[0]):
+        # vectorised across grid points; the same bits as one run per point
+        grid_soa_kernel(kind, HP, sched.kind, sched.params(), obj.value_grad_batch_fn, obj.data,
+                        X0, steps, record_every, window, loss, fx, st, nd, stats)
+    else:
+        K.grid_kernel(kind, HP, sched.kind, sched.params(), obj.value_grad_fn, obj.data, lo, hi, has_box,
+                      X0, steps, record_every, window, loss, fx, st, nd, stats)
     names = np.array(K.STATUS_NAMES)
     return GridResult(
         params={k: a.copy() for k, a in zip(params, arrays)},

@@ -81,6 +81,10 @@ class Objective:
     expr, symbols : optional
         The sympy expression and its symbols, for symbolic objectives; enables
         exact symbolic Jacobians in :mod:`adadyn.analysis`.
+    value_grad_batch : numba function, optional
+        The same function for many points at once (coordinate-major layout,
+        :data:`adadyn._jit.VALUE_GRAD_BATCH_SIG`), bit-identical per point; lets
+        grid sweeps vectorise across grid points.
     """
 
     def __init__(
@@ -97,6 +101,7 @@ class Objective:
         time_dependent: bool = False,
         expr=None,
         symbols=None,
+        value_grad_batch=None,
     ):
         dim = int(dim)
         if dim < 1:
@@ -120,6 +125,7 @@ class Objective:
         self.time_dependent = bool(time_dependent)
         self.expr = expr
         self.symbols = symbols
+        self._value_grad_batch = value_grad_batch
         self._g = np.empty(dim)
 
     # -- compiled functions, as the kernels take them -------------------------------
@@ -127,6 +133,12 @@ class Objective:
     def value_grad_fn(self):
         """The compiled ``value_grad`` function (:data:`VALUE_GRAD_SIG`)."""
         return _compiled(self._value_grad)
+
+    @property
+    def value_grad_batch_fn(self):
+        """Compiled batched ``value_grad`` (:data:`adadyn._jit.VALUE_GRAD_BATCH_SIG`) or
+        ``None``; :func:`adadyn.discrete.run_grid` vectorises across grid points with it."""
+        return None if self._value_grad_batch is None else _compiled(self._value_grad_batch)
 
     @property
     def hessian_fn(self):

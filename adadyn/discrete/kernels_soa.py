@@ -1,0 +1,169 @@
+"""Grid sweeps vectorised across grid points (structure of arrays).
+
+For objectives with a batched ``value_grad`` (:data:`adadyn._jit.VALUE_GRAD_BATCH_SIG`),
+a chunk of grid points ("lanes") advances together: the state is stored
+coordinate-major, ``X[i, lane]``, so every loop over lanes is a SIMD loop.
+Each lane performs exactly the operations of :func:`adadyn.discrete.kernels.run_core`
+in the same order, so results are bit-identical to running each point alone
+(tests/test_discrete.py checks this). Supports GD, signGD and the moment
+methods without AMSGrad's max and with eps outside the root (RMSprop, Adam,
+Adagrad, Family); :func:`adadyn.discrete.run_grid` falls back to one run per
+point for the rest.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import prange, types
+
+from adadyn._jit import VALUE_GRAD_BATCH_T, Lazy, i8, jit, mat, vec
+from adadyn.discrete.kernels import (
+    HP_BC, HP_EPS, HP_ETA, HP_H, HP_P, HP_Q, HP_R, KIND_GD, KIND_SIGN, STATUS_DIVERGED, STATUS_OK,
+    sched_factor,
+)
+
+#: lanes per chunk: enough for full SIMD width, small enough for the chunk's
+#: state (4 arrays of d x LANES) to stay in cache.
+LANES = 64
+
+
+def soa_supported(kind: int, hp: np.ndarray) -> bool:
+    from adadyn.discrete import kernels as K
+
+    if kind in (K.KIND_GD, K.KIND_SIGN):
+        return True
+    return kind == K.KIND_MOMENT and hp[K.HP_AMS] == 0.0 and hp[K.HP_EPS_IN] == 0.0
+
+
+@jit
+def _chunk(kind, HP, skind, sp, vgb, data, X, steps, every, window, loss, fx, st, nd, stats):
+    d, L = X.shape
+    m = np.zeros((d, L))
+    v = np.zeros((d, L))
+    Gr = np.empty((d, L))
+    F = np.empty(L)
+    gn2 = np.empty(L)
+    eta0 = HP[:, HP_ETA].copy()
+    h = HP[:, HP_H].copy()
+    r = HP[:, HP_R].copy()
+    p = HP[:, HP_P].copy()
+    q = HP[:, HP_Q].copy()
+    eps = HP[:, HP_EPS].copy()
+    bc = HP[:, HP_BC].copy()
+    p1 = np.ones(L)
+    p2 = np.ones(L)
+    stp = np.empty(L)
+    c2 = np.empty(L)
+    active = np.ones(L, dtype=np.bool_)
+    sl = np.zeros(L)
+    sl2 = np.zeros(L)
+    lmin = np.full(L, np.inf)
+    lmax = np.full(L, -np.inf)
+    nw = np.zeros(L)
+    last = np.full(L, np.nan)
+    nrec = 0
+    cnt = 1
+    w0 = steps - window + 1
+    n_active = L
+    for k in range(L):
+        st[k] = STATUS_OK
+        nd[k] = steps
+    n = 0
+    while True:
+        t = float(n + 1)
+        vgb(X, t, data, Gr, F)
+        for k in range(L):
+            gn2[k] = 0.0
+        for i in range(d):
+            for k in range(L):
+                gn2[k] += Gr[i, k] * Gr[i, k]
+        for k in range(L):
+            if active[k]:
+                last[k] = F[k]
+                if not (np.isfinite(F[k]) and np.isfinite(gn2[k])):
+                    active[k] = False
+                    n_active -= 1
+                    st[k] = STATUS_DIVERGED
+                    nd[k] = n
+                    for i in range(d):
+                        fx[k, i] = X[i, k]
+                elif n >= w0:
+                    lf = np.log10(max(abs(F[k]), 1e-300))
+                    sl[k] += lf
+                    sl2[k] += lf * lf
+                    lmin[k] = min(lmin[k], F[k])
+                    lmax[k] = max(lmax[k], F[k])
+                    nw[k] += 1.0
+        cnt -= 1
+        if cnt == 0 and nrec < loss.shape[1]:
+            cnt = every
+            for k in range(L):
+                loss[k, nrec] = F[k] if active[k] else np.nan
+            nrec += 1
+        if n == steps or n_active == 0:
+            break
+        ef = sched_factor(skind, sp, t)
+        if kind == KIND_GD:
+            for i in range(d):
+                for k in range(L):
+                    X[i, k] -= (eta0[k] * ef) * Gr[i, k]
+        elif kind == KIND_SIGN:
+            for i in range(d):
+                for k in range(L):
+                    gi = Gr[i, k]
+                    X[i, k] -= (eta0[k] * ef) * (1.0 if gi > 0.0 else (-1.0 if gi < 0.0 else 0.0))
+        else:
+            for k in range(L):
+                eta = eta0[k] * ef
+                p1[k] *= r[k]
+                p2[k] *= q[k]
+                if bc[k] != 0.0:
+                    stp[k] = eta / (1.0 - p1[k])
+                    c2[k] = np.sqrt(1.0 - p2[k])
+                else:
+                    stp[k] = eta
+                    c2[k] = 1.0
+            for i in range(d):
+                for k in range(L):
+                    gi = Gr[i, k]
+                    mi = r[k] * m[i, k] + h[k] * gi
+                    vi = q[k] * v[i, k] + p[k] * (gi * gi)
+                    m[i, k] = mi
+                    v[i, k] = vi
+                    X[i, k] -= stp[k] * mi / (np.sqrt(vi) / c2[k] + eps[k])
+        n += 1
+    for j in range(nrec, loss.shape[1]):
+        for k in range(L):
+            loss[k, j] = np.nan
+    for k in range(L):
+        if active[k]:
+            for i in range(d):
+                fx[k, i] = X[i, k]
+        if nw[k] > 0:
+            mu = sl[k] / nw[k]
+            stats[k, 0] = mu
+            stats[k, 1] = np.sqrt(max(sl2[k] / nw[k] - mu * mu, 0.0))
+        else:
+            stats[k, 0] = np.nan
+            stats[k, 1] = np.nan
+        stats[k, 2] = lmin[k]
+        stats[k, 3] = lmax[k]
+        stats[k, 4] = nw[k]
+        stats[k, 5] = last[k]
+
+
+def _grid_soa(kind, HP, skind, sp, vgb, data, X0, steps, every, window, loss, fx, st, nd, stats):
+    G, d = X0.shape
+    nch = (G + LANES - 1) // LANES
+    for c in prange(nch):
+        a = c * LANES
+        b = min(G, a + LANES)
+        X = np.ascontiguousarray(X0[a:b].T)
+        _chunk(kind, HP[a:b], skind, sp, vgb, data, X, steps, every, window,
+                   loss[a:b], fx[a:b], st[a:b], nd[a:b], stats[a:b])
+
+
+GRID_SOA_SIG = types.none(
+    i8, mat, i8, vec, VALUE_GRAD_BATCH_T, vec, mat, i8, i8, i8,
+    mat, mat, types.int64[::1], types.int64[::1], mat,
+)
+grid_soa_kernel = Lazy(_grid_soa, GRID_SOA_SIG, parallel=True)
