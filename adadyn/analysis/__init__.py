@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import importlib
 
+# No submodule may share a name with a public function: importing a submodule
+# binds it as a package attribute, which would shadow the function.
 _SUBMODULES = (
-    "compare", "bounds", "stationary", "linearize", "critical", "orbits", "continuation",
+    "compare", "bounds", "maps", "stationary", "linearization", "critical", "orbits", "bifurcation",
     "lyapunov", "regimes", "sharpness", "phase", "persistence",
 )
 
