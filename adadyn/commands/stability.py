@@ -76,7 +76,8 @@ def stability_report(opt, obj, guess) -> str:
                     c = opt.eta / 2 - opt.eps / lam
                     extra = f"; closed form +-(eta/2 - eps/lambda) = +-{c:.10g}, v = (lambda c)^2 = {(lam * c) ** 2:.6g}"
                 vs = orb.block("v")[:, 0] if "v" in orb.blocks else []
-                lines.append(f"2-cycle: x = {_fmt(orb.x[:, 0])}, v = {_fmt(vs)}{extra}")
+                xl, vl = ("x", "v") if obj.dim == 1 else ("x_1", "v_1")  # first coordinate at each point
+                lines.append(f"2-cycle: {xl} = {_fmt(orb.x[:, 0])}, {vl} = {_fmt(vs)}{extra}")
                 lines.append(f"  Floquet multipliers {_fmt(orb.multipliers)} -> "
                              f"{'stable' if orb.stable else 'unstable'}")
             else:
