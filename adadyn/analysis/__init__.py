@@ -14,7 +14,7 @@ from adadyn._lazy import lazy_namespace
 # No submodule may share a name with a public function: importing a submodule
 # binds it as a package attribute, which would shadow the function.
 _SUBMODULES = (
-    "compare", "bounds", "maps", "stationary", "linearization", "critical", "orbits", "bifurcation",
+    "discrete_vs_flow", "bounds", "maps", "stationary", "linearization", "critical", "orbits", "bifurcation",
     "lyapunov", "regimes", "sharpness", "phase", "persistence",
 )
 __getattr__, __dir__ = lazy_namespace(__name__, _SUBMODULES, globals())

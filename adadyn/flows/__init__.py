@@ -1,1 +1,17 @@
-"""Continuous-time limits of the optimisers (filled by the flows work)."""
+"""Continuous-time limits of the optimisers (Ma, Wu & E, section 2.2, eqs. (4)-(10)).
+
+Flow specs with analytic Jacobians (:class:`GDFlow`, :class:`SignGDFlow`,
+:class:`EpsSignFlow`, :class:`RMSpropFlow`, :class:`AdamFlow`), the eta -> 0 limit of
+a discrete spec (:func:`limit`), and the one front door :func:`solve` returning a
+:class:`FlowSolution`. The signGD flow is solved as a Filippov system
+(:mod:`adadyn.flows.filippov`).
+"""
+from adadyn.flows.fields import FLOWS, AdamFlow, EpsSignFlow, Flow, GDFlow, RMSpropFlow, SignGDFlow
+from adadyn.flows.limit import limit
+from adadyn.flows.solution import FlowSolution
+from adadyn.flows.solve import default_method, initial_state, solve
+
+__all__ = [
+    "Flow", "GDFlow", "SignGDFlow", "EpsSignFlow", "RMSpropFlow", "AdamFlow", "FLOWS",
+    "limit", "solve", "default_method", "initial_state", "FlowSolution",
+]

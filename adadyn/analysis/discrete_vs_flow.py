@@ -1,0 +1,253 @@
+"""Discrete runs against their continuous-time limits (Props. 1 and 2 of Ma, Wu & E).
+
+:func:`compare` measures the sup-norm gap of eqs. (6) and (9) between the
+piecewise-constant path X^eta(t) = x_k on [k eta, (k+1) eta) and the flow x(t);
+:func:`convergence_order` fits how that gap shrinks with eta.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["compare", "Comparison", "convergence_order", "ConvergenceOrder", "scaled_optimizer"]
+
+
+@dataclass(frozen=True, eq=False)
+class Comparison:
+    """Gap between a discrete trajectory and a flow solution on [0, T].
+
+    Attributes
+    ----------
+    T : float
+        End of the compared interval (the common time span).
+    gap_x : float
+        sup_{t in [0, T]} |X^eta(t) - x(t)| (Euclidean norm), eqs. (6)/(9).
+    gap_m, gap_v : float or None
+        The same for the moments m, v (raw, as the discrete run stores them), when
+        both sides have them.
+    t_worst : float
+        Time at which the x gap is attained (on the evaluation grid).
+    gap_x_nodes : float
+        max_k |x_k - x(t_k)|, the gap at the step times only: free of the O(eta)
+        that the piecewise-constant interpolation alone contributes (|x'| eta).
+    gap_x_t, times : ndarray
+        The x gap sup'ed over each step interval [t_k, t_{k+1}], and the t_k.
+    samples : int
+        Evaluation points per step interval (both ends included).
+    exact_steps : bool
+        True when the run recorded every step (then X^eta is known everywhere);
+        otherwise the gap is taken at the recorded times only (a lower bound).
+    """
+
+    T: float
+    gap_x: float
+    gap_m: float | None
+    gap_v: float | None
+    t_worst: float
+    gap_x_nodes: float
+    gap_x_t: np.ndarray = field(repr=False)
+    times: np.ndarray = field(repr=False)
+    samples: int = 3
+    exact_steps: bool = True
+
+    def __repr__(self) -> str:
+        parts = [f"T={self.T:.6g}", f"gap_x={self.gap_x:.3e}", f"gap_x_nodes={self.gap_x_nodes:.3e}"]
+        if self.gap_m is not None:
+            parts.append(f"gap_m={self.gap_m:.3e}")
+        if self.gap_v is not None:
+            parts.append(f"gap_v={self.gap_v:.3e}")
+        parts.append(f"t_worst={self.t_worst:.4g}")
+        if not self.exact_steps:
+            parts.append("at records only")
+        return "Comparison(" + ", ".join(parts) + ")"
+
+
+def compare(traj, sol, *, T: float | None = None, samples: int = 3) -> Comparison:
+    """Sup-norm gap between a discrete run and a flow (eqs. (6) and (9) of Ma, Wu & E).
+
+    Parameters
+    ----------
+    traj : Trajectory
+        A run of :func:`adadyn.run` (constant step, ideally ``record_every=1``).
+    sol : FlowSolution
+        A solve of the matching flow (e.g. ``flows.solve(flows.limit(opt), ...)``).
+    T : float, optional
+        Compare on [0, T]; default the common span of both.
+    samples : int
+        Points per step interval [t_k, t_{k+1}] at which the flow's dense output is
+        evaluated (both ends included, >= 2): X^eta is constant there and x(t)
+        moves by O(eta), so the ends carry the sup up to O(eta^2).
+
+    Returns
+    -------
+    Comparison
+    """
+    samples = int(samples)
+    if samples < 2:
+        raise ValueError(f"samples must be >= 2 (both ends of each step interval), got {samples}")
+    if traj.x.shape[0] == 0:
+        raise ValueError("traj has no recorded states; run with record_state=True")
+    if traj.x.shape[1] != sol.dim:
+        raise ValueError(f"traj has dimension {traj.x.shape[1]}, sol {sol.dim}")
+    if traj.time[0] != 0:
+        raise ValueError(f"traj must start at t = 0 like the flow (it starts at t = {traj.time[0]:g})")
+    if not np.allclose(traj.x[0], sol.x[0], rtol=1e-12, atol=1e-12):
+        raise ValueError("traj and sol start from different points x0")
+    times = np.asarray(traj.time, dtype=np.float64)
+    t_hi = min(times[-1], sol.t_end) if T is None else float(T)
+    if T is not None and not (0 < T <= min(times[-1], sol.t_end) * (1 + 1e-12)):
+        raise ValueError(f"T must be in (0, {min(times[-1], sol.t_end)!r}] (covered by both), got {T!r}")
+    # intervals [t_k, t_{k+1}) with t_k < t_hi; X = x_k there
+    k_last = int(np.searchsorted(times, t_hi, side="left"))
+    k_last = min(max(k_last, 1), times.shape[0] - 1)
+    t_lo = times[:k_last]
+    t_up = np.minimum(times[1:k_last + 1], t_hi)
+    w = np.linspace(0.0, 1.0, samples)
+    grid = t_lo[:, None] + (t_up - t_lo)[:, None] * w[None, :]
+    # the piece ends at t_{k+1} from the left: the flow's value there is the limit
+    flat = np.minimum(grid.ravel(), sol.t_end)
+    xs = sol.x_at(flat).reshape(k_last, samples, -1)
+    dx = np.linalg.norm(xs - traj.x[:k_last, None, :], axis=2)
+    gap_t = dx.max(axis=1)
+    kw, jw = np.unravel_index(int(np.argmax(dx)), dx.shape)
+    gap_m = gap_v = None
+    if sol.m is not None and traj.m.shape[0]:
+        ms = sol.m_at(flat).reshape(k_last, samples, -1)
+        gap_m = float(np.linalg.norm(ms - traj.m[:k_last, None, :], axis=2).max())
+    if sol.v is not None and traj.v.shape[0]:
+        vs = sol.v_at(flat).reshape(k_last, samples, -1)
+        gap_v = float(np.linalg.norm(vs - traj.v[:k_last, None, :], axis=2).max())
+    return Comparison(T=float(t_hi), gap_x=float(gap_t.max()), gap_m=gap_m, gap_v=gap_v,
+                      t_worst=float(grid[kw, jw]), gap_x_nodes=float(dx[:, 0].max()), gap_x_t=gap_t, times=t_lo.copy(), samples=samples,
+                      exact_steps=int(getattr(traj, "record_every", 1)) == 1)
+
+
+def scaled_optimizer(opt, eta: float, scaling: str = "rates"):
+    """``opt`` at learning rate ``eta`` with either the memory rates a, b held
+    (alpha = 1 - a*eta, beta = 1 - b*eta; Prop. 2) or the factors alpha, beta held
+    (Prop. 1)."""
+    from adadyn.discrete.specs import Adam, RMSprop
+
+    if scaling not in ("rates", "factors"):
+        raise ValueError(f"scaling must be 'rates' or 'factors', got {scaling!r}")
+    if scaling == "factors" or not isinstance(opt, (RMSprop, Adam)):
+        return opt.replace(eta=float(eta))
+    if isinstance(opt, Adam):
+        return opt.replace(eta=float(eta), beta1=1.0 - opt.b * eta, beta2=1.0 - opt.a * eta)
+    return opt.replace(eta=float(eta), alpha=1.0 - opt.a * eta)
+
+
+@dataclass(frozen=True, eq=False)
+class ConvergenceOrder:
+    """Gaps between a discrete optimiser and its flow at several eta, and the fitted order.
+
+    ``order`` is the least-squares slope of log(gap_x) against log(eta) (1 for
+    O(eta), Prop. 2); ``constant`` is exp(intercept), so gap ~ constant * eta^order.
+    ``gaps_m``/``gaps_v`` are None when the flow has no moments; ``gaps_x_nodes``
+    and ``order_nodes`` are the same at the step times only.
+    """
+
+    etas: np.ndarray
+    gaps_x: np.ndarray
+    gaps_x_nodes: np.ndarray
+    order_nodes: float
+    gaps_m: np.ndarray | None
+    gaps_v: np.ndarray | None
+    order: float
+    constant: float
+    scaling: str
+    T: float
+    flow: object
+    comparisons: tuple = field(repr=False, default=())
+    flow_solution: object = field(repr=False, default=None)
+
+    def __repr__(self) -> str:
+        gs = ", ".join(f"{g:.3e}" for g in self.gaps_x)
+        return (f"ConvergenceOrder({self.flow!r}, scaling={self.scaling!r}, T={self.T:g}, "
+                f"etas={np.array2string(self.etas, precision=3)}, gaps_x=[{gs}], order={self.order:.3f}, "
+                f"order_nodes={self.order_nodes:.3f})")
+
+
+def _fit(etas, gaps):
+    ok = gaps > 0
+    if ok.sum() < 2:
+        return math.nan, math.nan
+    slope, icpt = np.polyfit(np.log(etas[ok]), np.log(gaps[ok]), 1)
+    return float(slope), float(math.exp(icpt))
+
+
+def convergence_order(opt, obj, x0, T: float, etas, *, scaling: str = "rates", rtol: float = 1e-12,
+                      atol: float = 1e-14, samples: int = 3, method: str = "DOP853",
+                      v0=None) -> ConvergenceOrder:
+    """Run ``opt`` at each eta in ``etas`` and fit the order of the gap to its flow.
+
+    With ``scaling="rates"`` the memory rates a = (1 - alpha)/eta, b = (1 - beta)/eta
+    of ``opt`` are held as eta changes, and the gap is measured to the RMSprop /
+    Adam flow (7)/(8); Prop. 2 gives gap -> 0, and for a smooth start (Adam with
+    bias correction, or RMSprop from v0 > 0) the gap is O(eta): order ~ 1. With
+    ``scaling="factors"`` alpha, beta are held and the gap is to the eps-sign flow
+    (4) (Prop. 1).
+
+    The flow is solved once, at tight tolerance (``rtol=1e-12`` by default, with
+    DOP853: on the transient compared here the flows are not stiff, and LSODA
+    stalls at rtol = 1e-12; pass ``method="Radau"`` for a stiff stretch), with
+    dense output; each run records every step so the sup over [0, T] is exact up to
+    the ``samples`` per step.
+
+    Parameters
+    ----------
+    opt : Optimizer
+        Template spec (its eta only sets a, b for ``"rates"``).
+    obj : Objective
+    x0 : array_like (d,)
+    T : float
+        Compare on [0, T]; each eta must divide T into an integer number of steps
+        (up to rounding, steps = round(T / eta)).
+    etas : sequence of float
+        At least two learning rates.
+    v0 : array_like (d,), optional
+        Start value of the second moment for RMSprop (both the runs and the flow);
+        default 0, as in Prop. 2.
+
+    Notes
+    -----
+    The O(eta) constant grows like the flow's Lipschitz constant: like L/eps for
+    the eps-sign flow, and like L/sqrt(v) for the RMSprop/Adam flows, which is large
+    once v has decayed near a minimum. Pick T inside the transient (before the
+    flow reaches the minimum's O(eps) neighbourhood) to see the asymptotic order at
+    practical eta. RMSprop started from v = 0 with small eps moves like
+    -sign(g)/sqrt(a t) at first, which a step of size eta resolves only to
+    O(sqrt(eta)): its fitted order is then near 1/2, not 1 (Prop. 2 only claims
+    the gap vanishes).
+    """
+    from adadyn.discrete.run import run
+    from adadyn.discrete.trajectory import State
+    from adadyn.flows import limit, solve
+
+    etas = np.sort(np.asarray(etas, dtype=np.float64))[::-1]
+    if etas.ndim != 1 or etas.size < 2 or np.any(~np.isfinite(etas)) or np.any(etas <= 0):
+        raise ValueError(f"etas must hold at least two finite learning rates > 0, got {etas!r}")
+    if not (math.isfinite(T) and T > 0):
+        raise ValueError(f"T must be a finite number > 0, got {T!r}")
+    hold = "rates" if scaling == "rates" else "factors"
+    opts = [scaled_optimizer(opt, e, scaling) for e in etas]
+    flow = limit(opts[0], hold=hold)
+    sol = solve(flow, obj, x0, T, rtol=rtol, atol=atol, method=method, v0=v0)
+    comps = []
+    for o, e in zip(opts, etas):
+        steps = int(round(T / e))
+        if v0 is None:
+            tr = run(o, obj, x0, steps)
+        else:
+            tr = run(o, obj, steps=steps, state=State.initial(o, x0, v0=v0))
+        comps.append(compare(tr, sol, samples=samples))
+    gx = np.array([c.gap_x for c in comps])
+    gm = None if comps[0].gap_m is None else np.array([c.gap_m for c in comps])
+    gv = None if comps[0].gap_v is None else np.array([c.gap_v for c in comps])
+    gn = np.array([c.gap_x_nodes for c in comps])
+    order, const = _fit(etas, gx)
+    return ConvergenceOrder(etas=etas, gaps_x=gx, gaps_x_nodes=gn, order_nodes=_fit(etas, gn)[0], gaps_m=gm, gaps_v=gv, order=order, constant=const,
+                            scaling=scaling, T=float(T), flow=flow, comparisons=tuple(comps),
+                            flow_solution=sol)

@@ -1,0 +1,198 @@
+"""The flow specs: continuous-time limits of the optimisers (Ma, Wu & E, section 2.2).
+
+A flow is a frozen dataclass holding its constants; it knows its state layout
+(``x`` and, where it has them, ``m`` and ``v``) and evaluates its vector field and
+the field's analytic Jacobian (built from the objective's Hessian) through the
+Numba kernels of :mod:`adadyn.flows.kernels`. :func:`adadyn.flows.solve` is the
+one front door that integrates any of them.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from adadyn.flows import kernels as FK
+
+
+def _check_pos(name, val, *, allow_zero=False):
+    ok = isinstance(val, (int, float, np.floating)) and math.isfinite(val)
+    if not (ok and (val >= 0 if allow_zero else val > 0)):
+        rng = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be a finite number {rng}, got {val!r}")
+
+
+@dataclass(frozen=True)
+class Flow:
+    """Base class of the flow specs (no state, only constants)."""
+
+    kind: ClassVar[int] = -1
+    name: ClassVar[str] = "flow"
+    has_m: ClassVar[bool] = False
+    has_v: ClassVar[bool] = False
+    #: True for the discontinuous signGD flow, solved as a Filippov system.
+    filippov: ClassVar[bool] = False
+
+    def params(self) -> np.ndarray:
+        """``p = [a, b, eps]`` as the kernels take them."""
+        p = np.zeros(FK.N_P)
+        p[FK.P_A] = getattr(self, "a", 0.0)
+        p[FK.P_B] = getattr(self, "b", 0.0)
+        p[FK.P_EPS] = getattr(self, "eps", 0.0)
+        return p
+
+    @property
+    def kernel_kind(self) -> int:
+        return self.kind
+
+    def n_state(self, d: int) -> int:
+        """Length of the state vector for an objective of dimension d."""
+        return d * (1 + int(self.has_m) + int(self.has_v))
+
+    def split(self, y: np.ndarray, d: int):
+        """``(x, m, v)`` views of a state vector (or of an (n_state, n) array);
+        m, v are None where the flow has no such block. For :class:`AdamFlow` with
+        bias correction these are the bias-corrected m_hat, v_hat."""
+        x = y[:d]
+        k = d
+        m = v = None
+        if self.has_m:
+            m = y[k:k + d]
+            k += d
+        if self.has_v:
+            v = y[k:k + d]
+        return x, m, v
+
+    # -- Python-level evaluation (the solver uses the same kernels) -----------------
+    def _xy(self, obj, y):
+        y = np.ascontiguousarray(np.asarray(y, dtype=np.float64).reshape(-1))
+        if y.shape != (self.n_state(obj.dim),):
+            raise ValueError(f"y must have shape ({self.n_state(obj.dim)},) "
+                             f"(x{', m' if self.has_m else ''}{', v' if self.has_v else ''}), got {y.shape}")
+        return y
+
+    def rhs(self, obj, t: float, y) -> np.ndarray:
+        """The vector field F(t, y) on the objective ``obj``."""
+        if self.filippov:
+            raise ValueError("the signGD flow is discontinuous; use flows.solve, which treats it as a Filippov system")
+        y = self._xy(obj, y)
+        d = obj.dim
+        out = np.empty_like(y)
+        FK.flow_rhs(self.kernel_kind, self.params(), float(t), y, obj.value_grad_fn, obj.data,
+                    np.empty(d), np.empty(d), out)
+        return out
+
+    def jacobian(self, obj, t: float, y) -> np.ndarray:
+        """The analytic Jacobian dF/dy at (t, y), from ``obj.hessian`` (exact when
+        the objective has one, else central differences)."""
+        if self.filippov:
+            raise ValueError("the signGD flow has no Jacobian (its field is discontinuous)")
+        y = self._xy(obj, y)
+        d = obj.dim
+        x = np.ascontiguousarray(y[:d])
+        g = obj.grad(x)
+        H = np.ascontiguousarray(obj.hessian(x))
+        J = np.empty((y.shape[0], y.shape[0]))
+        FK.flow_jac(self.kernel_kind, self.params(), float(t), y, g, H, J)
+        return J
+
+
+@dataclass(frozen=True)
+class GDFlow(Flow):
+    """Gradient flow x' = -grad f(x): the eta -> 0 limit of :class:`adadyn.GD`."""
+
+    kind: ClassVar[int] = FK.K_GD
+    name: ClassVar[str] = "GD flow"
+
+
+@dataclass(frozen=True)
+class SignGDFlow(Flow):
+    """signGD flow x' = -sign(grad f(x)), eq. (5) of Ma, Wu & E.
+
+    The field is discontinuous on the surfaces g_i = 0; :func:`adadyn.flows.solve`
+    integrates it as a Filippov system (sliding motion on the surfaces, finite-time
+    stop on PL functions, Prop. 4). See :mod:`adadyn.flows.filippov`.
+    """
+
+    name: ClassVar[str] = "signGD flow"
+    filippov: ClassVar[bool] = True
+
+
+@dataclass(frozen=True)
+class EpsSignFlow(Flow):
+    """eps-sign flow x' = -g / (|g| + eps), eq. (4) of Ma, Wu & E.
+
+    The eta -> 0 limit of RMSprop and Adam at fixed (alpha, beta) (Prop. 1).
+    Near a minimum its linearisation is -H/eps, so the flow is stiff for small eps.
+    """
+
+    eps: float = 1e-8
+    kind: ClassVar[int] = FK.K_EPSSIGN
+    name: ClassVar[str] = "eps-sign flow"
+
+    def __post_init__(self):
+        _check_pos("eps", self.eps)
+
+
+@dataclass(frozen=True)
+class RMSpropFlow(Flow):
+    """RMSprop flow, eq. (7): v' = a (g^2 - v), x' = -g / (sqrt(v) + eps).
+
+    The eta -> 0 limit of RMSprop with alpha = 1 - a*eta (Prop. 2). Linearised at
+    (x*, v = 0) its eigenvalues are -lambda/eps and -a (eq. (11)).
+    """
+
+    a: float = 1.0
+    eps: float = 1e-8
+    kind: ClassVar[int] = FK.K_RMSPROP
+    name: ClassVar[str] = "RMSprop flow"
+    has_v: ClassVar[bool] = True
+
+    def __post_init__(self):
+        _check_pos("a", self.a)
+        _check_pos("eps", self.eps, allow_zero=True)
+
+
+@dataclass(frozen=True)
+class AdamFlow(Flow):
+    """Adam flow, eq. (8): v' = a (g^2 - v), m' = b (g - m),
+    x' = -(1 - e^{-bt})^{-1} m / (sqrt((1 - e^{-at})^{-1} v) + eps).
+
+    The eta -> 0 limit of Adam with beta2 = 1 - a*eta, beta1 = 1 - b*eta (Prop. 2).
+    With ``bias_correction=True`` the state integrated is (x, m_hat, v_hat), the
+    bias-corrected moments, whose equations are regular along the solution from
+    m = v = 0 at t = 0 (see :mod:`adadyn.flows.kernels`); solutions still report
+    the raw m, v of eq. (8) as well. ``bias_correction=False`` drops both factors.
+    """
+
+    a: float = 1.0
+    b: float = 10.0
+    eps: float = 1e-8
+    bias_correction: bool = True
+    name: ClassVar[str] = "Adam flow"
+    has_m: ClassVar[bool] = True
+    has_v: ClassVar[bool] = True
+
+    def __post_init__(self):
+        _check_pos("a", self.a)
+        _check_pos("b", self.b)
+        _check_pos("eps", self.eps, allow_zero=True)
+        if not isinstance(self.bias_correction, (bool, np.bool_)):
+            raise ValueError(f"bias_correction must be a bool, got {self.bias_correction!r}")
+
+    @property
+    def kernel_kind(self) -> int:
+        return FK.K_ADAM if self.bias_correction else FK.K_ADAM_RAW
+
+    def raw_moments(self, t, m_hat, v_hat):
+        """Raw m, v of eq. (8) from the bias-corrected ones at time(s) t
+        (m = (1 - e^{-bt}) m_hat, v = (1 - e^{-at}) v_hat)."""
+        if not self.bias_correction:
+            return m_hat, v_hat
+        t = np.asarray(t, dtype=np.float64)
+        return -np.expm1(-self.b * t) * m_hat, -np.expm1(-self.a * t) * v_hat
+
+
+FLOWS = {cls.name: cls for cls in (GDFlow, SignGDFlow, EpsSignFlow, RMSpropFlow, AdamFlow)}

@@ -1,0 +1,185 @@
+"""Numba right-hand sides and Jacobians of the smooth flows (eqs. (4), (7), (8)).
+
+State layout ``y = [x, m, v]`` with only the blocks a flow has:
+
+==============  ==================  =========================================
+kind            y                   vector field
+==============  ==================  =========================================
+``K_GD``        x                   x' = -g
+``K_EPSSIGN``   x                   x' = -g / (|g| + eps)                  (4)
+``K_RMSPROP``   x, v                x' = -g / (sqrt(v) + eps),
+                                    v' = a (g^2 - v)                       (7)
+``K_ADAM``      x, m_hat, v_hat     x' = -m_hat / (sqrt(v_hat) + eps),
+                                    m_hat' = b (g - m_hat) / (1 - e^{-bt}),
+                                    v_hat' = a (g^2 - v_hat) / (1 - e^{-at})  (8)
+``K_ADAM_RAW``  x, m, v             (8) without the bias-correction factors
+==============  ==================  =========================================
+
+with g = grad f(x). ``K_ADAM`` evolves the bias-corrected moments
+m_hat = m / (1 - e^{-bt}), v_hat = v / (1 - e^{-at}) of eq. (8): differentiating
+gives m_hat' = (m' - b e^{-bt} m_hat) / (1 - e^{-bt}) = b (g - m_hat) / (1 - e^{-bt}),
+which (unlike eq. (8) in m, v) is finite along the solution at t -> 0 because
+m_hat(0+) = g(x0) (see :func:`adadyn.flows.solve.initial_state`). The factor
+1 - e^{-bt} is computed as ``-expm1(-b t)`` so it keeps full precision at small t.
+
+The parameters travel as ``p = [a, b, eps]``. :data:`flow_rhs` and
+:data:`flow_jac` have explicit signatures taking the objective's ``value_grad`` as
+a first-class function, so they are compiled once and cached on disk for all
+objectives; but converting a dispatcher to a first-class function costs ~30 us
+per call from Python, which would dominate a solve. The solver therefore uses
+:func:`specialised`: closures over one objective's compiled functions (~1 us per
+call), compiled once per process and objective function (~0.5 s).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import types
+
+import numba
+
+from adadyn._jit import VALUE_GRAD_T, Lazy, f8, i8, mat, vec
+
+K_GD, K_EPSSIGN, K_RMSPROP, K_ADAM, K_ADAM_RAW = range(5)
+P_A, P_B, P_EPS = range(3)
+N_P = 3
+
+# below this sqrt(v) the d/dv of 1/(sqrt(v) + eps) is evaluated at the floor,
+# keeping the Jacobian finite where v = 0 exactly (there the true derivative is infinite)
+_S_FLOOR = 1e-150
+
+
+def _rhs(kind, p, t, y, vg, data, x, g, out):
+    """Write the vector field at (t, y) into ``out``; ``x``, ``g`` are scratch (d,)."""
+    d = x.shape[0]
+    for i in range(d):
+        x[i] = y[i]
+    vg(x, 1.0, data, g)
+    eps = p[P_EPS]
+    if kind == K_GD:
+        for i in range(d):
+            out[i] = -g[i]
+    elif kind == K_EPSSIGN:
+        for i in range(d):
+            out[i] = -g[i] / (abs(g[i]) + eps)
+    elif kind == K_RMSPROP:
+        a = p[P_A]
+        for i in range(d):
+            vi = y[d + i]
+            out[i] = -g[i] / (np.sqrt(max(vi, 0.0)) + eps)
+            out[d + i] = a * (g[i] * g[i] - vi)
+    else:
+        a = p[P_A]
+        b = p[P_B]
+        if kind == K_ADAM:
+            cb = b / (-np.expm1(-b * t))
+            ca = a / (-np.expm1(-a * t))
+        else:
+            cb = b
+            ca = a
+        for i in range(d):
+            mi = y[d + i]
+            vi = y[2 * d + i]
+            out[i] = -mi / (np.sqrt(max(vi, 0.0)) + eps)
+            out[d + i] = cb * (g[i] - mi)
+            out[2 * d + i] = ca * (g[i] * g[i] - vi)
+
+
+def _jac(kind, p, t, y, g, H, J):
+    """Write the Jacobian d(vector field)/dy at (t, y) into ``J`` given g = grad f(x)
+    and H = Hessian of f at x (so that any Hessian source, exact or finite
+    differences, can be used)."""
+    d = g.shape[0]
+    n = y.shape[0]
+    for i in range(n):
+        for j in range(n):
+            J[i, j] = 0.0
+    eps = p[P_EPS]
+    if kind == K_GD:
+        for i in range(d):
+            for j in range(d):
+                J[i, j] = -H[i, j]
+    elif kind == K_EPSSIGN:
+        # d/dg [g / (|g| + eps)] = eps / (|g| + eps)^2 (away from g = 0; there too for eps > 0)
+        for i in range(d):
+            c = eps / (abs(g[i]) + eps) ** 2
+            for j in range(d):
+                J[i, j] = -c * H[i, j]
+    elif kind == K_RMSPROP:
+        a = p[P_A]
+        for i in range(d):
+            vi = y[d + i]
+            s = np.sqrt(max(vi, 0.0))
+            den = s + eps
+            for j in range(d):
+                J[i, j] = -H[i, j] / den
+                J[d + i, j] = 2.0 * a * g[i] * H[i, j]
+            # d/dv [-g / (sqrt(v) + eps)] = g / (2 sqrt(v) (sqrt(v) + eps)^2)
+            if g[i] != 0.0:
+                J[i, d + i] = g[i] / (2.0 * max(s, _S_FLOOR) * den * den)
+            J[d + i, d + i] = -a
+    else:
+        a = p[P_A]
+        b = p[P_B]
+        if kind == K_ADAM:
+            cb = b / (-np.expm1(-b * t))
+            ca = a / (-np.expm1(-a * t))
+        else:
+            cb = b
+            ca = a
+        for i in range(d):
+            mi = y[d + i]
+            vi = y[2 * d + i]
+            s = np.sqrt(max(vi, 0.0))
+            den = s + eps
+            J[i, d + i] = -1.0 / den
+            if mi != 0.0:
+                J[i, 2 * d + i] = mi / (2.0 * max(s, _S_FLOOR) * den * den)
+            for j in range(d):
+                J[d + i, j] = cb * H[i, j]
+                J[2 * d + i, j] = 2.0 * ca * g[i] * H[i, j]
+            J[d + i, d + i] = -cb
+            J[2 * d + i, 2 * d + i] = -ca
+
+
+flow_rhs = Lazy(_rhs, types.none(i8, vec, f8, vec, VALUE_GRAD_T, vec, vec, vec, vec))
+flow_jac = Lazy(_jac, types.none(i8, vec, f8, vec, vec, mat, mat))
+
+_rhs_nb = numba.njit(_rhs)
+_jac_nb = numba.njit(_jac)
+_SPECIALISED: dict = {}
+
+
+def specialised(vg, hess):
+    """``(rhs, jac)`` compiled closures over the objective functions ``vg``
+    (value_grad) and ``hess`` (exact Hessian, or None: then ``jac`` is None).
+
+    ``rhs(kind, p, t, y, data, x, g) -> dy/dt`` and ``jac(kind, p, t, y, data, x, g, H) -> J``
+    (x, g (d,) and H (d, d) are scratch). Memoised per process on the functions,
+    so all objectives sharing a kernel (e.g. every quadratic) share one compile.
+    """
+    key = (vg, hess)
+    hit = _SPECIALISED.get(key)
+    if hit is not None:
+        return hit
+
+    @numba.njit
+    def rhs(kind, p, t, y, data, x, g):
+        out = np.empty(y.shape[0])
+        _rhs_nb(kind, p, t, y, vg, data, x, g, out)
+        return out
+
+    jac = None
+    if hess is not None:
+        @numba.njit
+        def jac(kind, p, t, y, data, x, g, H):
+            d = x.shape[0]
+            for i in range(d):
+                x[i] = y[i]
+            vg(x, 1.0, data, g)
+            hess(x, 1.0, data, H)
+            J = np.empty((y.shape[0], y.shape[0]))
+            _jac_nb(kind, p, t, y, g, H, J)
+            return J
+
+    _SPECIALISED[key] = (rhs, jac)
+    return rhs, jac
