@@ -37,7 +37,7 @@ from numba import types
 
 import numba
 
-from adadyn._jit import VALUE_GRAD_T, Lazy, f8, i8, mat, vec
+from adadyn._jit import VALUE_GRAD_T, Lazy, f8, i8, jit, mat, vec
 
 K_GD, K_EPSSIGN, K_RMSPROP, K_ADAM, K_ADAM_RAW = range(5)
 P_A, P_B, P_EPS = range(3)
@@ -46,6 +46,17 @@ N_P = 3
 # below this sqrt(v) the d/dv of 1/(sqrt(v) + eps) is evaluated at the floor,
 # keeping the Jacobian finite where v = 0 exactly (there the true derivative is infinite)
 _S_FLOOR = 1e-150
+
+
+@jit
+def _moment_rates(kind, p, t):
+    """(b, a) times the bias-correction factors 1 / (1 - e^{-bt}), 1 / (1 - e^{-at})
+    for the bias-corrected Adam flow; plain (b, a) otherwise."""
+    a = p[P_A]
+    b = p[P_B]
+    if kind == K_ADAM:
+        return b / (-np.expm1(-b * t)), a / (-np.expm1(-a * t))
+    return b, a
 
 
 def _rhs(kind, p, t, y, vg, data, x, g, out):
@@ -68,14 +79,7 @@ def _rhs(kind, p, t, y, vg, data, x, g, out):
             out[i] = -g[i] / (np.sqrt(max(vi, 0.0)) + eps)
             out[d + i] = a * (g[i] * g[i] - vi)
     else:
-        a = p[P_A]
-        b = p[P_B]
-        if kind == K_ADAM:
-            cb = b / (-np.expm1(-b * t))
-            ca = a / (-np.expm1(-a * t))
-        else:
-            cb = b
-            ca = a
+        cb, ca = _moment_rates(kind, p, t)
         for i in range(d):
             mi = y[d + i]
             vi = y[2 * d + i]
@@ -118,14 +122,7 @@ def _jac(kind, p, t, y, g, H, J):
                 J[i, d + i] = g[i] / (2.0 * max(s, _S_FLOOR) * den * den)
             J[d + i, d + i] = -a
     else:
-        a = p[P_A]
-        b = p[P_B]
-        if kind == K_ADAM:
-            cb = b / (-np.expm1(-b * t))
-            ca = a / (-np.expm1(-a * t))
-        else:
-            cb = b
-            ca = a
+        cb, ca = _moment_rates(kind, p, t)
         for i in range(d):
             mi = y[d + i]
             vi = y[2 * d + i]
@@ -141,11 +138,12 @@ def _jac(kind, p, t, y, g, H, J):
             J[2 * d + i, 2 * d + i] = -ca
 
 
-flow_rhs = Lazy(_rhs, types.none(i8, vec, f8, vec, VALUE_GRAD_T, vec, vec, vec, vec))
-flow_jac = Lazy(_jac, types.none(i8, vec, f8, vec, vec, mat, mat))
+flow_rhs = Lazy(_rhs, types.none(i8, vec, f8, vec, VALUE_GRAD_T, vec, vec, vec, vec), tag="fp")
+flow_jac = Lazy(_jac, types.none(i8, vec, f8, vec, vec, mat, mat), tag="fp")
 
-_rhs_nb = numba.njit(_rhs)
-_jac_nb = numba.njit(_jac)
+# the versions the per-objective closures call (cached; x/0 gives inf, not an exception)
+_rhs_nb = jit(_rhs)
+_jac_nb = jit(_jac)
 _SPECIALISED: dict = {}
 
 
