@@ -52,7 +52,7 @@ def _chunk(kind, HP, skind, sp, vgb, data, X, steps, every, window, loss, fx, st
     p1 = np.ones(L)
     p2 = np.ones(L)
     stp = np.empty(L)
-    c2 = np.empty(L)
+    ic2 = np.empty(L)
     active = np.ones(L, dtype=np.bool_)
     sl = np.zeros(L)
     sl2 = np.zeros(L)
@@ -118,10 +118,10 @@ def _chunk(kind, HP, skind, sp, vgb, data, X, steps, every, window, loss, fx, st
                 p2[k] *= q[k]
                 if bc[k] != 0.0:
                     stp[k] = eta / (1.0 - p1[k])
-                    c2[k] = np.sqrt(1.0 - p2[k])
+                    ic2[k] = 1.0 / np.sqrt(1.0 - p2[k])
                 else:
                     stp[k] = eta
-                    c2[k] = 1.0
+                    ic2[k] = 1.0
             for i in range(d):
                 for k in range(L):
                     gi = Gr[i, k]
@@ -129,7 +129,7 @@ def _chunk(kind, HP, skind, sp, vgb, data, X, steps, every, window, loss, fx, st
                     vi = q[k] * v[i, k] + p[k] * (gi * gi)
                     m[i, k] = mi
                     v[i, k] = vi
-                    X[i, k] -= stp[k] * mi / (np.sqrt(vi) / c2[k] + eps[k])
+                    X[i, k] -= stp[k] * mi / (np.sqrt(vi) * ic2[k] + eps[k])
         n += 1
     for j in range(nrec, loss.shape[1]):
         for k in range(L):
