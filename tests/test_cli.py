@@ -45,3 +45,17 @@ def test_demo_writes_figures_and_a_summary_that_matches_the_api(tmp_path):
     assert float(row.split()[1]) == pytest.approx(want, rel=1e-3)
     for section in ("discrete", "stability", "phase"):
         assert f"== {section}" in summary
+
+
+def test_run_command_agrees_with_the_api(capsys, tmp_path):
+    assert main(["run", "--optimizer", "rmsprop", "--a", "5", "--eta", "2e-3", "--steps", "3000",
+                 "--record-every", "100", "--out", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    obj = ad.objectives.random_quadratic(10, seed=0)
+    tr = ad.run(ad.RMSprop.from_a(2e-3, 5.0), obj, np.full(10, 0.1), 3000, record_every=100)
+    end = float(re.search(r"end ([0-9.eE+-]+)", text).group(1))
+    assert end == pytest.approx(tr.loss[-1], rel=1e-5)
+    saved = np.load(tmp_path / "trajectory.npz")
+    np.testing.assert_array_equal(saved["x"], tr.x)
+    assert main(["run", "--eta", "-1"]) == 2
+    assert "eta must be a finite number > 0" in capsys.readouterr().err

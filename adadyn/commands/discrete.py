@@ -1,6 +1,8 @@
-"""The foundation's demo section: GD, signGD, RMSprop and Adam on the Figure 5 quadratic."""
+"""`adadyn run` (one optimiser on one objective) and the demo section: GD, signGD, RMSprop
+and Adam on the Figure 5 quadratic."""
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -58,3 +60,57 @@ def demo(out_dir: Path, steps: int = 20_000, eta: float = 1e-3) -> str:
                  "late-phase oscillation or spiking of section 4); ns/step: this machine, loss recorded "
                  "every 10 steps.")
     return "\n".join(lines)
+
+
+def _run(args) -> int:
+    from adadyn.commands.common import build_objective, build_optimizer, parse_vector
+
+    try:
+        obj, x0 = build_objective(args)
+        if args.x0:
+            x0 = parse_vector(args.x0, "--x0")
+        opt = build_optimizer(args)
+        tr = ad.run(opt, obj, x0, args.steps, record_every=args.record_every)
+    except ValueError as exc:
+        print(f"adadyn run: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{opt!r}\non {obj!r}\n{tr}\n{tr.message}")
+    print(f"final x = {np.array2string(tr.final_state.x, precision=6, threshold=12)}")
+    late = tr.loss[-max(1, len(tr.loss) // 10):]
+    print(f"loss: start {tr.loss[0]:.6g}, end {tr.loss[-1]:.6g}, last 10% of records in "
+          f"[{late.min():.3g}, {late.max():.3g}]")
+    if args.out:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        from adadyn.plotting import plot_loss
+
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        np.savez(out / "trajectory.npz", x=tr.x, m=tr.m, v=tr.v, loss=tr.loss, grad_norm=tr.grad_norm,
+                 time=tr.time, step=tr.step, status=tr.status)
+        fig, ax = plt.subplots(figsize=(6, 4))
+        plot_loss(tr, ax=ax)
+        fig.tight_layout()
+        fig.savefig(out / "loss.png", dpi=110)
+        plt.close(fig)
+        print(f"wrote {out / 'trajectory.npz'} and {out / 'loss.png'}")
+    return 0
+
+
+def register(subparsers) -> None:
+    """Add ``adadyn run``: one optimiser on one objective."""
+    from adadyn.commands.common import add_objective_args, add_optimizer_args
+
+    p = subparsers.add_parser("run", help="run one optimiser on one objective and summarise the run",
+                              description="Iterate a discrete optimiser (eqs. (1)-(3) of Ma, Wu & E) on an "
+                                          "objective; optionally save the trajectory (.npz) and loss plot.")
+    add_objective_args(p, default="random-quadratic")
+    add_optimizer_args(p, default="adam", eta=1e-3)
+    p.add_argument("--x0", default=None, help="start point, comma-separated (default per objective)")
+    p.add_argument("--steps", type=int, default=10_000)
+    p.add_argument("--record-every", type=int, default=1)
+    p.add_argument("--out", default=None, help="directory for trajectory.npz and loss.png")
+    p.set_defaults(func=_run)

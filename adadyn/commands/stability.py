@@ -2,14 +2,16 @@
 and the stability section of ``adadyn demo`` (section 3, eq. (11), Figure 6 of Ma, Wu & E)."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
 
 import adadyn as ad
 
-OBJECTIVES = ("quadratic", "random-quadratic", "rosenbrock", "cosine", "expr")
-OPTIMIZERS = ("rmsprop", "adam", "gd")
+from adadyn.commands.common import (
+    add_objective_args, add_optimizer_args, build_objective, build_optimizer, parse_vector,
+)
 
 
 def _fmt(a, n=6):
@@ -88,38 +90,16 @@ def stability_report(opt, obj, guess) -> str:
     return "\n".join(lines)
 
 
-def _objective(args):
-    if args.objective == "quadratic":
-        return ad.objectives.quadratic([[args.lam]], name=f"{args.lam:g} x^2/2"), [0.3]
-    if args.objective == "random-quadratic":
-        return ad.objectives.random_quadratic(args.dim, seed=args.seed), np.full(args.dim, 0.1)
-    if args.objective == "rosenbrock":
-        return ad.objectives.rosenbrock(args.dim), np.full(args.dim, 0.9)
-    if args.objective == "cosine":
-        return ad.objectives.cosine_bowl(), [0.3, 0.2]
-    if not args.expr:
-        raise ValueError("--objective expr needs --expr TEXT")
-    obj = ad.Objective.from_expr(args.expr)
-    return obj, np.full(obj.dim, 0.1)
-
-
-def _optimizer(args):
-    if args.optimizer == "gd":
-        return ad.GD(args.eta)
-    if args.optimizer == "rmsprop":
-        return ad.RMSprop(args.eta, alpha=args.alpha, eps=args.eps)
-    return ad.Adam(args.eta, beta1=args.beta1, beta2=args.beta2, eps=args.eps, bias_correction=False)
-
-
 def _run(args) -> int:
     try:
-        obj, guess = _objective(args)
+        obj, guess = build_objective(args)
         if args.point:
-            guess = [float(s) for s in args.point.split(",")]
-        opt = _optimizer(args)
+            guess = parse_vector(args.point, "--point")
+        # the linearisation is of the autonomous (t -> infinity) map: no bias correction
+        opt = build_optimizer(args, bias_correction=False)
         print(stability_report(opt, obj, guess))
     except ValueError as exc:
-        print(f"adadyn stability: error: {exc}")
+        print(f"adadyn stability: error: {exc}", file=sys.stderr)
         return 2
     return 0
 
@@ -130,19 +110,9 @@ def register(subparsers) -> None:
         "stability", help="stationary point, eigenvalues, critical learning rate and 2-cycle",
         description="Linear stability of an optimiser at a stationary point (eq. (11) of Ma, Wu & E); "
                     "Adam is analysed as its t -> infinity map (no bias correction).")
-    p.add_argument("--objective", choices=OBJECTIVES, default="quadratic",
-                   help="quadratic: lam*x^2/2 (1-d); random-quadratic: the Figure 5 problem; expr: --expr")
-    p.add_argument("--expr", default=None, help="formula such as '1 - cos(x1**2 + x2**2)' (parsed safely)")
-    p.add_argument("--dim", type=int, default=10, help="dimension (random-quadratic, rosenbrock)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--lam", type=float, default=1.0, help="curvature of the 1-d quadratic")
+    add_objective_args(p)
     p.add_argument("--point", default=None, help="Newton start, comma-separated (default per objective)")
-    p.add_argument("--optimizer", choices=OPTIMIZERS, default="rmsprop")
-    p.add_argument("--eta", type=float, default=0.01)
-    p.add_argument("--eps", type=float, default=1e-8)
-    p.add_argument("--alpha", type=float, default=0.9, help="RMSprop second-moment factor")
-    p.add_argument("--beta1", type=float, default=0.9)
-    p.add_argument("--beta2", type=float, default=0.999)
+    add_optimizer_args(p, choices=("rmsprop", "adam", "gd"))
     p.set_defaults(func=_run)
 
 
