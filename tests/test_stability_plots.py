@@ -67,7 +67,7 @@ def test_cli_stability_reports_eta_c_and_the_two_cycle(capsys):
     out = capsys.readouterr().out
     assert rc == 0 and "is below it" in out and "none expected" in out
     rc = main(["stability", "--objective", "expr", "--expr", "__import__('os').system('true')"])
-    assert rc == 2 and "error" in capsys.readouterr().out
+    assert rc == 2 and "error" in capsys.readouterr().err
 
 
 def test_demo_section_writes_figures(tmp_path):
