@@ -1,6 +1,6 @@
 """adadyn: adaptive gradient optimisers as dynamical systems.
 
-Three views of one dynamics (see DESIGN.md): the discrete map an optimiser
+Three views of one dynamics (``docs/architecture.md``): the discrete map an optimiser
 iterates (:func:`adadyn.run`), its continuous-time limit
 (:mod:`adadyn.flows`), and the linearisation and long-run behaviour of either
 (:mod:`adadyn.analysis`).
@@ -19,6 +19,7 @@ from adadyn.discrete import (
     AdaFix,
     Adagrad,
     Family,
+    Lion,
     Constant,
     InverseSqrt,
     ExponentialDecay,
@@ -28,11 +29,12 @@ from adadyn.discrete import (
     run,
 )
 from adadyn import objectives, discrete
+from adadyn.status import Status
 
 __all__ = [
     "Objective", "GD", "SignGD", "RMSprop", "Adam", "AMSGrad", "AdaFix", "Adagrad",
-    "Family", "Constant", "InverseSqrt", "ExponentialDecay", "CosineAnnealing",
-    "State", "Trajectory", "run", "objectives", "discrete",
+    "Family", "Lion", "Constant", "InverseSqrt", "ExponentialDecay", "CosineAnnealing",
+    "State", "Trajectory", "Status", "run", "objectives", "discrete",
 ]
 
 

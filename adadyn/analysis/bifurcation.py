@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from adadyn.analysis.linearization import as_state_vector
-from adadyn.analysis.maps import state_map
+from adadyn.discrete.map import state_map
 from adadyn.analysis.orbits import newton_orbit
 
 __all__ = ["Bifurcation", "Continuation", "continuation"]

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from adadyn.analysis.maps import hessian_at, state_map
-from adadyn.discrete import kernels as K
+from adadyn.discrete.map import state_map
+from adadyn.objectives.hessian import hessian_at
 
 __all__ = ["CriticalLearningRate", "critical_learning_rate", "top_eigenvalue"]
 
@@ -154,10 +154,9 @@ def critical_learning_rate(opt, obj, point, *, v=None, method: str = "auto",
     if not pre:
         D = "sqrt(eps)" if F.eps_inside else "eps"
     lam = "lambda_max(diag(1/" + ("sqrt(v* + eps)" if F.eps_inside else "(sqrt(v*) + eps)") + ") H)"
-    kind, hp = opt.kernel_params()
     if r == 0.0 and h == 1.0:
         formula = f"2 {D} / lambda_max(H)" if not pre else f"2 / {lam}"
-    elif hp[K.HP_AMS] == 0.0 and abs(h - (1.0 - r)) < 1e-15:
+    elif not F.amsgrad and abs(h - (1.0 - r)) < 1e-15:
         formula = (f"(2 + 2 beta1) {D} / ((1 - beta1) lambda_max(H))" if not pre
                    else f"(2 + 2 beta1) / ((1 - beta1) {lam})")
     else:

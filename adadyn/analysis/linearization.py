@@ -113,15 +113,15 @@ def linearize(opt, obj, point, *, m=None, v=None, aux=None, exact: bool | None =
     point : array_like or State
         x* (then m = 0, v = 0 unless given: the fixed point at a stationary
         point), or a full state vector in the layout of
-        :func:`adadyn.analysis.maps.state_map`, or a :class:`State`.
+        :func:`adadyn.discrete.map.state_map`, or a :class:`State`.
     m, v, aux : array_like, optional
         The other blocks when ``point`` is x.
     exact : bool, optional
         Hessian by sympy (default for symbolic objectives), see
-        :func:`adadyn.analysis.maps.hessian_at`.
+        :func:`adadyn.objectives.hessian.hessian_at`.
     stationary : bool, optional
         Treat x as an exact stationary point (grad f = 0 in the Jacobians; see
-        :meth:`adadyn.analysis.maps.StateMap.jacobian` for why this matters at
+        :meth:`adadyn.discrete.map.StateMap.jacobian` for why this matters at
         v = 0). Default: True when ``point`` is x alone and m, v are not given.
 
     Returns

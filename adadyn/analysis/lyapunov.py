@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 
 from adadyn.analysis.linearization import as_state_vector
-from adadyn.analysis.maps import state_map
+from adadyn.discrete.map import state_map
 
 __all__ = ["LyapunovSpectrum", "qr_lyapunov", "lyapunov_exponents"]
 
@@ -127,7 +127,7 @@ def lyapunov_exponents(opt, obj, x0=None, steps: int = 10_000, *, state=None, tr
     Parameters
     ----------
     opt : Optimizer
-        See :func:`adadyn.analysis.maps.state_map` (Adam: t -> infinity map).
+        See :func:`adadyn.discrete.map.state_map` (Adam: t -> infinity map).
     obj : Objective
     x0 : array_like, optional
         Start x with m = v = 0 (or a full state vector); or give ``state``.

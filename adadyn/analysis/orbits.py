@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from adadyn.analysis.linearization import as_state_vector
-from adadyn.analysis.maps import StateMap, state_map
+from adadyn.discrete.map import StateMap, state_map
 
 __all__ = ["PeriodicOrbit", "periodic_orbit", "newton_orbit"]
 
@@ -140,7 +140,7 @@ def periodic_orbit(opt, obj, period: int, guess, *, tol: float = 1e-12, max_iter
     Parameters
     ----------
     opt : Optimizer
-        See :func:`adadyn.analysis.maps.state_map` (Adam: t -> infinity map).
+        See :func:`adadyn.discrete.map.state_map` (Adam: t -> infinity map).
     obj : Objective
     period : int
         k >= 1 (k = 1: a fixed point).

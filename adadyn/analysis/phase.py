@@ -20,7 +20,6 @@ standard pickle cannot serialise.
 """
 from __future__ import annotations
 
-import importlib
 import math
 import sys
 from concurrent.futures import as_completed as _cf_as_completed
@@ -39,74 +38,25 @@ _STATUS = ("ok", "diverged", "converged")
 
 
 # ---------------------------------------------------------------- objectives across processes
-def _fn_ref(fn):
-    """(module, qualname) of a module-level compiled function, checked to resolve to ``fn``."""
-    if fn is None:
-        return None
-    from adadyn._jit import Lazy
-
-    py = fn._fn if isinstance(fn, Lazy) else getattr(fn, "py_func", None)
-    mod, qn = getattr(py, "__module__", None), getattr(py, "__qualname__", "")
-    if mod and "<locals>" not in qn:
-        try:
-            if getattr(importlib.import_module(mod), qn) is fn:
-                return (mod, qn)
-        except (ImportError, AttributeError):
-            pass
-    return False
-
-
 def objective_recipe(obj) -> tuple:
-    """A picklable description from which :func:`objective_from_recipe` rebuilds ``obj``.
-
-    Library objectives and objectives built on module-level ``@njit`` functions
-    travel as references to those functions plus their ``data``; symbolic
-    objectives as their sympy expression (recompiled, or loaded from Numba's
-    cache, in the worker). Closures (``Objective.from_numba``) cannot travel.
-    """
-    meta = dict(name=obj.name, minimizer=obj.minimizer, min_value=obj.min_value,
-                bounds=None if obj.bounds is None else (obj.bounds.lo, obj.bounds.hi),
-                time_dependent=obj.time_dependent)
-    extra = {"A": obj.A} if isinstance(getattr(obj, "A", None), np.ndarray) else {}
-    vg, hs = _fn_ref(obj._value_grad), _fn_ref(obj._hessian)
-    if vg and hs is not False:
-        return ("functions", obj.dim, vg, hs, obj.data, meta, extra)
-    if obj.is_symbolic:
-        return ("sympy", obj.expr, tuple(obj.symbols), meta, extra)
-    raise ValueError(f"objective {obj.name!r} cannot be sent to worker processes: its compiled "
-                     "functions are closures, not importable module-level functions. Define "
-                     "value_grad (and hessian) with adadyn._jit.VALUE_GRAD_SIG at module level, "
-                     "or use Objective.from_expr / from_sympy.")
+    """The objective's own recipe (:attr:`adadyn.Objective.recipe`), as workers rebuild it."""
+    if obj.recipe is None:
+        raise ValueError(f"objective {obj.name!r} cannot be sent to worker processes: it has no recipe "
+                         "(it was built from process-local functions). Use a library objective, "
+                         "Objective.from_expr or Objective.from_sympy.")
+    return ("recipe", obj.recipe, obj.identity())
 
 
 def objective_from_recipe(recipe):
     """Inverse of :func:`objective_recipe`."""
-    from adadyn.objectives.base import Objective
+    from adadyn.objectives.base import _rebuild
 
-    if recipe[0] == "functions":
-        _, dim, vg, hs, data, meta, extra = recipe
-        get = lambda r: None if r is None else getattr(importlib.import_module(r[0]), r[1])  # noqa: E731
-        obj = Objective(dim, get(vg), get(hs), data, **meta)
-    elif recipe[0] == "sympy":
-        _, expr, symbols, meta, extra = recipe
-        tsym = next(iter(expr.free_symbols - set(symbols)), None)
-        meta = dict(meta)
-        name = meta.pop("name")
-        obj = Objective.from_sympy(expr, list(symbols), time_symbol=tsym, name=name, **meta)
-    else:
-        raise ValueError(f"unknown objective recipe kind {recipe[0]!r}")
-    for k, v in extra.items():
-        setattr(obj, k, v)
-    return obj
+    return _rebuild(*recipe[1])
 
 
 def _identity(recipe):
-    """The parts of a recipe that define the objective's values (for the sweep key)."""
-    if recipe[0] == "functions":
-        _, dim, vg, hs, data, meta, _ = recipe
-        b = meta["bounds"]
-        return f"functions:{dim}:{vg}:{hs}:{meta['time_dependent']}", data, b
-    return f"sympy:{recipe[1]!r}:{recipe[2]!r}:{recipe[3]['time_dependent']}", np.zeros(0), recipe[3]["bounds"]
+    """The objective's identity for the sweep key."""
+    return recipe[2], np.zeros(0), None
 
 
 # ---------------------------------------------------------------- running chunks
@@ -119,7 +69,7 @@ def _run_chunk(recipe, opt, x0, steps, record_every, window, a, b):
     """
     from adadyn.discrete import kernels as K
     from adadyn.discrete.grid import with_params
-    from adadyn.discrete.run import _box
+    from adadyn.validation import box_arrays as _box
     from adadyn.discrete.trajectory import State
 
     obj = objective_from_recipe(recipe)
@@ -361,7 +311,8 @@ def phase_diagram(
     -------
     PhaseDiagram
     """
-    from adadyn.discrete.run import _check_args, check_x0
+    from adadyn.discrete.run import _check_args
+    from adadyn.validation import check_x0
     from adadyn.discrete.specs import Adam
 
     eta = float(eta)

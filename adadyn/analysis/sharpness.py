@@ -23,7 +23,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from adadyn.analysis.regimes import Regime, classify
-from adadyn.discrete import kernels as K
 
 __all__ = ["Sharpness", "preconditioned_sharpness", "stability_threshold"]
 
@@ -35,15 +34,14 @@ def stability_threshold(opt, k: int | None = None) -> float:
     general 2 (1 + r) / (h eta_k) for eq. (1) with m <- h g + r m. ``k`` is the
     number of steps taken (the step size of step k + 1 under a schedule).
     """
-    kind, hp = opt.kernel_params()
-    if kind not in (K.KIND_GD, K.KIND_MOMENT, K.KIND_ADAFIX):
+    c = opt.coefficients()
+    if c.method not in ("gd", "moment", "adafix"):
         raise ValueError(f"no preconditioned stability threshold for {opt.name} "
                          "(needs GD, RMSprop, Adam or another eq. (1) method)")
     eta = opt.eta if k is None else opt.eta * float(opt.schedule.factor(k + 1))
-    if kind == K.KIND_GD:
+    if c.method == "gd":
         return 2.0 / eta
-    h, r = hp[K.HP_H], hp[K.HP_R]
-    return 2.0 * (1.0 + r) / (h * eta)
+    return 2.0 * (1.0 + c.r) / (c.h * eta)
 
 
 @dataclass(frozen=True, eq=False)
@@ -111,17 +109,17 @@ class Sharpness:
 
 
 def _preconditioner(opt, v, k):
-    kind, hp = opt.kernel_params()
-    if kind == K.KIND_GD:
+    c = opt.coefficients()
+    if c.method == "gd":
         return np.ones_like(v)
-    if kind == K.KIND_SIGN or hp[K.HP_AMS] != 0.0:
+    if not c.has_v or c.amsgrad != "none":
         raise ValueError(f"preconditioned sharpness needs the preconditioner from v; {opt.name} "
-                         "(signGD, AMSGrad's running max) is not supported")
-    c2 = 1.0 - hp[K.HP_Q] ** k if hp[K.HP_BC] != 0.0 else 1.0
+                         "(signGD, Lion, AMSGrad's running max) is not supported")
+    c2 = 1.0 - c.q ** k if c.bias_correction else 1.0
     vh = v / c2
-    if hp[K.HP_EPS_IN] != 0.0:
-        return 1.0 / np.sqrt(vh + hp[K.HP_EPS])
-    return 1.0 / (np.sqrt(vh) + hp[K.HP_EPS])
+    if c.eps_inside:
+        return 1.0 / np.sqrt(vh + c.eps)
+    return 1.0 / (np.sqrt(vh) + c.eps)
 
 
 def _top_eig(obj, x, s, dense: bool, tol: float):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from adadyn.analysis.maps import hessian_at
+from adadyn.objectives.hessian import hessian_at
 from adadyn.objectives.base import Objective
 
 __all__ = ["StationaryPoint", "StationaryPoints", "stationary_points", "classify_hessian"]
@@ -184,7 +184,7 @@ def stationary_points(obj: Objective, guesses, *, gtol: float = 1e-10, max_iter:
         smaller gradient is kept).
     exact : bool, optional
         Hessian for the classification: sympy for symbolic objectives (default),
-        see :func:`adadyn.analysis.maps.hessian_at`.
+        see :func:`adadyn.objectives.hessian.hessian_at`.
     rtol_degenerate : float
         Relative size under which a Hessian eigenvalue counts as zero.
 

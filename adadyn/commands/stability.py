@@ -27,7 +27,7 @@ def _fmt(a, n=6):
 
 def _orbit_guess(opt, obj, x_star, steps=4000):
     """Late state of the discrete map started near x*: a guess for a 2-cycle."""
-    from adadyn.analysis.maps import state_map
+    from adadyn.discrete.map import state_map
 
     F = state_map(opt, obj)
     x0 = np.asarray(x_star, dtype=float) + 1e-3 * (1.0 + np.abs(x_star))

@@ -11,36 +11,24 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from adadyn.discrete import kernels as K
-from adadyn.discrete.run import _box, _check_args, check_x0
 from adadyn.discrete.kernels_soa import grid_soa_kernel, soa_supported
 from adadyn.discrete.specs import Optimizer
+from adadyn.status import status_from_code
+from adadyn.validation import box_arrays, check_objective, check_optimizer, check_x0
 
 
 def with_params(opt: Optimizer, **vals) -> Optimizer:
-    """``opt`` with hyperparameters replaced; ``a``/``b`` are the memory rates
-    (beta2 = 1 - a*eta, beta1 = 1 - b*eta, RMSprop alpha = 1 - a*eta) at the new eta."""
+    """``opt`` with hyperparameters replaced; ``a``/``b`` are the memory rates,
+    applied at the new eta through :meth:`~adadyn.discrete.specs.Optimizer.with_rates`."""
     vals = {k: float(v) for k, v in vals.items()}
-    eta = vals.pop("eta", opt.eta)
-    changes = {"eta": eta}
-    a = vals.pop("a", None)
-    b = vals.pop("b", None)
-    if a is not None:
-        if hasattr(opt, "beta2"):
-            changes["beta2"] = 1.0 - a * eta
-        elif hasattr(opt, "alpha"):
-            changes["alpha"] = 1.0 - a * eta
-        else:
-            raise ValueError(f"{opt.name} has no memory rate 'a'")
-    if b is not None:
-        if not hasattr(opt, "beta1"):
-            raise ValueError(f"{opt.name} has no memory rate 'b'")
-        changes["beta1"] = 1.0 - b * eta
-    for k, v in vals.items():
-        if k not in opt.__dataclass_fields__:
-            raise ValueError(f"unknown hyperparameter {k!r} for {opt.name}; "
-                             f"known: {sorted(opt.__dataclass_fields__) + ['a', 'b']}")
-        changes[k] = v
-    return opt.replace(**changes)
+    a, b = vals.pop("a", None), vals.pop("b", None)
+    fields = opt.__dataclass_fields__
+    unknown = [k for k in vals if k not in fields or k in ("schedule",)]
+    if unknown:
+        raise ValueError(f"unknown hyperparameter {unknown[0]!r} for {opt.name}; "
+                         f"known: {sorted(k for k in fields if k != 'schedule') + list(opt._RATE_FIELDS)}")
+    new = opt.replace(**vals) if vals else opt
+    return new.with_rates(a=a, b=b) if (a is not None or b is not None) else new
 
 
 @dataclass(frozen=True, eq=False)
@@ -77,7 +65,7 @@ class GridResult:
 
 
 def run_grid(opt: Optimizer, obj, x0, steps: int, *, record_every: int = 100, window: int | None = None,
-             **params) -> GridResult:
+             parallel: bool = True, **params) -> GridResult:
     """Run ``opt`` at every point of a hyperparameter grid, in parallel.
 
     Parameters
@@ -92,11 +80,17 @@ def run_grid(opt: Optimizer, obj, x0, steps: int, *, record_every: int = 100, wi
         Stride of the recorded loss histories.
     window : int, optional
         Late window (in steps) for the statistics; default ``max(1, steps // 10)``.
+    parallel : bool
+        True (default): Numba-parallel over grid points (and vectorised across
+        points where the objective has a batched gradient). False: one point
+        after another on this thread, never starting Numba's OpenMP runtime
+        (safe in forked workers). Bit-identical either way.
     **params : array_like
         Hyperparameter arrays, broadcast together to the grid shape, e.g.
         ``a=A, b=B`` with ``A, B = np.meshgrid(...)`` or ``eta=[1e-3, 1e-2]``.
     """
-    _check_args(opt, obj)
+    check_optimizer(opt)
+    check_objective(obj)
     if not params:
         raise ValueError("give at least one hyperparameter array, e.g. a=..., b=...")
     steps, record_every = int(steps), int(record_every)
@@ -131,16 +125,18 @@ def run_grid(opt: Optimizer, obj, x0, steps: int, *, record_every: int = 100, wi
     st = np.empty(G, dtype=np.int64)
     nd = np.empty(G, dtype=np.int64)
     stats = np.empty((G, K.N_STATS))
-    lo, hi, has_box = _box(obj)
+    lo, hi, has_box = box_arrays(obj)
     sched = opt.schedule
-    if obj.value_grad_batch_fn is not None and not has_box and soa_supported(kind, HP[0]):
+    if not parallel:
+        _run_serial(opts, obj, X0, steps, record_every, window, lo, hi, has_box, loss, fx, st, nd, stats)
+    elif obj.value_grad_batch_fn is not None and not has_box and soa_supported(kind, HP[0]):
         # vectorised across grid points; the same bits as one run per point
         grid_soa_kernel(kind, HP, sched.kind, sched.params(), obj.value_grad_batch_fn, obj.data,
                         X0, steps, record_every, window, loss, fx, st, nd, stats)
     else:
         K.grid_kernel(kind, HP, sched.kind, sched.params(), obj.value_grad_fn, obj.data, lo, hi, has_box,
                       X0, steps, record_every, window, loss, fx, st, nd, stats)
-    names = np.array(K.STATUS_NAMES)
+    names = np.array([str(status_from_code(c)) for c in range(4)])
     return GridResult(
         params={k: a.copy() for k, a in zip(params, arrays)},
         loss=loss.reshape(shape + (nrec,)), step=record_every * np.arange(nrec),
@@ -150,3 +146,26 @@ def run_grid(opt: Optimizer, obj, x0, steps: int, *, record_every: int = 100, wi
         late_max_loss=stats[:, 3].reshape(shape), final_loss=stats[:, 5].reshape(shape),
         window=window, opts=opts.reshape(shape),
     )
+
+
+def _run_serial(opts, obj, X0, steps, record_every, window, lo, hi, has_box, loss, fx, st, nd, stats):
+    """One point after another with the serial driver: the body of the grid kernel,
+    so bit-identical to it, without Numba's parallel runtime."""
+    from adadyn.discrete.trajectory import State
+
+    nrec = loss.shape[1]
+    d = X0.shape[1]
+    e = np.empty((0, d))
+    for gi, o in enumerate(opts):
+        kind, hp = o.kernel_params()
+        sched = o.schedule
+        s0 = State.initial(o, X0[gi])
+        gn, tm = np.empty(nrec), np.empty(nrec)
+        status, n, nr = K.run_kernel(
+            kind, hp, sched.kind, sched.params(), obj.value_grad_fn, obj.data, lo, hi, has_box,
+            s0.x, s0.m, s0.v, s0.aux, s0.scalars, 0, steps, record_every, 0.0,
+            e, e, e, loss[gi], gn, tm, False, window, stats[gi])
+        loss[gi, nr:] = np.nan
+        fx[gi] = s0.x
+        st[gi] = status
+        nd[gi] = n

@@ -30,15 +30,36 @@ from numba import prange, types
 
 from adadyn._jit import VALUE_GRAD_T, Lazy, b1, f8, i8, jit, mat, vec
 
-KIND_GD, KIND_SIGN, KIND_MOMENT, KIND_ADAFIX = 0, 1, 2, 3
-HP_ETA, HP_H, HP_R, HP_P, HP_Q, HP_EPS, HP_BC, HP_EPS_IN, HP_AMS, HP_L0 = range(10)
-N_HP = 10
+KIND_GD, KIND_SIGN, KIND_MOMENT, KIND_ADAFIX, KIND_LION = 0, 1, 2, 3, 4
+HP_ETA, HP_H, HP_R, HP_P, HP_Q, HP_EPS, HP_BC, HP_EPS_IN, HP_AMS, HP_L0, HP_MIX = range(11)
+N_HP = 11
 S_TIME, S_P1, S_P2, S_L, S_FROZEN = range(5)
 NSCAL = 5
 AMS_NONE, AMS_RAW, AMS_HAT = 0, 1, 2
+# the codes of adadyn.status.STATUS_CODES (module constants so the kernels see literals)
 STATUS_OK, STATUS_DIVERGED, STATUS_CONVERGED = 0, 1, 2
-STATUS_NAMES = ("ok", "diverged", "converged")
 N_STATS = 6  # mean log10 loss, std log10 loss, min loss, max loss, n in window, last loss
+
+_KINDS = {"gd": KIND_GD, "sign": KIND_SIGN, "moment": KIND_MOMENT, "adafix": KIND_ADAFIX, "lion": KIND_LION}
+_AMS = {"none": AMS_NONE, "raw": AMS_RAW, "hat": AMS_HAT}
+
+
+def lower(c) -> tuple[int, np.ndarray]:
+    """``(kind, hp)`` for the kernels from a :class:`~adadyn.discrete.coefficients.Coefficients`.
+
+    The only place that writes the ``HP_*`` slots; everything outside
+    :mod:`adadyn.discrete` reads the named coefficient view instead.
+    """
+    hp = np.zeros(N_HP)
+    hp[HP_ETA] = c.eta
+    hp[HP_H], hp[HP_R], hp[HP_P], hp[HP_Q] = c.h, c.r, c.p, c.q
+    hp[HP_EPS] = c.eps
+    hp[HP_BC] = float(c.bias_correction)
+    hp[HP_EPS_IN] = float(c.eps_inside)
+    hp[HP_AMS] = float(_AMS[c.amsgrad])
+    hp[HP_L0] = c.L0
+    hp[HP_MIX] = c.sign_mix
+    return _KINDS[c.method], hp
 
 
 @jit
@@ -124,6 +145,15 @@ def run_core(kind, hp, skind, sp, vg, data, lo, hi, has_box, x, m, v, aux, s, k0
             for i in prange(d):
                 gi = g[i]
                 x[i] -= eta * (1.0 if gi > 0.0 else (-1.0 if gi < 0.0 else 0.0))
+        elif kind == KIND_LION:
+            c1 = hp[HP_MIX]
+            h = hp[HP_H]
+            r = hp[HP_R]
+            for i in prange(d):
+                gi = g[i]
+                ui = c1 * m[i] + (1.0 - c1) * gi
+                x[i] -= eta * (1.0 if ui > 0.0 else (-1.0 if ui < 0.0 else 0.0))
+                m[i] = r * m[i] + h * gi
         else:
             h = hp[HP_H]
             r = hp[HP_R]

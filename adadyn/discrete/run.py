@@ -7,28 +7,13 @@ from adadyn.discrete import kernels as K
 from adadyn.discrete.specs import Optimizer
 from adadyn.discrete.trajectory import State, Trajectory
 from adadyn.objectives.base import Objective
-
-
-def check_x0(x0, dim: int, name: str = "x0") -> np.ndarray:
-    x = np.asarray(x0, dtype=np.float64)
-    if x.ndim != 1 or x.shape[0] != dim:
-        raise ValueError(f"{name} must have shape ({dim},) to match the objective, got {x.shape}")
-    if not np.all(np.isfinite(x)):
-        raise ValueError(f"{name} must be finite (no NaN or inf), got {x}")
-    return np.ascontiguousarray(x.copy())
+from adadyn.status import status_from_code
+from adadyn.validation import box_arrays, check_objective, check_optimizer, check_x0
 
 
 def _check_args(opt, obj):
-    if not isinstance(opt, Optimizer):
-        raise TypeError(f"opt must be an optimiser spec (adadyn.Adam, ...), got {type(opt).__name__}")
-    if not isinstance(obj, Objective):
-        raise TypeError(f"obj must be an adadyn Objective, got {type(obj).__name__}")
-
-
-def _box(obj):
-    if obj.bounds is None:
-        return np.full(obj.dim, -np.inf), np.full(obj.dim, np.inf), False
-    return obj.bounds.lo, obj.bounds.hi, True
+    check_optimizer(opt)
+    check_objective(obj)
 
 
 def run(opt: Optimizer, obj: Objective, x0=None, steps: int = 1000, record_every: int = 1, *,
@@ -92,7 +77,7 @@ def run(opt: Optimizer, obj: Objective, x0=None, steps: int = 1000, record_every
     rec_x, rec_m, rec_v = (np.empty((rows, d)) for _ in range(3))
     loss, gn, tm = np.empty(nrec), np.empty(nrec), np.empty(nrec)
     stats = np.empty(K.N_STATS)
-    lo, hi, has_box = _box(obj)
+    lo, hi, has_box = box_arrays(obj)
     if parallel is None:
         parallel = d >= K.PARALLEL_MIN_DIM
     kernel = K.run_kernel_parallel if parallel else K.run_kernel
@@ -105,7 +90,7 @@ def run(opt: Optimizer, obj: Objective, x0=None, steps: int = 1000, record_every
     return Trajectory(
         x=rec_x[: nr if record_state else 0], m=rec_m[: nr if record_state else 0],
         v=rec_v[: nr if record_state else 0], loss=loss[:nr], grad_norm=gn[:nr], time=tm[:nr],
-        step=st.k + record_every * np.arange(nr), status=K.STATUS_NAMES[status],
+        step=st.k + record_every * np.arange(nr), status=status_from_code(status),
         stop_step=st.k + n, final_state=final, opt=opt, objective=obj, record_every=record_every,
     )
 

@@ -1,8 +1,10 @@
 """Optimiser specs: frozen, validated dataclasses (hyperparameters only, no state).
 
-Every spec lowers to the kernel's ``(kind, hp)`` through :meth:`Optimizer.kernel_params`;
-the moment methods all lower to eq. (1) of Ma, Wu & E with constant
-(h, r, p, q). Names follow the papers and PyTorch (see DESIGN.md):
+Every spec describes its update once, as a named :class:`~adadyn.discrete.coefficients.Coefficients`
+view (:meth:`Optimizer.coefficients`); the moment methods are eq. (1) of Ma, Wu & E
+with constant (h, r, p, q). The Numba kernels get ``(kind, hp)`` lowered from that
+view (:meth:`Optimizer.kernel_params`). Names follow the papers and PyTorch
+(``docs/conventions.md``):
 ``beta1`` is the momentum factor beta, ``beta2``/``alpha`` the second-moment
 factor alpha, ``a``/``b`` the memory rates with beta2 = 1 - a*eta and
 beta1 = 1 - b*eta.
@@ -17,30 +19,25 @@ from typing import ClassVar
 import numpy as np
 
 from adadyn.discrete import kernels as K
+from adadyn.discrete.coefficients import Coefficients
 from adadyn.discrete.schedules import Constant, Schedule
+from adadyn.validation import check_factor, check_nonnegative, check_positive, check_real
 
 
 def _check_eta(eta):
-    if not (isinstance(eta, (int, float, np.floating)) and math.isfinite(eta) and eta > 0):
-        raise ValueError(f"eta must be a finite number > 0, got {eta!r}")
+    check_positive("eta", eta)
 
 
 def _check_factor(name, val, *, allow_one=False):
-    ok = isinstance(val, (int, float, np.floating)) and math.isfinite(val)
-    hi_ok = (val <= 1.0) if allow_one else (val < 1.0)
-    if not (ok and 0.0 <= val and hi_ok):
-        rng = "[0, 1]" if allow_one else "[0, 1)"
-        raise ValueError(f"{name} must be in {rng}, got {val!r}")
+    check_factor(name, val, allow_one=allow_one)
 
 
 def _check_eps(eps):
-    if not (isinstance(eps, (int, float, np.floating)) and math.isfinite(eps) and eps >= 0):
-        raise ValueError(f"eps must be a finite number >= 0, got {eps!r}")
+    check_nonnegative("eps", eps)
 
 
 def _check_rate(name, val, eta):
-    if not (isinstance(val, (int, float, np.floating)) and math.isfinite(val) and val > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {val!r}")
+    check_positive(name, val)
     if val * eta > 1.0:
         raise ValueError(f"{name} * eta must be <= 1 so that the factor 1 - {name}*eta is in [0, 1); "
                          f"got {name}={val!r}, eta={eta!r}")
@@ -48,10 +45,14 @@ def _check_rate(name, val, eta):
 
 @dataclass(frozen=True)
 class Optimizer:
-    """Base spec. ``eta`` is the base step size; ``schedule`` scales it per step."""
+    """Base spec. ``eta`` is the base step size; ``schedule`` scales it per step.
+
+    A subclass declares its hyperparameters as dataclass fields, validates them
+    in ``__post_init__`` and describes its update in :meth:`coefficients`; that
+    is all a new optimiser needs on the Python side (``docs/extending.md``).
+    """
 
     eta: float
-    kind: ClassVar[int] = K.KIND_GD
     name: ClassVar[str] = "optimizer"
 
     def __post_init__(self):
@@ -59,27 +60,61 @@ class Optimizer:
         if not isinstance(self.schedule, Schedule):
             raise ValueError(f"schedule must be a Schedule (Constant, InverseSqrt, ...), got {self.schedule!r}")
 
-    def _hp(self) -> np.ndarray:
-        hp = np.zeros(K.N_HP)
-        hp[K.HP_ETA] = self.eta
-        return hp
+    def coefficients(self) -> Coefficients:
+        """The named coefficient view of the update (:mod:`adadyn.discrete.coefficients`)."""
+        return Coefficients("gd", self.eta, schedule=self.schedule)
 
     def kernel_params(self) -> tuple[int, np.ndarray]:
-        """``(kind, hp)`` as the Numba kernels take them (see :mod:`adadyn.discrete.kernels`)."""
-        return self.kind, self._hp()
+        """``(kind, hp)`` as the Numba kernels take them (lowered from :meth:`coefficients`)."""
+        return K.lower(self.coefficients())
+
+    @property
+    def kind(self) -> int:
+        """The kernel's method code (lowered from the coefficient view)."""
+        return self.kernel_params()[0]
 
     def replace(self, **changes) -> "Optimizer":
-        """A copy with some hyperparameters changed (``a``/``b`` accepted where defined)."""
+        """A copy with some hyperparameters changed; ``a``/``b`` are the memory
+        rates, applied at the new eta (see :meth:`with_rates`)."""
+        a, b = changes.pop("a", None), changes.pop("b", None)
+        new = dataclasses.replace(self, **changes) if changes else self
+        return new.with_rates(a=a, b=b) if (a is not None or b is not None) else new
+
+    def with_rates(self, a: float | None = None, b: float | None = None, eta: float | None = None) -> "Optimizer":
+        """A copy with memory rates ``a`` (second moment) and/or ``b`` (first moment)
+        at step size ``eta`` (default: this spec's): beta2 (RMSprop's alpha) = 1 - a*eta,
+        beta1 = 1 - b*eta, the scaling of Prop. 2 of Ma, Wu & E.
+
+        Raises
+        ------
+        ValueError
+            If the optimiser has no such rate, or a rate is not in (0, 1/eta].
+        """
+        eta = self.eta if eta is None else float(eta)
+        _check_eta(eta)
+        changes = {"eta": eta}
+        for rate, val in (("a", a), ("b", b)):
+            if val is None:
+                continue
+            field_name = self._RATE_FIELDS.get(rate)
+            if field_name is None:
+                have = sorted(self._RATE_FIELDS) or "none"
+                raise ValueError(f"{self.name} has no memory rate {rate!r} (its rates: {have})")
+            _check_rate(rate, val, eta)
+            changes[field_name] = 1.0 - float(val) * eta
         return dataclasses.replace(self, **changes)
+
+    #: memory rate -> the factor it sets (1 - rate*eta); subclasses fill it
+    _RATE_FIELDS: ClassVar[dict] = {}
 
     @property
     def has_moments(self) -> bool:
-        return self.kind in (K.KIND_MOMENT, K.KIND_ADAFIX)
+        return self.coefficients().has_v
 
     @property
     def uses_aux(self) -> bool:
         """True when the state's ``aux`` array is live (AMSGrad's running max)."""
-        return False
+        return self.coefficients().amsgrad != "none"
 
 
 @dataclass(frozen=True)
@@ -87,7 +122,6 @@ class GD(Optimizer):
     """Gradient descent, x <- x - eta grad f(x)."""
 
     schedule: Schedule = field(default_factory=Constant)
-    kind: ClassVar[int] = K.KIND_GD
     name: ClassVar[str] = "GD"
 
 
@@ -96,28 +130,14 @@ class SignGD(Optimizer):
     """Sign gradient descent, x <- x - eta sign(grad f(x)) (sign(0) = 0); eq. (5) discretised."""
 
     schedule: Schedule = field(default_factory=Constant)
-    kind: ClassVar[int] = K.KIND_SIGN
     name: ClassVar[str] = "signGD"
 
-
-@dataclass(frozen=True)
-class _Moment(Optimizer):
-    kind: ClassVar[int] = K.KIND_MOMENT
-
-    # subclasses define _coeffs() -> (h, r, p, q, bias_correction, eps_inside, amsgrad)
-    def _hp(self):
-        hp = super()._hp()
-        h, r, p, q, bc, ein, ams = self._coeffs()
-        hp[K.HP_H], hp[K.HP_R], hp[K.HP_P], hp[K.HP_Q] = h, r, p, q
-        hp[K.HP_EPS] = self.eps
-        hp[K.HP_BC] = float(bc)
-        hp[K.HP_EPS_IN] = float(ein)
-        hp[K.HP_AMS] = float(ams)
-        return hp
+    def coefficients(self) -> Coefficients:
+        return Coefficients("sign", self.eta, schedule=self.schedule)
 
 
 @dataclass(frozen=True)
-class RMSprop(_Moment):
+class RMSprop(Optimizer):
     """RMSprop, eq. (2) of Ma, Wu & E (PyTorch ``RMSprop`` without momentum/centering).
 
     v <- alpha v + (1 - alpha) g^2,  x <- x - eta g / (sqrt(v) + eps).
@@ -129,6 +149,7 @@ class RMSprop(_Moment):
     eps_inside: bool = False
     schedule: Schedule = field(default_factory=Constant)
     name: ClassVar[str] = "RMSprop"
+    _RATE_FIELDS: ClassVar[dict] = {"a": "alpha"}
 
     def __post_init__(self):
         super().__post_init__()
@@ -140,19 +161,20 @@ class RMSprop(_Moment):
         """RMSprop with alpha = 1 - a*eta (the scaling of Prop. 2)."""
         _check_eta(eta)
         _check_rate("a", a, eta)
-        return cls(eta=eta, alpha=1.0 - a * eta, eps=eps, **kw)
+        return cls(eta=eta, eps=eps, **kw).with_rates(a=a)
 
     @property
     def a(self) -> float:
         """Memory rate a = (1 - alpha) / eta."""
         return (1.0 - self.alpha) / self.eta
 
-    def _coeffs(self):
-        return 1.0, 0.0, 1.0 - self.alpha, self.alpha, False, self.eps_inside, K.AMS_NONE
+    def coefficients(self) -> Coefficients:
+        return Coefficients("moment", self.eta, h=1.0, r=0.0, p=1.0 - self.alpha, q=self.alpha,
+                            eps=self.eps, eps_inside=self.eps_inside, schedule=self.schedule)
 
 
 @dataclass(frozen=True)
-class Adam(_Moment):
+class Adam(Optimizer):
     """Adam, eq. (3) of Ma, Wu & E and ``torch.optim.Adam``.
 
     m <- beta1 m + (1 - beta1) g,  v <- beta2 v + (1 - beta2) g^2,
@@ -167,6 +189,7 @@ class Adam(_Moment):
     eps_inside: bool = False
     schedule: Schedule = field(default_factory=Constant)
     name: ClassVar[str] = "Adam"
+    _RATE_FIELDS: ClassVar[dict] = {"a": "beta2", "b": "beta1"}
 
     def __post_init__(self):
         super().__post_init__()
@@ -180,7 +203,7 @@ class Adam(_Moment):
         _check_eta(eta)
         _check_rate("a", a, eta)
         _check_rate("b", b, eta)
-        return cls(eta=eta, beta1=1.0 - b * eta, beta2=1.0 - a * eta, eps=eps, **kw)
+        return cls(eta=eta, eps=eps, **kw).with_rates(a=a, b=b)
 
     @property
     def a(self) -> float:
@@ -192,9 +215,10 @@ class Adam(_Moment):
         """First-moment memory rate b = (1 - beta1) / eta."""
         return (1.0 - self.beta1) / self.eta
 
-    def _coeffs(self):
-        return (1.0 - self.beta1, self.beta1, 1.0 - self.beta2, self.beta2,
-                self.bias_correction, self.eps_inside, K.AMS_NONE)
+    def coefficients(self) -> Coefficients:
+        return Coefficients("moment", self.eta, h=1.0 - self.beta1, r=self.beta1, p=1.0 - self.beta2,
+                            q=self.beta2, eps=self.eps, eps_inside=self.eps_inside,
+                            bias_correction=self.bias_correction, schedule=self.schedule)
 
 
 @dataclass(frozen=True)
@@ -217,18 +241,14 @@ class AMSGrad(Adam):
         if self.variant not in ("pytorch", "optax", "reddi"):
             raise ValueError(f"variant must be one of 'pytorch', 'optax', 'reddi', got {self.variant!r}")
 
-    @property
-    def uses_aux(self) -> bool:
-        return True
-
-    def _coeffs(self):
-        bc = self.bias_correction and self.variant != "reddi"
-        ams = K.AMS_HAT if self.variant == "optax" else K.AMS_RAW
-        return 1.0 - self.beta1, self.beta1, 1.0 - self.beta2, self.beta2, bc, self.eps_inside, ams
+    def coefficients(self) -> Coefficients:
+        return dataclasses.replace(
+            super().coefficients(), amsgrad="hat" if self.variant == "optax" else "raw",
+            bias_correction=self.bias_correction and self.variant != "reddi")
 
 
 @dataclass(frozen=True)
-class Adagrad(_Moment):
+class Adagrad(Optimizer):
     """Adagrad (Duchi et al. 2011; ``torch.optim.Adagrad`` with lr_decay = 0):
     v <- v + g^2, x <- x - eta g / (sqrt(v) + eps); eq. (1) with h = p = q = 1, r = 0."""
 
@@ -241,15 +261,16 @@ class Adagrad(_Moment):
     def __post_init__(self):
         super().__post_init__()
         _check_eps(self.eps)
-        if not (math.isfinite(self.initial_accumulator_value) and self.initial_accumulator_value >= 0):
-            raise ValueError(f"initial_accumulator_value must be >= 0, got {self.initial_accumulator_value!r}")
+        check_nonnegative("initial_accumulator_value", self.initial_accumulator_value)
 
-    def _coeffs(self):
-        return 1.0, 0.0, 1.0, 1.0, False, self.eps_inside, K.AMS_NONE
+    def coefficients(self) -> Coefficients:
+        return Coefficients("moment", self.eta, h=1.0, r=0.0, p=1.0, q=1.0, eps=self.eps,
+                            eps_inside=self.eps_inside, v0=float(self.initial_accumulator_value),
+                            schedule=self.schedule)
 
 
 @dataclass(frozen=True)
-class Family(_Moment):
+class Family(Optimizer):
     """The general adaptive method of eq. (1) of Ma, Wu & E with constant coefficients:
     m <- h g + r m,  v <- p g^2 + q v,  x <- x - eta m / (sqrt(v) + eps)."""
 
@@ -265,17 +286,16 @@ class Family(_Moment):
     def __post_init__(self):
         super().__post_init__()
         for nm in ("h", "r", "p", "q"):
-            val = getattr(self, nm)
-            if not (isinstance(val, (int, float, np.floating)) and math.isfinite(val)):
-                raise ValueError(f"{nm} must be a finite number, got {val!r}")
+            check_real(nm, getattr(self, nm))
         _check_factor("r", self.r, allow_one=True)
         _check_factor("q", self.q, allow_one=True)
         if self.p < 0:
             raise ValueError(f"p must be >= 0 (v must stay non-negative), got {self.p!r}")
         _check_eps(self.eps)
 
-    def _coeffs(self):
-        return self.h, self.r, self.p, self.q, False, self.eps_inside, K.AMS_NONE
+    def coefficients(self) -> Coefficients:
+        return Coefficients("moment", self.eta, h=self.h, r=self.r, p=self.p, q=self.q, eps=self.eps,
+                            eps_inside=self.eps_inside, schedule=self.schedule)
 
 
 @dataclass(frozen=True)
@@ -292,17 +312,39 @@ class AdaFix(Adam):
 
     L0: float = 0.0
     name: ClassVar[str] = "AdaFix"
-    kind: ClassVar[int] = K.KIND_ADAFIX
 
     def __post_init__(self):
         super().__post_init__()
-        if not (math.isfinite(self.L0) and self.L0 >= 0):
-            raise ValueError(f"L0 must be a finite number >= 0, got {self.L0!r}")
+        check_nonnegative("L0", self.L0)
 
-    def _hp(self):
-        hp = super()._hp()
-        hp[K.HP_L0] = self.L0
-        return hp
+    def coefficients(self) -> Coefficients:
+        return dataclasses.replace(super().coefficients(), method="adafix", L0=float(self.L0))
 
 
-OPTIMIZERS = {cls.name: cls for cls in (GD, SignGD, RMSprop, Adam, AMSGrad, Adagrad, Family, AdaFix)}
+@dataclass(frozen=True)
+class Lion(Optimizer):
+    """Lion (Chen et al. 2023, "Symbolic discovery of optimization algorithms"), no weight decay:
+
+    u = sign(beta1 m + (1 - beta1) g),  x <- x - eta u,  m <- beta2 m + (1 - beta2) g.
+
+    Like signGD its map is discontinuous where a component of
+    beta1 m + (1 - beta1) g vanishes; elsewhere it is locally affine in m and
+    constant in x (see :func:`adadyn.analysis.linearize`).
+    """
+
+    beta1: float = 0.9
+    beta2: float = 0.99
+    schedule: Schedule = field(default_factory=Constant)
+    name: ClassVar[str] = "Lion"
+
+    def __post_init__(self):
+        super().__post_init__()
+        _check_factor("beta1", self.beta1, allow_one=True)
+        _check_factor("beta2", self.beta2)
+
+    def coefficients(self) -> Coefficients:
+        return Coefficients("lion", self.eta, h=1.0 - self.beta2, r=self.beta2, sign_mix=self.beta1,
+                            schedule=self.schedule)
+
+
+OPTIMIZERS = {cls.name: cls for cls in (GD, SignGD, RMSprop, Adam, AMSGrad, Adagrad, Family, AdaFix, Lion)}

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from adadyn.discrete import kernels as K
+from adadyn.status import Status
 
 
 @dataclass(frozen=True, eq=False)
@@ -38,14 +39,15 @@ class State:
         x0 = np.array(x0, dtype=np.float64).reshape(-1)
         d = x0.shape[0]
         m = np.zeros(d) if m0 is None else np.array(m0, dtype=np.float64).reshape(d)
+        c = opt.coefficients()
         if v0 is None:
-            v = np.full(d, float(getattr(opt, "initial_accumulator_value", 0.0)))
+            v = np.full(d, c.v0)
         else:
             v = np.array(v0, dtype=np.float64).reshape(d)
         s = np.zeros(K.NSCAL)
         s[K.S_P1] = 1.0
         s[K.S_P2] = 1.0
-        s[K.S_L] = float(getattr(opt, "L0", 0.0))
+        s[K.S_L] = c.L0
         return cls(x0, m, v, np.zeros(d), s, 0)
 
     def copy(self) -> "State":
@@ -70,9 +72,17 @@ class Trajectory:
     for a constant step) and ``step[j]``. For online objectives ``loss[j]`` is
     f_t(x[j]) with t the step about to be taken.
 
-    ``status`` is ``'ok'``, ``'diverged'`` (a non-finite loss or gradient appeared at
-    ``stop_step``; rows before it are kept) or ``'converged'`` (|grad f| <= gtol at
-    ``stop_step``). ``final_state`` is the exact state where the run stopped.
+    ``status`` is a :class:`~adadyn.status.Status`: ``'ok'``, ``'diverged'`` (a
+    non-finite loss or gradient appeared at ``stop_step``; rows before it are kept)
+    or ``'converged'`` (|grad f| <= gtol at ``stop_step``). ``final_state`` is the
+    exact state where the run stopped.
+
+    ``extras`` holds further per-record series of the same length as ``loss``
+    (the torch back end records ``x_norm``, ``m_norm``, ``sqrt_v_norm``,
+    ``test_error``, ``sharpness`` there); they read as attributes too
+    (``traj.test_error``). :attr:`x_norm`, :attr:`m_norm` and :attr:`sqrt_v_norm`
+    (the state space of Figure 7 of Ma, Wu & E) come from ``extras`` or from the
+    recorded x, m, v.
     """
 
     x: np.ndarray
@@ -88,19 +98,61 @@ class Trajectory:
     opt: object = field(repr=False)
     objective: object = field(repr=False)
     record_every: int = 1
+    extras: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "status", Status(self.status))
+
+    @property
+    def success(self) -> bool:
+        """True unless the run diverged (see :class:`~adadyn.status.Status`)."""
+        return self.status.success
 
     @property
     def message(self) -> str:
-        if self.status == "diverged":
+        if self.status == Status.DIVERGED:
             return f"non-finite loss or gradient at step {self.stop_step}"
-        if self.status == "converged":
+        if self.status == Status.CONVERGED:
             return f"gradient norm below tolerance at step {self.stop_step}"
+        if self.status == Status.FAILED:
+            return str(self.extras.get("message", "failed"))
         return f"completed {self.stop_step} steps"
+
+    def __getattr__(self, name):
+        # only reached when normal lookup fails: the extra series read as attributes
+        extras = self.__dict__.get("extras", {})
+        if name in extras:
+            return extras[name]
+        raise AttributeError(f"{type(self).__name__!r} has no attribute {name!r}")
+
+    def _norms(self, name: str, arr) -> np.ndarray:
+        if name in self.extras:
+            return self.extras[name]
+        if arr is None or arr.shape[0] != len(self):
+            raise AttributeError(f"{name}: the run recorded no state (record_state=False) and no {name!r} series")
+        return np.sqrt(np.sum(arr * arr, axis=1))
+
+    @property
+    def x_norm(self) -> np.ndarray:
+        """|x| at each record."""
+        return self._norms("x_norm", self.x)
+
+    @property
+    def m_norm(self) -> np.ndarray:
+        """|m| at each record."""
+        return self._norms("m_norm", self.m)
+
+    @property
+    def sqrt_v_norm(self) -> np.ndarray:
+        """|sqrt(v)| at each record (the third axis of Figure 7's state space)."""
+        if "sqrt_v_norm" in self.extras:
+            return self.extras["sqrt_v_norm"]
+        return self._norms("sqrt_v_norm", None if self.v is None else np.sqrt(np.maximum(self.v, 0.0)))
 
     def __len__(self) -> int:
         return self.loss.shape[0]
 
     def __repr__(self) -> str:
         last = f"{self.loss[-1]:.4g}" if len(self) else "n/a"
-        return (f"Trajectory({getattr(self.opt, 'name', self.opt)}, status={self.status!r}, "
+        return (f"Trajectory({getattr(self.opt, 'name', self.opt)}, status={self.status.value!r}, "
                 f"steps={self.stop_step}, records={len(self)}, final loss={last})")

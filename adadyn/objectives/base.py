@@ -28,7 +28,9 @@ def _rebuild(module: str, name: str, args: tuple, kwargs: dict) -> "Objective":
 
 
 def recorded(fn):
-    """Decorator for objective constructors: remember the call so the result pickles."""
+    """Decorator for objective constructors: remember the call (the objective's
+    *recipe*) so the result pickles, travels to worker processes and has a
+    stable :meth:`Objective.identity`."""
     import functools
 
     @functools.wraps(fn)
@@ -38,6 +40,59 @@ def recorded(fn):
         return obj
 
     return wrapper
+
+
+def _hash_value(h, val) -> None:
+    """Feed a recipe value into a hash: arrays by dtype, shape and bytes, containers
+    element by element, everything else by ``repr`` (sympy expressions included)."""
+    if isinstance(val, np.ndarray):
+        arr = np.ascontiguousarray(val)
+        h.update(f"ndarray{arr.dtype.str}{arr.shape}".encode())
+        h.update(arr.tobytes())
+    elif isinstance(val, (list, tuple)):
+        h.update(f"{type(val).__name__}{len(val)}(".encode())
+        for item in val:
+            _hash_value(h, item)
+        h.update(b")")
+    elif isinstance(val, dict):
+        h.update(f"dict{len(val)}(".encode())
+        for k in sorted(val, key=repr):
+            h.update(repr(k).encode() + b":")
+            _hash_value(h, val[k])
+        h.update(b")")
+    else:
+        h.update(repr(val).encode())
+    h.update(b"\0")
+
+
+@dataclass(frozen=True, eq=False)
+class Structure:
+    """Structure an objective declares, so analyses need not probe for it.
+
+    Attributes
+    ----------
+    kind : {"quadratic", "diagonal", "separable"}
+        ``"quadratic"``: f(x) = (x - c)^T A (x - c) / 2 with ``matrix`` A;
+        ``"diagonal"``: the same with A = diag(``diagonal``) (O(d) memory);
+        ``"separable"``: f(x) = sum_i f_i(x_i), so gradient coordinate i depends
+        on x_i only (the condition for fusing the gradient into the update).
+    matrix : ndarray (d, d), optional
+    diagonal : ndarray (d,), optional
+    center : ndarray (d,), optional
+    """
+
+    kind: str
+    matrix: np.ndarray | None = None
+    diagonal: np.ndarray | None = None
+    center: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.kind not in ("quadratic", "diagonal", "separable"):
+            raise ValueError(f"structure kind must be 'quadratic', 'diagonal' or 'separable', got {self.kind!r}")
+
+    @property
+    def separable(self) -> bool:
+        return self.kind in ("diagonal", "separable")
 
 
 @dataclass(frozen=True)
@@ -85,6 +140,10 @@ class Objective:
         The same function for many points at once (coordinate-major layout,
         :data:`adadyn._jit.VALUE_GRAD_BATCH_SIG`), bit-identical per point; lets
         grid sweeps vectorise across grid points.
+    structure : Structure, optional
+        Declared structure (a quadratic's matrix, a diagonal quadratic's
+        diagonal, separability); read it through :attr:`structure`, :attr:`A`,
+        :attr:`diagonal` and :attr:`separable`.
     """
 
     def __init__(
@@ -102,6 +161,7 @@ class Objective:
         expr=None,
         symbols=None,
         value_grad_batch=None,
+        structure: Structure | None = None,
     ):
         dim = int(dim)
         if dim < 1:
@@ -126,7 +186,61 @@ class Objective:
         self.expr = expr
         self.symbols = symbols
         self._value_grad_batch = value_grad_batch
+        if structure is not None and not isinstance(structure, Structure):
+            raise TypeError(f"structure must be an adadyn.objectives.Structure, got {type(structure).__name__}")
+        self.structure: Structure | None = structure
+        self._recipe = None
         self._g = np.empty(dim)
+
+    # -- declared structure ----------------------------------------------------------
+    @property
+    def A(self) -> np.ndarray | None:
+        """The matrix A of a declared quadratic f = (x - c)^T A (x - c) / 2, else None.
+
+        Dense (d x d) for :func:`~adadyn.objectives.quadratic`; None for a
+        diagonal quadratic (use :attr:`diagonal`, O(d)) and for other objectives.
+        """
+        s = self.structure
+        return s.matrix if s is not None and s.kind == "quadratic" else None
+
+    @property
+    def diagonal(self) -> np.ndarray | None:
+        """The Hessian diagonal of a declared diagonal quadratic, else None."""
+        s = self.structure
+        return s.diagonal if s is not None and s.kind == "diagonal" else None
+
+    @property
+    def separable(self) -> bool:
+        """True when declared separable: gradient coordinate i depends on x_i only."""
+        return self.structure is not None and self.structure.separable
+
+    # -- recipe: pickling, worker transport and the sweep's identity key ------------------
+    @property
+    def recipe(self) -> tuple | None:
+        """``(module, constructor, args, kwargs)`` that rebuilds this objective, or None
+        for objectives built from process-local functions (``from_numba``, a direct
+        ``Objective(...)`` call)."""
+        return self._recipe
+
+    def identity(self) -> str:
+        """A SHA-256 hex digest of the recipe: equal for objectives built by the same
+        call, in any process (the key under which sweeps store and resume results).
+
+        Raises
+        ------
+        ValueError
+            If the objective has no recipe.
+        """
+        import hashlib
+
+        if self._recipe is None:
+            raise ValueError(
+                f"{self!r} has no recipe (it was built from functions that live only in this "
+                "process), so it has no identity across processes. Use a library objective, "
+                "Objective.from_expr or Objective.from_sympy.")
+        h = hashlib.sha256(b"adadyn-objective/1\0")
+        _hash_value(h, self._recipe)
+        return h.hexdigest()
 
     # -- compiled functions, as the kernels take them -------------------------------
     @property
@@ -205,7 +319,7 @@ class Objective:
 
     # -- pickling: rebuild from the constructor call that made the objective ---------------
     def __reduce__(self):
-        recipe = getattr(self, "_recipe", None)
+        recipe = self._recipe
         if recipe is None:
             raise TypeError(
                 f"{self!r} cannot be pickled: it was built from functions that live only in this "

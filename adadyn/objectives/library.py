@@ -10,7 +10,7 @@ import numpy as np
 from numba import prange
 
 from adadyn._jit import HESSIAN_SIG, VALUE_GRAD_BATCH_SIG, VALUE_GRAD_SIG, Lazy, lazy
-from adadyn.objectives.base import Objective, recorded
+from adadyn.objectives.base import Objective, Structure, recorded
 
 
 # ---------------------------------------------------------------- quadratic
@@ -80,8 +80,8 @@ def quadratic(A, center=None, *, name: str = "quadratic") -> Objective:
     obj = Objective(
         d, _quad_vg, _quad_hess, np.concatenate([c, A @ c, A.ravel()]), name=name,
         minimizer=c if pd else None, min_value=0.0 if pd else None, value_grad_batch=_quad_vg_batch,
+        structure=Structure("quadratic", matrix=A, center=c),
     )
-    obj.A = A
     return obj
 
 
@@ -145,7 +145,8 @@ def diagonal_quadratic(h, center=None, *, parallel: bool | None = None) -> Objec
         parallel = d >= 50_000
     vg = _diag_vg_parallel if parallel else _diag_vg
     return Objective(d, vg, _diag_hess, np.concatenate([h, c]), name="diagonal quadratic",
-                     minimizer=c if pd else None, min_value=0.0 if pd else None)
+                     minimizer=c if pd else None, min_value=0.0 if pd else None,
+                     structure=Structure("diagonal", diagonal=h, center=c))
 
 
 # ---------------------------------------------------------------- Rosenbrock
