@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from adadyn import __version__
+from adadyn.commands.errors import OneLineParser, ParseExit, guarded, handle
 
 
 def _section_modules():
@@ -23,9 +24,11 @@ def _section_modules():
     return mods
 
 
+@guarded("adadyn demo")
 def _demo(args) -> int:
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    from adadyn.commands.resources import prepare_out_dir
+
+    out = prepare_out_dir(args.out)
     parts = []
     for mod in _section_modules():
         fn = getattr(mod, "demo", None)
@@ -43,8 +46,14 @@ def _demo(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="adadyn", description="Adaptive gradient optimisers as dynamical systems.")
+    """The ``adadyn`` parser: one subcommand per command module (:data:`adadyn.commands.SECTIONS`).
+
+    Its errors are one line on stderr (:class:`~adadyn.commands.errors.OneLineParser`)."""
+    p = OneLineParser(prog="adadyn", description="Adaptive gradient optimisers as dynamical systems. "
+                                                 "Errors are one line on stderr with exit code 2 "
+                                                 "(docs/cli.md).")
     p.add_argument("--version", action="version", version=f"adadyn {__version__}")
+    p.add_argument("--debug", action="store_true", help="show the traceback of an unexpected error")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     d = sub.add_parser("demo", help="run the main demonstration and write figures and a summary")
     d.add_argument("--out", default="adadyn_demo", help="output directory (default: ./adadyn_demo)")
@@ -53,12 +62,25 @@ def build_parser() -> argparse.ArgumentParser:
         reg = getattr(mod, "register", None)
         if reg is not None:
             reg(sub)
+    for sp in sub.choices.values():
+        sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show the traceback of an unexpected error")
     return p
 
 
 def main(argv=None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Run ``adadyn`` with ``argv`` (default ``sys.argv[1:]``); returns the exit code.
+
+    0: done; 2: refused or failed (one line on stderr); 130: interrupted.
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+    except ParseExit as exc:
+        return exc.code
+    except (Exception, KeyboardInterrupt) as exc:  # one line, never a traceback
+        return handle("adadyn", exc, debug="--debug" in argv)
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2

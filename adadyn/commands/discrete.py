@@ -2,13 +2,13 @@
 and Adam on the Figure 5 quadratic."""
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 import adadyn as ad
+from adadyn.commands.errors import CLIError, guarded
 
 
 def default_problem(seed: int = 0):
@@ -62,24 +62,49 @@ def demo(out_dir: Path, steps: int = 20_000, eta: float = 1e-3) -> str:
     return "\n".join(lines)
 
 
-def _run(args) -> int:
-    from adadyn.commands.common import build_objective, build_optimizer, parse_vector
+PROG = "adadyn run"
 
-    try:
-        obj, x0 = build_objective(args)
-        if args.x0:
-            x0 = parse_vector(args.x0, "--x0")
-        opt = build_optimizer(args)
-        tr = ad.run(opt, obj, x0, args.steps, record_every=args.record_every)
-    except ValueError as exc:
-        print(f"adadyn run: error: {exc}", file=sys.stderr)
-        return 2
+
+def final_loss(tr) -> tuple[float, int]:
+    """``(f, step)`` at the final iterate: the last record when it is the final step, else one
+    evaluation of f at ``tr.final_state.x`` (the kernels evaluate f_t at t = k + 1)."""
+    fs = tr.final_state
+    if tr.step.size and int(tr.step[-1]) == int(fs.k):
+        return float(tr.loss[-1]), int(fs.k)
+    return float(tr.objective.value(fs.x, t=float(fs.k + 1))), int(fs.k)
+
+
+@guarded(PROG)
+def _run(args) -> int:
+    from adadyn.commands import registry as R
+    from adadyn.commands.limits import MAX_STEPS, check_disk, check_record_size
+    from adadyn.validation import check_int
+
+    obj, start = R.build_objective(args)
+    x0 = R.start_point(args, obj, start)
+    opt = R.build_optimizer(args)
+    steps = check_int("--steps", args.steps, 0, MAX_STEPS)
+    every = check_int("--record-every", args.record_every, 1, MAX_STEPS)
+    per_record = 8.0 * (3 * obj.dim + 4)  # x, m, v, loss, grad_norm, time, step
+    est = check_record_size(PROG, f"{steps} steps recorded every {every} at d = {obj.dim}", steps, every,
+                            per_record)
+    out = None
+    if args.out is not None:
+        from adadyn.commands.resources import prepare_out_dir
+
+        out = prepare_out_dir(args.out)
+        check_disk(out, est)
+    tr = ad.run(opt, obj, x0, steps, record_every=every)
+    if len(tr.loss) == 0:
+        raise CLIError(f"the run {tr.status.value} at step 0: f or |grad f| at x0 is not finite "
+                       f"(or |grad f|^2 overflows); nothing was recorded. {tr.message}")
+    f_end, k_end = final_loss(tr)
     print(f"{opt!r}\non {obj!r}\n{tr}\n{tr.message}")
     print(f"final x = {np.array2string(tr.final_state.x, precision=6, threshold=12)}")
     late = tr.loss[-max(1, len(tr.loss) // 10):]
-    print(f"loss: start {tr.loss[0]:.6g}, end {tr.loss[-1]:.6g}, last 10% of records in "
+    print(f"loss: start {tr.loss[0]:.6g}, end {f_end:.6g} (final loss, step {k_end}), last 10% of records in "
           f"[{late.min():.3g}, {late.max():.3g}]")
-    if args.out:
+    if out is not None:
         import matplotlib
 
         matplotlib.use("Agg")
@@ -87,10 +112,9 @@ def _run(args) -> int:
 
         from adadyn.plotting import plot_loss
 
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
         np.savez(out / "trajectory.npz", x=tr.x, m=tr.m, v=tr.v, loss=tr.loss, grad_norm=tr.grad_norm,
-                 time=tr.time, step=tr.step, status=tr.status)
+                 time=tr.time, step=tr.step, status=tr.status.value, final_loss=f_end, final_step=k_end,
+                 final_x=tr.final_state.x)
         fig, ax = plt.subplots(figsize=(6, 4))
         plot_loss(tr, ax=ax)
         fig.tight_layout()
@@ -102,14 +126,15 @@ def _run(args) -> int:
 
 def register(subparsers) -> None:
     """Add ``adadyn run``: one optimiser on one objective."""
-    from adadyn.commands.common import add_objective_args, add_optimizer_args
+    from adadyn.commands.registry import add_objective_args, add_optimizer_args, add_start_args
 
     p = subparsers.add_parser("run", help="run one optimiser on one objective and summarise the run",
                               description="Iterate a discrete optimiser (eqs. (1)-(3) of Ma, Wu & E) on an "
-                                          "objective; optionally save the trajectory (.npz) and loss plot.")
+                                          "objective; optionally save the trajectory (.npz) and loss plot. "
+                                          "Refuses runs whose records would exceed 256 MiB (docs/cli.md).")
     add_objective_args(p, default="random-quadratic")
     add_optimizer_args(p, default="adam", eta=1e-3)
-    p.add_argument("--x0", default=None, help="start point, comma-separated (default per objective)")
+    add_start_args(p)
     p.add_argument("--steps", type=int, default=10_000)
     p.add_argument("--record-every", type=int, default=1)
     p.add_argument("--out", default=None, help="directory for trajectory.npz and loss.png")

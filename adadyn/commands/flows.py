@@ -29,7 +29,7 @@ def _panel(out_dir: pathlib.Path):
         results.append((opt, res))
         trajs = [ad.run(ad.analysis.scaled_optimizer(opt, e), obj, x0, int(round(T_FINAL / e))) for e in ETAS]
         plot_flow_vs_discrete(res.flow_solution, trajs, ax=axes[row, 0])
-        axes[row, 0].set_title(f"{opt.name} (a={opt.a:g}" + (f", b={opt.b:g}" if hasattr(opt, "b") else "")
+        axes[row, 0].set_title(f"{opt.name} (a={opt.a:g}" + (f", b={opt.b:g}" if opt.coefficients().has_m else "")
                                + ", eps=1e-8) vs its flow", fontsize="medium")
         plot_gap_vs_eta(res, ax=axes[row, 1])
     fig.suptitle("Discrete optimisers vs their eta -> 0 flows (Ma, Wu & E, Prop. 2), "
@@ -51,7 +51,7 @@ def demo(out_dir: pathlib.Path) -> str:
     lines = [f"Discrete vs flow on [0, {T_FINAL:g}], random_quadratic(10, seed=0), x0 ~ N(0, I) (seed 1)",
              f"{'optimiser':<28}{'eta':>9}{'sup|X-x|':>12}{'at steps':>12}{'sup|V-v|':>12}"]
     for opt, res in results:
-        name = f"{opt.name} a={opt.a:g}" + (f" b={opt.b:g}" if hasattr(opt, "b") else "")
+        name = f"{opt.name} a={opt.a:g}" + (f" b={opt.b:g}" if opt.coefficients().has_m else "")
         for k, e in enumerate(res.etas):
             gv = res.gaps_v[k] if res.gaps_v is not None else float("nan")
             lines.append(f"{name:<28}{e:>9.4g}{res.gaps_x[k]:>12.3e}{res.gaps_x_nodes[k]:>12.3e}{gv:>12.3e}")
@@ -62,53 +62,120 @@ def demo(out_dir: pathlib.Path) -> str:
     return "\n".join(lines)
 
 
+#: optimisers with an eta -> 0 flow, and their memory-rate defaults
+FLOW_OPTIMIZERS = {"adam": {"a": 1.0, "b": 10.0}, "rmsprop": {"a": 1.0}, "gd": {}, "signgd": {}}
+#: most step sizes in one comparison
+MAX_ETAS = 20
+PROG = "adadyn flow"
+
+
 def register(subparsers) -> None:
     """``adadyn flow``: gaps between a discrete optimiser and its eta -> 0 flow."""
+    from adadyn.commands import registry as R
+
     p = subparsers.add_parser(
         "flow", help="discrete optimiser vs its continuous-time flow (Props. 1, 2)",
-        description="Run an optimiser at several learning rates on random_quadratic(d, seed), solve "
-                    "its eta -> 0 flow once at tight tolerance, print the sup-norm gaps (eqs. (6), (9)) "
-                    "and their fitted order.")
-    p.add_argument("--optimizer", choices=("adam", "rmsprop", "gd", "signgd"), default="adam")
-    p.add_argument("--a", type=float, default=1.0, help="second-moment rate, beta2 = 1 - a*eta")
-    p.add_argument("--b", type=float, default=10.0, help="first-moment rate, beta1 = 1 - b*eta")
-    p.add_argument("--eps", type=float, default=1e-8)
+        description="Run an optimiser at several learning rates on an objective (default: "
+                    "random_quadratic(d, seed)), solve its eta -> 0 flow once at tight tolerance, print the "
+                    "sup-norm gaps (eqs. (6), (9)) and their fitted order. Each run records every step: "
+                    "T / min(etas) steps must fit the 256 MiB record limit (docs/cli.md).")
+    p.add_argument("--optimizer", choices=tuple(FLOW_OPTIMIZERS), default="adam")
+    p.add_argument("--a", type=float, default=None, help="second-moment rate, beta2 = 1 - a*eta (default 1)")
+    p.add_argument("--b", type=float, default=None, help="first-moment rate, beta1 = 1 - b*eta (default 10)")
+    p.add_argument("--eps", type=float, default=None, help="epsilon (default 1e-8)")
     p.add_argument("--hold", choices=("rates", "factors"), default="rates",
                    help="hold a, b (Prop. 2) or alpha, beta (Prop. 1) as eta changes")
-    p.add_argument("--etas", type=float, nargs="+", default=list(ETAS))
+    p.add_argument("--etas", type=float, nargs="+", default=list(ETAS),
+                   help=f"at least two distinct step sizes (at most {MAX_ETAS})")
     p.add_argument("--T", type=float, default=T_FINAL, help="compare on [0, T]")
-    p.add_argument("--d", type=int, default=10)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default=None, help="save a log-log plot of the gaps here")
+    R.add_objective_args(p, default="random-quadratic", dim_aliases=("--d",))
+    R.add_start_args(p)
+    p.add_argument("--out", default=None, help="save a log-log plot of the gaps to this file")
     p.set_defaults(func=_run_flow)
 
 
-def _run_flow(args) -> int:
-    import adadyn as ad
-    from adadyn.analysis.discrete_vs_flow import convergence_order
+def check_etas(etas) -> np.ndarray:
+    """At least two distinct finite step sizes > 0 (at most :data:`MAX_ETAS`)."""
+    from adadyn.commands.errors import CLIError
 
-    try:
-        eta = max(args.etas)
-        if args.optimizer == "adam":
-            opt = ad.Adam.from_ab(eta, args.a, args.b, eps=args.eps)
-        elif args.optimizer == "rmsprop":
-            opt = ad.RMSprop.from_a(eta, args.a, eps=args.eps)
-        elif args.optimizer == "gd":
-            opt = ad.GD(eta)
-        else:
-            opt = ad.SignGD(eta)
-        obj = ad.objectives.random_quadratic(args.d, seed=args.seed)
-        x0 = np.random.default_rng(args.seed + 1).standard_normal(args.d)
-        res = convergence_order(opt, obj, x0, args.T, args.etas, scaling=args.hold)
-    except ValueError as exc:
-        print(f"adadyn flow: error: {exc}")
-        return 2
-    print(f"{res.flow!r} on random_quadratic({args.d}, seed={args.seed}), [0, {args.T:g}]")
+    e = np.asarray(etas, dtype=float)
+    if e.size < 2 or e.size > MAX_ETAS:
+        raise CLIError(f"--etas needs 2 to {MAX_ETAS} step sizes, got {e.size}")
+    if not np.all(np.isfinite(e) & (e > 0)):
+        raise CLIError(f"--etas must be finite numbers > 0, got {list(etas)}")
+    if np.unique(e).size != e.size:
+        raise CLIError(f"--etas must be distinct (an order is fitted across them), got {list(etas)}")
+    return e
+
+
+def check_horizon(T, etas: np.ndarray, dim: int) -> int:
+    """Refuse a horizon whose finest run would record more than the limit; returns its steps."""
+    from adadyn.commands.errors import CLIError
+    from adadyn.commands.limits import REFUSE_BYTES, check_record_size, human
+    from adadyn.validation import check_positive
+
+    T = check_positive("--T", T)
+    per_record = 8.0 * (3 * dim + 3)
+    steps = T / float(etas.min())
+    if (steps + 1) * per_record > REFUSE_BYTES or not steps < 2 ** 62:
+        t_max = (REFUSE_BYTES / per_record - 1) * float(etas.min())
+        raise CLIError(f"--T {T:g} with eta = {etas.min():g} is {steps:.3g} steps recorded at every step "
+                       f"({human((steps + 1) * per_record)}, limit {human(REFUSE_BYTES)}); use --T <= {t_max:.3g} "
+                       f"or larger --etas")
+    steps = int(round(steps))
+    check_record_size(PROG, f"the run at eta = {etas.min():g} ({steps} steps)", steps, 1, per_record,
+                      stride_option=None)
+    return steps
+
+
+def build_flow_optimizer(args, eta: float):
+    """The template spec at the largest eta (``--a``/``--b``/``--eps`` only where the optimiser has them)."""
+    import argparse
+
+    from adadyn.commands import registry as R
+
+    defaults = FLOW_OPTIMIZERS[args.optimizer]
+    for k in ("a", "b", "eps"):
+        takes = (*defaults, "eps") if defaults else ()
+        if getattr(args, k) is not None and k not in takes:
+            from adadyn.commands.errors import CLIError
+
+            raise CLIError(f"--{k} does not apply to {args.optimizer}")
+    ns = argparse.Namespace(optimizer=args.optimizer, eta=eta, eps=args.eps,
+                            **{k: (getattr(args, k) if getattr(args, k) is not None else defaults.get(k))
+                               for k in ("a", "b")})
+    return R.build_optimizer(ns)
+
+
+def _run_flow(args) -> int:
+    from adadyn.commands.errors import guarded
+
+    return guarded(PROG)(_flow)(args)
+
+
+def _flow(args) -> int:
+    from adadyn.analysis.discrete_vs_flow import convergence_order
+    from adadyn.commands import registry as R
+
+    etas = check_etas(args.etas)
+    opt = build_flow_optimizer(args, float(etas.max()))
+    obj, _ = R.build_objective(args, uses=("seed",))
+    seed = args.seed if args.seed is not None else 0
+    if args.x0 is None and args.x0_seed is None:
+        args.x0_seed = seed + 1  # 0.1's start: a standard normal point, seed + 1
+    x0 = R.start_point(args, obj, np.zeros(obj.dim))
+    check_horizon(args.T, etas, obj.dim)
+    if args.out is not None:
+        from adadyn.commands.resources import check_out_file
+
+        check_out_file(args.out)
+    res = convergence_order(opt, obj, x0, args.T, etas, scaling=args.hold)
+    print(f"{res.flow!r} on {obj.name}, [0, {args.T:g}]")
     print(f"{'eta':>10}{'sup|X-x|':>12}{'at steps':>12}")
     for e, g, gn in zip(res.etas, res.gaps_x, res.gaps_x_nodes):
         print(f"{e:>10.4g}{g:>12.3e}{gn:>12.3e}")
     print(f"fitted order {res.order:.3f} (at steps {res.order_nodes:.3f})")
-    if args.out:
+    if args.out is not None:
         import matplotlib
 
         matplotlib.use("Agg")

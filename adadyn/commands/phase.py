@@ -2,91 +2,63 @@
 from __future__ import annotations
 
 import argparse
-import math
-import sys
 from pathlib import Path
 
 import numpy as np
 
-OBJECTIVES = ("quadratic", "rosenbrock", "cosine-bowl")
+from adadyn.commands.errors import CLIError, guarded
+
+PROG = "adadyn phase-diagram"
 
 
 def parse_range(text: str) -> np.ndarray:
-    """``lo:hi:n`` -> n log-spaced values from lo to hi; a single number -> [number]."""
-    parts = text.split(":")
+    """``lo:hi:n`` -> n log-spaced values from lo to hi (``lo:hi:n:lin``: linear), ``v1,v2,...``
+    or a single number; all > 0 and distinct (:func:`adadyn.commands.axes.parse_values`)."""
+    from adadyn.commands.axes import parse_values
+    from adadyn.commands.errors import CLIError
+
     try:
-        if len(parts) == 1:
-            vals = np.array([float(parts[0])])
-        elif len(parts) == 3:
-            lo, hi, n = float(parts[0]), float(parts[1]), int(parts[2])
-            if not (lo > 0 and hi > 0 and math.isfinite(lo) and math.isfinite(hi) and n >= 1):
-                raise ValueError
-            vals = np.logspace(math.log10(lo), math.log10(hi), n)
-        else:
-            raise ValueError
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected lo:hi:n (log-spaced, lo, hi > 0, n >= 1) or a single number, got {text!r}") from None
-    if not np.all(np.isfinite(vals) & (vals > 0)):
-        raise argparse.ArgumentTypeError(f"memory rates must be > 0, got {text!r}")
-    return vals
+        return parse_values(text, "memory rates", positive=True)
+    except CLIError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _objective(args):
-    import adadyn as ad
-
-    if args.expr:
-        obj = ad.Objective.from_expr(args.expr)
-    elif args.objective == "quadratic":
-        obj = ad.objectives.random_quadratic(args.dim, seed=args.seed)
-    elif args.objective == "rosenbrock":
-        obj = ad.objectives.rosenbrock(args.dim)
-    else:
-        obj = ad.objectives.cosine_bowl()
-    if args.x0:
-        x0 = np.array([float(s) for s in args.x0.split(",")])
-    else:
-        x0 = np.random.default_rng(args.x0_seed).standard_normal(obj.dim)
-    return obj, x0
-
-
+@guarded(PROG)
 def _run(args) -> int:
+    from adadyn.analysis import phase_diagram
+    from adadyn.commands import registry as R
+    from adadyn.commands.limits import MAX_POINTS, MAX_STEPS, check_record_size
+    from adadyn.commands.resources import make_executor, prepare_out_dir
+    from adadyn.validation import check_int
+
+    obj, _ = R.build_objective(args)
+    if args.x0 is None and args.x0_seed is None:
+        args.x0_seed = 0  # 0.1's default start: a standard normal point, seed 0
+    x0 = R.start_point(args, obj, np.zeros(obj.dim))
+    steps = check_int("--steps", args.steps, 1, MAX_STEPS)
+    every = None if args.record_every is None else check_int("--record-every", args.record_every, 1, MAX_STEPS)
+    points = args.a.size * args.b.size
+    if points > MAX_POINTS:
+        raise CLIError(f"the (a, b) grid has {points} points (limit {MAX_POINTS})")
+    check_record_size(PROG, f"{points} loss histories of {steps} steps", steps,
+                      every or max(1, steps // 2000), 8.0 * points)
+    ex = make_executor(args)
+    interrupted = True
+    try:
+        out = prepare_out_dir(args.out)
+        args.interrupt_hint = f"finished chunks are kept in {out / 'chunks'}; rerun the same command to resume"
+        pd = phase_diagram(obj, x0, args.a, args.b, args.eta, steps, record_every=every,
+                           executor=ex.executor, out=out / "chunks", progress=args.progress)
+        interrupted = False
+    finally:
+        ex.close(interrupted=interrupted)
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from adadyn.analysis import phase_diagram
-    from adadyn.analysis.persistence import SweepError
     from adadyn.plotting.regimes import plot_phase_diagram
 
-    out = Path(args.out)
-    try:
-        obj, x0 = _objective(args)
-    except ValueError as exc:
-        print(f"adadyn phase-diagram: {exc}", file=sys.stderr)
-        return 2
-    executor, close = None, None
-    if args.dask:
-        from distributed import Client
-
-        executor = Client(args.dask)
-        close = executor.close
-    elif args.workers > 1:
-        from concurrent.futures import ProcessPoolExecutor
-
-        executor = ProcessPoolExecutor(args.workers)
-        close = executor.shutdown
-    progress = None if args.progress is None else args.progress
-    try:
-        pd = phase_diagram(obj, x0, args.a, args.b, args.eta, args.steps, record_every=args.record_every,
-                           executor=executor, out=out / "chunks", progress=progress)
-    except (ValueError, SweepError) as exc:
-        print(f"adadyn phase-diagram: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        if close is not None:
-            close()
     pd.to_npz(out / "phase_diagram.npz")
     axes = plot_phase_diagram(pd)
     axes[0].figure.savefig(out / "phase_diagram.png", dpi=120)
@@ -98,27 +70,24 @@ def _run(args) -> int:
 
 
 def register(subparsers) -> None:
+    from adadyn.commands import registry as R
+
     p = subparsers.add_parser(
         "phase-diagram",
         help="classify Adam's late phase over an (a, b) grid (Ma, Wu & E, Figure 8)",
         description="Run Adam with beta2 = 1 - a*eta, beta1 = 1 - b*eta over a log-spaced (a, b) grid, "
                     "classify each run (convergence / oscillation / spike / divergence) and write "
                     "the figure and the data. Finished chunks are saved as they complete; rerunning "
-                    "the same command resumes.")
-    p.add_argument("--objective", choices=OBJECTIVES, default="quadratic",
-                   help="quadratic: the paper's random A = U U^T (default); or rosenbrock, cosine-bowl")
-    p.add_argument("--expr", help="objective formula instead, e.g. '1 - cos(x1**2 + x2**2)'")
-    p.add_argument("--dim", type=int, default=10, help="dimension (quadratic, rosenbrock)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random quadratic")
-    p.add_argument("--x0", help="start point, comma separated (default: standard normal)")
-    p.add_argument("--x0-seed", type=int, default=0, help="seed of the standard normal start")
+                    "the same command resumes. For other optimisers and axes see adadyn sweep.")
+    R.add_objective_args(p, default="random-quadratic")
+    R.add_start_args(p)
     p.add_argument("--a", type=parse_range, default=parse_range("0.1:100:16"), help="lo:hi:n, log-spaced")
     p.add_argument("--b", type=parse_range, default=parse_range("0.1:100:16"), help="lo:hi:n, log-spaced")
     p.add_argument("--eta", type=float, default=1e-3)
     p.add_argument("--steps", type=int, default=20_000)
     p.add_argument("--record-every", type=int, default=None, help="stride of the stored loss histories")
     p.add_argument("--workers", type=int, default=1, help="worker processes (default: local Numba threads)")
-    p.add_argument("--dask", metavar="ADDRESS", help="dask.distributed scheduler address")
+    p.add_argument("--dask", metavar="ADDRESS", help="dask.distributed scheduler address (fails after 5 s)")
     p.add_argument("--progress", dest="progress", action="store_true", default=None,
                    help="force the progress bar (default: only on a terminal)")
     p.add_argument("--no-progress", dest="progress", action="store_false")

@@ -2,16 +2,17 @@
 and the stability section of ``adadyn demo`` (section 3, eq. (11), Figure 6 of Ma, Wu & E)."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 
 import adadyn as ad
 
-from adadyn.commands.common import (
-    add_objective_args, add_optimizer_args, build_objective, build_optimizer, parse_vector,
-)
+from adadyn.commands import registry as R
+from adadyn.commands.errors import guarded
+
+#: the optimisers whose linearisation the report covers
+CHOICES = ("rmsprop", "adam", "gd")
 
 
 def _fmt(a, n=6):
@@ -73,7 +74,7 @@ def stability_report(opt, obj, guess) -> str:
             orb = an.periodic_orbit(opt, obj, 2, z) if status == "ok" else None
             if orb is not None and orb.found:
                 extra = ""
-                if obj.dim == 1 and isinstance(opt, ad.RMSprop) and hasattr(obj, "A"):
+                if obj.dim == 1 and isinstance(opt, ad.RMSprop) and obj.A is not None:
                     lam = float(obj.A[0, 0])
                     c = opt.eta / 2 - opt.eps / lam
                     extra = f"; closed form +-(eta/2 - eps/lambda) = +-{c:.10g}, v = (lambda c)^2 = {(lam * c) ** 2:.6g}"
@@ -90,17 +91,13 @@ def stability_report(opt, obj, guess) -> str:
     return "\n".join(lines)
 
 
+@guarded("adadyn stability")
 def _run(args) -> int:
-    try:
-        obj, guess = build_objective(args)
-        if args.point:
-            guess = parse_vector(args.point, "--point")
-        # the linearisation is of the autonomous (t -> infinity) map: no bias correction
-        opt = build_optimizer(args, bias_correction=False)
-        print(stability_report(opt, obj, guess))
-    except ValueError as exc:
-        print(f"adadyn stability: error: {exc}", file=sys.stderr)
-        return 2
+    obj, guess = R.build_objective(args)
+    guess = R.start_point(args, obj, guess, point="point")
+    # the linearisation is of the autonomous (t -> infinity) map: no bias correction
+    opt = R.build_optimizer(args, bias_correction=False)
+    print(stability_report(opt, obj, guess))
     return 0
 
 
@@ -110,9 +107,9 @@ def register(subparsers) -> None:
         "stability", help="stationary point, eigenvalues, critical learning rate and 2-cycle",
         description="Linear stability of an optimiser at a stationary point (eq. (11) of Ma, Wu & E); "
                     "Adam is analysed as its t -> infinity map (no bias correction).")
-    add_objective_args(p)
-    p.add_argument("--point", default=None, help="Newton start, comma-separated (default per objective)")
-    add_optimizer_args(p, choices=("rmsprop", "adam", "gd"))
+    R.add_objective_args(p, default="quadratic-1d")
+    R.add_start_args(p, point="--point")
+    R.add_optimizer_args(p, choices=CHOICES)
     p.set_defaults(func=_run)
 
 
