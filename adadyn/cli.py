@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from adadyn import __version__
-from adadyn.commands.errors import OneLineParser, ParseExit, guarded, handle
+from adadyn.commands.errors import CLIError, OneLineParser, ParseExit, guarded, handle
 
 
 def _section_modules():
@@ -83,6 +83,7 @@ def main(argv=None) -> int:
         return handle("adadyn", exc, debug="--debug" in argv)
     if getattr(args, "func", None) is None:
         parser.print_help()
+        handle("adadyn", CLIError("give a command (see adadyn --help)"))
         return 2
     return int(args.func(args) or 0)
 

@@ -41,7 +41,9 @@ def parse_values(text: str, what: str, *, positive: bool = False) -> np.ndarray:
             if not (lo > 0 and hi > 0):
                 raise CLIError(f"{what}: log spacing needs lo, hi > 0 (add :lin for a linear axis), got {text[:80]!r}")
             vals = np.logspace(math.log10(lo), math.log10(hi), n)
-            vals[0], vals[-1] = lo, hi
+            vals[0] = lo
+            if n > 1:
+                vals[-1] = hi  # exact ends
         else:
             vals = np.linspace(lo, hi, n)
     else:
