@@ -59,3 +59,12 @@ def test_run_command_agrees_with_the_api(capsys, tmp_path):
     np.testing.assert_array_equal(saved["x"], tr.x)
     assert main(["run", "--eta", "-1"]) == 2
     assert "eta must be a finite number > 0" in capsys.readouterr().err
+
+
+def test_python_m_adadyn_gives_the_same_errors(capsys):
+    argv = ["run", "--optimizer", "signgd", "--alpha", "0.9"]
+    out = subprocess.run([sys.executable, "-m", "adadyn", *argv], capture_output=True, text=True)
+    assert main(argv) == 2 and out.returncode == 2
+    assert out.stderr == capsys.readouterr().err
+    assert out.stderr.strip() == "adadyn run: error: --alpha does not apply to signgd (it takes --eta)"
+    assert main(["run", "--help"]) == 0 and "--record-every" in capsys.readouterr().out
