@@ -30,7 +30,7 @@ from numba import prange, types
 
 from adadyn._jit import VALUE_GRAD_T, Lazy, b1, f8, i8, jit, mat, vec
 from adadyn.discrete.schedules import schedule_factor as sched_factor
-from adadyn.discrete.step import bias_factors, lion_coord, moment_coord, sign
+from adadyn.discrete.step import bias_factors, lion_coord, moment_coord, scaled_norm, sign
 
 KIND_GD, KIND_SIGN, KIND_MOMENT, KIND_ADAFIX, KIND_LION = 0, 1, 2, 3, 4
 HP_ETA, HP_H, HP_R, HP_P, HP_Q, HP_EPS, HP_BC, HP_EPS_IN, HP_AMS, HP_L0, HP_MIX = range(11)
@@ -97,7 +97,8 @@ def run_core(kind, hp, skind, sp, vg, data, lo, hi, has_box, x, m, v, aux, s, k0
         gn2 = 0.0
         for i in prange(d):
             gn2 += g[i] * g[i]
-        if not (np.isfinite(f) and np.isfinite(gn2)):
+        gnorm = scaled_norm(g, gn2)
+        if not (np.isfinite(f) and np.isfinite(gnorm)):
             status = STATUS_DIVERGED
             break
         if n >= w0:
@@ -111,7 +112,7 @@ def run_core(kind, hp, skind, sp, vg, data, lo, hi, has_box, x, m, v, aux, s, k0
         if cnt == 0 and nrec < rec_loss.shape[0]:
             cnt = every
             rec_loss[nrec] = f
-            rec_gn[nrec] = np.sqrt(gn2)
+            rec_gn[nrec] = gnorm
             rec_time[nrec] = s[S_TIME]
             if rec_state:
                 for i in prange(d):
@@ -119,7 +120,7 @@ def run_core(kind, hp, skind, sp, vg, data, lo, hi, has_box, x, m, v, aux, s, k0
                     rec_m[nrec, i] = m[i]
                     rec_v[nrec, i] = v[i]
             nrec += 1
-        if gtol > 0.0 and np.sqrt(gn2) <= gtol:
+        if gtol > 0.0 and gnorm <= gtol:
             status = STATUS_CONVERGED
             break
         if n == steps:

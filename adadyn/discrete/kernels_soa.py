@@ -20,7 +20,7 @@ from adadyn.discrete.kernels import (
     HP_BC, HP_EPS, HP_ETA, HP_H, HP_P, HP_Q, HP_R, KIND_GD, KIND_SIGN, STATUS_DIVERGED, STATUS_OK,
     sched_factor,
 )
-from adadyn.discrete.step import bias_factors, moment_coord, sign
+from adadyn.discrete.step import bias_factors, moment_coord, scaled_norm, sign
 
 #: lanes per chunk: enough for full SIMD width, small enough for the chunk's
 #: state (4 arrays of d x LANES) to stay in cache.
@@ -81,7 +81,7 @@ def _chunk(kind, HP, skind, sp, vgb, data, X, steps, every, window, loss, fx, st
         for k in range(L):
             if active[k]:
                 last[k] = F[k]
-                if not (np.isfinite(F[k]) and np.isfinite(gn2[k])):
+                if not (np.isfinite(F[k]) and np.isfinite(scaled_norm(Gr[:, k], gn2[k]))):
                     active[k] = False
                     n_active -= 1
                     st[k] = STATUS_DIVERGED

@@ -73,3 +73,21 @@ def lion_coord(gi, mi, mix, h, r, eta):
     dx = eta sign(mix m + (1 - mix) g), then m <- r m + h g (r = beta2, h = 1 - beta2)."""
     dx = eta * sign(mix * mi + (1.0 - mix) * gi)
     return dx, r * mi + h * gi
+
+
+@jit(inline="always")
+def scaled_norm(g, gn2):
+    """|g| given gn2 = sum g_i^2, without overflow: when gn2 overflowed but every g_i is
+    finite the norm is recomputed as max|g_i| * sqrt(sum (g_i / max|g_i|)^2); a non-finite
+    component gives NaN (a blow-up)."""
+    if np.isfinite(gn2):
+        return np.sqrt(gn2)
+    gmax = 0.0
+    for i in range(g.shape[0]):
+        if not np.isfinite(g[i]):
+            return np.nan
+        gmax = max(gmax, abs(g[i]))
+    acc = 0.0
+    for i in range(g.shape[0]):
+        acc += (g[i] / gmax) * (g[i] / gmax)
+    return gmax * np.sqrt(acc)
