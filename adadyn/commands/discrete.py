@@ -96,8 +96,8 @@ def _run(args) -> int:
         check_disk(out, est)
     tr = ad.run(opt, obj, x0, steps, record_every=every)
     if len(tr.loss) == 0:
-        raise CLIError(f"the run {tr.status.value} at step 0: f or |grad f| at x0 is not finite "
-                       f"(or |grad f|^2 overflows); nothing was recorded. {tr.message}")
+        raise CLIError(f"the run {tr.status.value} at step 0: f or grad f at x0 is not finite, "
+                       f"nothing was recorded ({tr.message})")
     f_end, k_end = final_loss(tr)
     print(f"{opt!r}\non {obj!r}\n{tr}\n{tr.message}")
     print(f"final x = {np.array2string(tr.final_state.x, precision=6, threshold=12)}")

@@ -73,8 +73,16 @@ def guarded(prog: str):
     def deco(fn):
         @functools.wraps(fn)
         def wrapper(args) -> int:
+            import warnings
+
+            def show(message, category, filename, lineno, file=None, line=None):
+                warn(prog, f"{category.__name__}: {message}")
+
             try:
-                return int(fn(args) or 0)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("default", ResourceWarning)
+                    warnings.showwarning = show  # library warnings: one line each
+                    return int(fn(args) or 0)
             except (Exception, KeyboardInterrupt) as exc:  # one line, never a traceback
                 return handle(prog, exc, debug=bool(getattr(args, "debug", False)),
                               interrupt_hint=getattr(args, "interrupt_hint", None))

@@ -111,16 +111,17 @@ def check_etas(etas) -> np.ndarray:
 def check_horizon(T, etas: np.ndarray, dim: int) -> int:
     """Refuse a horizon whose finest run would record more than the limit; returns its steps."""
     from adadyn.commands.errors import CLIError
-    from adadyn.commands.limits import REFUSE_BYTES, check_record_size, human
+    from adadyn.commands.limits import check_record_size, human, refuse_bytes
     from adadyn.validation import check_positive
 
     T = check_positive("--T", T)
     per_record = 8.0 * (3 * dim + 3)
     steps = T / float(etas.min())
-    if (steps + 1) * per_record > REFUSE_BYTES or not steps < 2 ** 62:
-        t_max = (REFUSE_BYTES / per_record - 1) * float(etas.min())
+    limit = refuse_bytes()
+    if (steps + 1) * per_record > limit or not steps < 2 ** 62:
+        t_max = (limit / per_record - 1) * float(etas.min())
         raise CLIError(f"--T {T:g} with eta = {etas.min():g} is {steps:.3g} steps recorded at every step "
-                       f"({human((steps + 1) * per_record)}, limit {human(REFUSE_BYTES)}); use --T <= {t_max:.3g} "
+                       f"({human((steps + 1) * per_record)}, limit {human(limit)}); use --T <= {t_max:.3g} "
                        f"or larger --etas")
     steps = int(round(steps))
     check_record_size(PROG, f"the run at eta = {etas.min():g} ({steps} steps)", steps, 1, per_record,

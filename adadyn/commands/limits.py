@@ -7,6 +7,7 @@ float) and refuses above :data:`REFUSE_BYTES` with the estimate and a
 from __future__ import annotations
 
 import math
+import os
 import shutil
 from pathlib import Path
 
@@ -43,16 +44,27 @@ def fitting_record_every(steps: int, bytes_per_record: float, budget: float = WA
     return max(1, math.ceil(steps / (n - 1)))
 
 
+def refuse_bytes() -> int:
+    """The refusal limit: ``ADADYN_MAX_RECORD_BYTES`` when set (as for the library), else
+    :data:`REFUSE_BYTES`."""
+    if os.environ.get("ADADYN_MAX_RECORD_BYTES", "").strip():
+        from adadyn.validation import record_limit
+
+        return record_limit()
+    return REFUSE_BYTES
+
+
 def check_record_size(prog: str, what: str, steps: int, record_every: int, bytes_per_record: float,
                       *, stride_option: str | None = "--record-every") -> float:
     """Refuse (:class:`CLIError`) or warn when ``records(steps, record_every) * bytes_per_record``
     is large; returns the estimate in bytes."""
     est = records(steps, record_every) * float(bytes_per_record)
-    if est > REFUSE_BYTES:
+    limit = refuse_bytes()
+    if est > limit:
         fix = ""
         if stride_option:
             fix = f"; {stride_option} {fitting_record_every(steps, bytes_per_record)} fits"
-        raise CLIError(f"{what} would need {human(est)} (limit {human(REFUSE_BYTES)}){fix}")
+        raise CLIError(f"{what} would need {human(est)} (limit {human(limit)}){fix}")
     if est > WARN_BYTES:
         warn(prog, f"{what} will need {human(est)}")
     return est
