@@ -77,7 +77,7 @@ def _reference_sweep(calls):
             tr = ad.run(opt.replace(**point), obj, x0, steps, record_every=record_every or 1)
             labels[idx] = classify(tr).label
             final[idx] = tr.loss[-1]
-        return SimpleNamespace(regime=labels.astype(str), final_loss=final)
+        return SimpleNamespace(regime=labels.astype(str), final_loss=final, success=True, message="")
     return sweep
 
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from adadyn.commands import registry as R
 from adadyn.commands.axes import parse_axes
-from adadyn.commands.errors import CLIError, guarded
+from adadyn.commands.errors import CLIError, guarded, warn
 from adadyn.commands.limits import MAX_POINTS, MAX_STEPS, check_record_size
 from adadyn.validation import check_int
 
@@ -150,6 +150,8 @@ def _run(args) -> int:
         interrupted = False
     finally:
         ex.close(interrupted=interrupted)
+    if not res.success:
+        warn(PROG, res.message)
     arrays = result_arrays(res)
     text = summary_text(arrays["regime"], axes, opt, obj, steps)
     np.savez_compressed(out / "sweep.npz", **{f"axis_{k}": v for k, v in axes.items()},
