@@ -131,13 +131,25 @@ def result_arrays(result) -> dict:
     return {"regime": np.asarray(result.regime).astype(str), "final_loss": np.asarray(result.final_loss)}
 
 
+def engine():
+    """:func:`adadyn.analysis.hyperparameter_sweep` (:class:`CLIError` when this install lacks it)."""
+    import adadyn.analysis as an
+
+    try:
+        return an.hyperparameter_sweep
+    except AttributeError:
+        pass
+    try:
+        from adadyn.analysis.hyper import hyperparameter_sweep
+    except ImportError:
+        raise CLIError("this adadyn has no adadyn.analysis.hyperparameter_sweep") from None
+    return hyperparameter_sweep
+
+
 @guarded(PROG)
 def _run(args) -> int:
     opt, obj, x0, axes, steps, rec = plan(args)
-    try:
-        from adadyn.analysis import hyperparameter_sweep
-    except (ImportError, AttributeError):
-        raise CLIError("this adadyn has no adadyn.analysis.hyperparameter_sweep") from None
+    hyperparameter_sweep = engine()
     from adadyn.commands.resources import make_executor, prepare_out_dir
 
     ex = make_executor(args)
