@@ -211,7 +211,9 @@ def test_sigint_keeps_finished_chunks_and_resumes(tmp_path):
     argv = [sys.executable, "-m", "adadyn", "phase-diagram", "--dim", "4", "--a", "0.5:50:16", "--b", "1:100:16",
             "--steps", "4000", "--no-progress", "--workers", "2", "--out", str(out)]
     env = dict(os.environ, MPLBACKEND="Agg")
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    # a runner started in the background may ignore SIGINT; the child must have Python's handler
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 300
     while not list((out / "chunks").glob("chunk_*.npz")) and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
@@ -219,7 +221,12 @@ def test_sigint_keeps_finished_chunks_and_resumes(tmp_path):
         pytest.skip("the sweep finished before it could be interrupted")
     proc.send_signal(signal.SIGINT)
     t0 = time.monotonic()
-    _, err = proc.communicate(timeout=60)
+    try:
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        pytest.fail("adadyn phase-diagram did not stop within 60 s of SIGINT")
     assert time.monotonic() - t0 < 30
     assert proc.returncode == 130, err
     assert "Traceback" not in err
