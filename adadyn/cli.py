@@ -85,7 +85,8 @@ def main(argv=None) -> int:
         parser.print_help()
         handle("adadyn", CLIError("give a command (see adadyn --help)"))
         return 2
-    return int(args.func(args) or 0)
+    # commands wrap themselves with errors.guarded; this catches the ones that do not
+    return guarded(f"adadyn {args.command}")(args.func)(args)
 
 
 if __name__ == "__main__":

@@ -68,3 +68,17 @@ def test_python_m_adadyn_gives_the_same_errors(capsys):
     assert out.stderr == capsys.readouterr().err
     assert out.stderr.strip() == "adadyn run: error: --alpha does not apply to signgd (it takes --eta)"
     assert main(["run", "--help"]) == 0 and "--record-every" in capsys.readouterr().out
+
+
+def test_a_command_without_its_own_guard_still_fails_in_one_line(capsys, monkeypatch):
+    import adadyn.commands.sweep as sweep_cmd
+
+    def register(subparsers):
+        p = subparsers.add_parser("sweep")
+        p.set_defaults(func=lambda args: 1 / 0)
+
+    monkeypatch.setattr(sweep_cmd, "register", register)
+    assert main(["sweep"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["adadyn sweep: error: unexpected ZeroDivisionError: division by zero "
+                   "(rerun with --debug for the traceback)"]
