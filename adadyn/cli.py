@@ -79,6 +79,8 @@ def main(argv=None) -> int:
         args = parser.parse_args(argv)
     except ParseExit as exc:
         return exc.code
+    except SystemExit as exc:  # a command's own parser that exits (its message is already printed)
+        return exc.code if isinstance(exc.code, int) else 2
     except (Exception, KeyboardInterrupt) as exc:  # one line, never a traceback
         return handle("adadyn", exc, debug="--debug" in argv)
     if getattr(args, "func", None) is None:
