@@ -27,6 +27,7 @@ def refused(argv, capsys, *needles):
     rc, out, err = cli(argv, capsys)
     lines = err.strip().splitlines()
     assert rc == 2, (argv, out, err)
+    assert out == "", out  # nothing on stdout (0.1's flow printed its errors there)
     assert len(lines) == 1, lines
     assert " error: " in lines[0]
     for n in needles:
