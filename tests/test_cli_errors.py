@@ -238,3 +238,14 @@ def test_sigint_keeps_finished_chunks_and_resumes(tmp_path):
     done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=600)
     assert done.returncode == 0, done.stderr
     assert (out / "phase_diagram.npz").exists()
+
+
+def test_closed_stdout_is_one_line_not_a_traceback():
+    env = dict(os.environ, MPLBACKEND="Agg")
+    p = subprocess.Popen([sys.executable, "-m", "adadyn", "run", "--steps", "50"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env=env)
+    p.stdout.close()  # the reader is gone before the command prints
+    err = p.stderr.read()
+    rc = p.wait(timeout=120)
+    assert "Traceback" not in err and "Exception ignored" not in err
+    assert rc == 2 and err.strip() == "adadyn run: error: stdout was closed before the output was written (broken pipe)"

@@ -99,7 +99,8 @@ def _run(args) -> int:
         raise CLIError(f"the run {tr.status.value} at step 0: f or grad f at x0 is not finite, "
                        f"nothing was recorded ({tr.message})")
     f_end, k_end = final_loss(tr)
-    print(f"{opt!r}\non {obj!r}\n{tr}\n{tr.message}")
+    desc = repr(obj) if len(repr(obj)) <= 300 else repr(obj)[:297] + "..."
+    print(f"{opt!r}\non {desc}\n{tr}\n{tr.message}")
     print(f"final x = {np.array2string(tr.final_state.x, precision=6, threshold=12)}")
     late = tr.loss[-max(1, len(tr.loss) // 10):]
     print(f"loss: start {tr.loss[0]:.6g}, end {f_end:.6g} (final loss, step {k_end}), last 10% of records in "

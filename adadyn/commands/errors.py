@@ -38,10 +38,28 @@ def warn(prog: str, message: str) -> None:
     print(f"{prog}: warning: {one_line(message)}", file=sys.stderr, flush=True)
 
 
-def _sweep_error():
-    from adadyn.analysis.persistence import SweepError
+def _sweep_errors() -> tuple:
+    """The sweep store's refusal classes (``adadyn.sweep`` and the 0.1 ``analysis.persistence``)."""
+    import importlib
 
-    return SweepError
+    found = []
+    for mod in ("adadyn.sweep.store", "adadyn.analysis.persistence"):
+        try:
+            found.append(importlib.import_module(mod).SweepError)
+        except (ImportError, AttributeError):
+            pass
+    return tuple(found)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's last flush does not fail again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def handle(prog: str, exc: BaseException, *, debug: bool = False, interrupt_hint: str | None = None) -> int:
@@ -52,15 +70,22 @@ def handle(prog: str, exc: BaseException, *, debug: bool = False, interrupt_hint
         return EXIT_INTERRUPTED
     if debug:
         raise exc
-    if isinstance(exc, (CLIError, ValueError, TypeError, _sweep_error())):
-        say_error(prog, str(exc) or type(exc).__name__)
+    try:
+        text = str(exc)
+    except Exception:  # noqa: BLE001 - a message that cannot be printed still ends in one line
+        text = ""
+    if isinstance(exc, (CLIError, ValueError, TypeError, *_sweep_errors())):
+        say_error(prog, text or type(exc).__name__)
+    elif isinstance(exc, BrokenPipeError):
+        _silence_stdout()
+        say_error(prog, "stdout was closed before the output was written (broken pipe)")
     elif isinstance(exc, MemoryError):
         say_error(prog, "out of memory; use fewer steps, a larger --record-every or a smaller grid")
     elif isinstance(exc, OSError):
         where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
         say_error(prog, f"{where}{exc.strerror or exc}")
     else:
-        say_error(prog, f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)")
+        say_error(prog, f"unexpected {type(exc).__name__}: {text} (rerun with --debug for the traceback)")
     return EXIT_ERROR
 
 
