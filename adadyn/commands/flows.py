@@ -134,18 +134,15 @@ def build_flow_optimizer(args, eta: float):
     import argparse
 
     from adadyn.commands import registry as R
+    from adadyn.commands.errors import CLIError
 
     defaults = FLOW_OPTIMIZERS[args.optimizer]
+    takes = (*defaults, "eps") if defaults else ()
     for k in ("a", "b", "eps"):
-        takes = (*defaults, "eps") if defaults else ()
         if getattr(args, k) is not None and k not in takes:
-            from adadyn.commands.errors import CLIError
-
             raise CLIError(f"--{k} does not apply to {args.optimizer}")
-    ns = argparse.Namespace(optimizer=args.optimizer, eta=eta, eps=args.eps,
-                            **{k: (getattr(args, k) if getattr(args, k) is not None else defaults.get(k))
-                               for k in ("a", "b")})
-    return R.build_optimizer(ns)
+    rates = {k: (getattr(args, k) if getattr(args, k) is not None else defaults.get(k)) for k in ("a", "b")}
+    return R.build_optimizer(argparse.Namespace(optimizer=args.optimizer, eta=eta, eps=args.eps, **rates))
 
 
 def _run_flow(args) -> int:

@@ -28,7 +28,6 @@ sets it (``--beta2`` with ``--a``), is refused, never ignored.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -36,7 +35,7 @@ import numpy as np
 
 import adadyn as ad
 from adadyn.commands.errors import CLIError
-from adadyn.validation import check_int, check_real
+from adadyn.validation import check_int, check_positive, check_real
 
 #: largest --dim (the random quadratic and the linearisations hold d x d matrices)
 MAX_DIM = 2000
@@ -256,10 +255,7 @@ def build_optimizer(args, *, name: str | None = None, bias_correction: bool = Tr
     entry = optimizer_entry(name or args.optimizer)
     given = given_hyperparameters(args)
     check_applicable(entry, [*given, *(extra or {})])
-    eta = getattr(args, "eta", None)
-    if eta is None or not (isinstance(eta, float) and math.isfinite(eta) and eta > 0):
-        # the library's wording, named after the option
-        raise CLIError(f"eta must be a finite number > 0, got {eta!r}")
+    eta = check_positive("eta", getattr(args, "eta", None))  # the library's wording, before any spec
     kw = {k: given.get(k, v) for k, v in entry.defaults.items()}
     if entry.bias_correction:
         kw["bias_correction"] = bias_correction
