@@ -86,6 +86,16 @@ def _den(p, vi):
 
 
 @jit
+def _ratio(num, den):
+    """num / den, with 0/0 = 0: with eps = 0 the velocity -m/sqrt(v) (or -g/sqrt(v))
+    of a component with zero numerator and v = 0 is 0, its limit along the flow
+    (v_i = 0 = m_i stays so while g_i = 0)."""
+    if num == 0.0:
+        return 0.0
+    return num / den
+
+
+@jit
 def _field(kind, p, t, y, g, out):
     """Write the vector field at (t, y) into ``out`` given g = grad f(x)."""
     d = g.shape[0]
@@ -100,14 +110,14 @@ def _field(kind, p, t, y, g, out):
         a = p[P_A]
         for i in range(d):
             vi = y[d + i]
-            out[i] = -g[i] / _den(p, vi)[0]
+            out[i] = _ratio(-g[i], _den(p, vi)[0])
             out[d + i] = a * (g[i] * g[i] - vi)
     else:
         cb, ca = _moment_rates(kind, p, t)
         for i in range(d):
             mi = y[d + i]
             vi = y[2 * d + i]
-            out[i] = -mi / _den(p, vi)[0]
+            out[i] = _ratio(-mi, _den(p, vi)[0])
             out[d + i] = cb * (g[i] - mi)
             out[2 * d + i] = ca * (g[i] * g[i] - vi)
 

@@ -72,6 +72,33 @@ def hessian_times(obj: Objective, x, u) -> np.ndarray:
     return (obj.grad(x + h * u) - obj.grad(x - h * u)) / (2.0 * h)
 
 
+def _adam_raw_eps0_start(flow, obj, x0, y_zero, t_final):
+    """Adam without bias correction, eps = 0: where m_i = v_i = 0 and g_i != 0,
+    x_i' = -m_i/sqrt(v_i) is 0/0 at t = 0 and its Jacobian infinite. With g frozen
+    on [0, delta]: m = g0 (1 - e^{-bt}), v = g0^2 (1 - e^{-at}), and
+    x = x0 - sign(g0) int_0^delta (1 - e^{-bs}) / sqrt(1 - e^{-as}) ds
+      = x0 - sign(g0) (2 b / (3 sqrt(a))) delta^{3/2} (1 + O(delta))."""
+    d = obj.dim
+    m0, v0 = y_zero[d:2 * d], y_zero[2 * d:]
+    g0 = obj.grad(x0)
+    bad = (v0 == 0) & (m0 != 0)
+    if np.any(bad):
+        raise ValueError("with eps = 0, v0_i = 0 and m0_i != 0 make x_i' infinite at t = 0; "
+                         "give v0 > 0 there or eps > 0")
+    sing = (v0 == 0) & (m0 == 0) & (g0 != 0)
+    if not np.any(sing):
+        return 0.0, y_zero.copy(), y_zero
+    a, b = flow.a, flow.b
+    delta = 1e-9 * min(1.0, 1.0 / a, 1.0 / b, t_final)
+    eb, ea = -math.expm1(-b * delta), -math.expm1(-a * delta)
+    m_d = m0 * (1.0 - eb) + eb * g0
+    v_d = v0 * (1.0 - ea) + ea * g0 * g0
+    # components with v0 > 0 move at -m/sqrt(v) (finite): first order in delta
+    x_d = x0 - delta * np.where(v0 > 0, m0 / np.sqrt(np.where(v0 > 0, v0, 1.0)), 0.0)
+    x_d = np.where(sing, x0 - np.sign(g0) * (2.0 * b / (3.0 * math.sqrt(a))) * delta ** 1.5, x_d)
+    return delta, np.concatenate([x_d, m_d, v_d]), y_zero
+
+
 def initial_state(flow: Flow, obj: Objective, x0, m0=None, v0=None, t_final: float = 1.0):
     """Where the numerical solve starts: ``(t0, y0, y_zero)``.
 
@@ -120,6 +147,8 @@ def initial_state(flow: Flow, obj: Objective, x0, m0=None, v0=None, t_final: flo
     if flow.has_v:
         parts.append(np.zeros(d) if v0 is None else v0)
     y_zero = np.concatenate(parts)
+    if isinstance(flow, AdamFlow) and flow.eps == 0:
+        return _adam_raw_eps0_start(flow, obj, x0, y_zero, t_final)
     if isinstance(flow, RMSpropFlow) and not (flow.eps_inside and flow.eps > 0):
         vv = np.zeros(d) if v0 is None else v0
         g0 = obj.grad(x0)
