@@ -19,7 +19,7 @@ with g = grad f(x). ``K_ADAM`` evolves the bias-corrected moments
 m_hat = m / (1 - e^{-bt}), v_hat = v / (1 - e^{-at}) of eq. (8): differentiating
 gives m_hat' = (m' - b e^{-bt} m_hat) / (1 - e^{-bt}) = b (g - m_hat) / (1 - e^{-bt}),
 which (unlike eq. (8) in m, v) is finite along the solution at t -> 0 because
-m_hat(0+) = g(x0) (see :func:`adadyn.flows.solve.initial_state`). The factor
+m_hat(0+) = g(x0) (see :func:`adadyn.flows.start.initial_state`). The factor
 1 - e^{-bt} is computed as ``-expm1(-b t)`` so it keeps full precision at small t.
 
 ``eps_inside`` (p[P_INSIDE] = 1) replaces sqrt(v) + eps by sqrt(v + eps) in the
