@@ -98,7 +98,7 @@ def storage_plan(n: int, d: int, method: str, *, dense_jacobian: bool, n_t_eval:
     fixed = matrices + t_out
     if fixed > limit:
         parts = []
-        if matrices:
+        if matrices > limit or (matrices and not t_out):
             n_fit = int((limit / (8.0 * (nmat + 1))) ** 0.5)
             parts.append(f"method {method!r} holds {nmat} dense {n}x{n} matrices ({fmt_bytes(matrices)}); "
                          f"n_state <= {n_fit} fits, or use an explicit method (method='RK45', no matrices), "
