@@ -64,8 +64,10 @@ def demo(out_dir: pathlib.Path) -> str:
 
 #: optimisers with an eta -> 0 flow, and their memory-rate defaults
 FLOW_OPTIMIZERS = {"adam": {"a": 1.0, "b": 10.0}, "rmsprop": {"a": 1.0}, "gd": {}, "signgd": {}}
-#: most step sizes in one comparison
-MAX_ETAS = 20
+#: fewest and most step sizes in one comparison (an order is fitted across them)
+MIN_ETAS, MAX_ETAS = 3, 20
+#: flow evaluations per step interval in the comparison (convergence_order's ``samples``)
+SAMPLES = 3
 PROG = "adadyn flow"
 
 
@@ -78,7 +80,8 @@ def register(subparsers) -> None:
         description="Run an optimiser at several learning rates on an objective (default: "
                     "random_quadratic(d, seed)), solve its eta -> 0 flow once at tight tolerance, print the "
                     "sup-norm gaps (eqs. (6), (9)) and their fitted order. Each run records every step: "
-                    "T / min(etas) steps must fit the 256 MiB record limit (docs/cli.md).")
+                    "T / min(etas) steps, with the flow sampled 3 times per step, must fit the 256 MiB "
+                    "record limit (docs/cli.md).")
     p.add_argument("--optimizer", choices=tuple(FLOW_OPTIMIZERS), default="adam")
     p.add_argument("--a", type=float, default=None, help="second-moment rate, beta2 = 1 - a*eta (default 1)")
     p.add_argument("--b", type=float, default=None, help="first-moment rate, beta1 = 1 - b*eta (default 10)")
@@ -86,7 +89,7 @@ def register(subparsers) -> None:
     p.add_argument("--hold", choices=("rates", "factors"), default="rates",
                    help="hold a, b (Prop. 2) or alpha, beta (Prop. 1) as eta changes")
     p.add_argument("--etas", type=float, nargs="+", default=list(ETAS),
-                   help=f"at least two distinct step sizes (at most {MAX_ETAS})")
+                   help=f"{MIN_ETAS} to {MAX_ETAS} distinct step sizes")
     p.add_argument("--T", type=float, default=T_FINAL, help="compare on [0, T]")
     R.add_objective_args(p, default="random-quadratic", dim_aliases=("--d",))
     R.add_start_args(p)
@@ -95,16 +98,16 @@ def register(subparsers) -> None:
 
 
 def check_etas(etas) -> np.ndarray:
-    """At least two distinct finite step sizes > 0 (at most :data:`MAX_ETAS`)."""
+    """:data:`MIN_ETAS` to :data:`MAX_ETAS` distinct finite step sizes > 0."""
     from adadyn.commands.errors import CLIError
 
     e = np.asarray(etas, dtype=float)
-    if e.size < 2 or e.size > MAX_ETAS:
-        raise CLIError(f"--etas needs 2 to {MAX_ETAS} step sizes, got {e.size}")
     if not np.all(np.isfinite(e) & (e > 0)):
         raise CLIError(f"--etas must be finite numbers > 0, got {list(etas)}")
     if np.unique(e).size != e.size:
         raise CLIError(f"--etas must be distinct (an order is fitted across them), got {list(etas)}")
+    if e.size < MIN_ETAS or e.size > MAX_ETAS:
+        raise CLIError(f"--etas needs {MIN_ETAS} to {MAX_ETAS} step sizes, got {e.size}")
     return e
 
 
@@ -112,14 +115,17 @@ def check_horizon(T, etas: np.ndarray, dim: int) -> int:
     """Refuse a horizon whose finest run would record more than the limit; returns its steps."""
     from adadyn.commands.errors import CLIError
     from adadyn.commands.limits import check_record_size, human, refuse_bytes
+    import math
+
     from adadyn.validation import check_positive
 
     T = check_positive("--T", T)
-    per_record = 8.0 * (3 * dim + 3)
+    per_record = 8.0 * ((3 * dim + 4) + 4 * SAMPLES * dim)  # a recorded step and its SAMPLES flow points
     steps = T / float(etas.min())
     limit = refuse_bytes()
     if (steps + 1) * per_record > limit or not steps < 2 ** 62:
         t_max = (limit / per_record - 1) * float(etas.min())
+        t_max = math.floor(t_max / 10 ** (math.floor(math.log10(t_max)) - 2)) * 10 ** (math.floor(math.log10(t_max)) - 2)
         raise CLIError(f"--T {T:g} with eta = {etas.min():g} is {steps:.3g} steps recorded at every step "
                        f"({human((steps + 1) * per_record)}, limit {human(limit)}); use --T <= {t_max:.3g} "
                        f"or larger --etas")
@@ -154,6 +160,7 @@ def _run_flow(args) -> int:
 def _flow(args) -> int:
     from adadyn.analysis.discrete_vs_flow import convergence_order
     from adadyn.commands import registry as R
+    from adadyn.commands.limits import refuse_bytes
 
     etas = check_etas(args.etas)
     opt = build_flow_optimizer(args, float(etas.max()))
@@ -167,7 +174,8 @@ def _flow(args) -> int:
         from adadyn.commands.resources import check_out_file
 
         check_out_file(args.out)
-    res = convergence_order(opt, obj, x0, args.T, etas, scaling=args.hold)
+    res = convergence_order(opt, obj, x0, args.T, etas, scaling=args.hold, samples=SAMPLES,
+                            max_bytes=refuse_bytes())
     print(f"{res.flow!r} on {obj.name}, [0, {args.T:g}]")
     print(f"{'eta':>10}{'sup|X-x|':>12}{'at steps':>12}")
     for e, g, gn in zip(res.etas, res.gaps_x, res.gaps_x_nodes):
