@@ -42,7 +42,7 @@ class SignAE(sp.Function):
     @classmethod
     def eval(cls, z):
         if _num(z):
-            if z.is_nan:
+            if z is sp.nan:
                 return sp.nan
             return sp.Integer(1) if z.is_positive else (sp.Integer(-1) if z.is_negative else sp.Integer(0))
         if isinstance(z, SignAE):
@@ -93,7 +93,7 @@ class MaxAE(sp.Function):
     @classmethod
     def eval(cls, a, b):
         if _num(a) and _num(b):
-            return sp.nan if (a.is_nan or b.is_nan) else (a if a >= b else b)
+            return sp.nan if (a is sp.nan or b is sp.nan) else (a if a >= b else b)
 
     def fdiff(self, argindex=1):
         s = SignAE(self.args[0] - self.args[1])
@@ -116,7 +116,7 @@ class MinAE(sp.Function):
     @classmethod
     def eval(cls, a, b):
         if _num(a) and _num(b):
-            return sp.nan if (a.is_nan or b.is_nan) else (a if a <= b else b)
+            return sp.nan if (a is sp.nan or b is sp.nan) else (a if a <= b else b)
 
     def fdiff(self, argindex=1):
         s = SignAE(self.args[0] - self.args[1])
@@ -177,7 +177,7 @@ def canonical(expr):
 
 
 # ------------------------------------------------------------------ compiled helpers
-@jit("float64(float64)")
+@jit
 def sign_nb(z):
     """sign(z): -1, 0 or 1 (the sign of zero kept), NaN for NaN."""
     if z > 0.0:
@@ -187,7 +187,7 @@ def sign_nb(z):
     return z
 
 
-@jit("float64(float64, float64)")
+@jit
 def max_nb(a, b):
     """max(a, b), NaN when either is NaN."""
     if a >= b:
@@ -197,7 +197,7 @@ def max_nb(a, b):
     return a + b
 
 
-@jit("float64(float64, float64)")
+@jit
 def min_nb(a, b):
     """min(a, b), NaN when either is NaN."""
     if a <= b:

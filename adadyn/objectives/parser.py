@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import ast
 import math
-import re
 
 import sympy as sp
 
@@ -61,7 +60,6 @@ FUNCTIONS = {
 }
 _VARIADIC = {"max", "min"}  # two or more arguments; every other function takes one
 CONSTANTS = {"pi": sp.pi, "E": sp.E}
-_VAR = re.compile(r"^x([1-9][0-9]*)$")
 
 
 class ExpressionError(ValueError):
@@ -314,7 +312,9 @@ def parse_expr(text: str, variables=None, params=None):
     except SyntaxError as exc:
         raise ExpressionError(f"syntax error in expression: {exc.msg}") from None
     except (MemoryError, RecursionError):  # the C parser's own stack limit on deep nesting
-        raise ExpressionError(f"expression nested too deeply (limit {MAX_DEPTH}, MAX_DEPTH)") from None
+        raise ExpressionError("expression too deeply nested, or an operator chain too long, for Python's "
+                              f"parser (nesting limit {MAX_DEPTH}, MAX_DEPTH; split long sums with "
+                              "parentheses)") from None
     params = _check_params(params)
     count = 0
     for node in ast.walk(tree):  # dunders anywhere are refused outright, before anything else
