@@ -381,3 +381,43 @@ def test_from_numba_checks_result_shapes():
     f, g = obj.value_and_grad([6.0, 2.0, 3.0])  # wrong length later: NaN, never foreign memory
     assert math.isnan(f) and np.isnan(g).all()
     assert ad.run(ad.GD(0.1), obj, [6.0, 2.0, 3.0], 5).status == "diverged"
+
+
+# ------------------------------------------------------------------ derivatives: exact and bounded
+@pytest.mark.parametrize("text", [
+    "x1**x2 + sin(x1*x2)**3 / (1 + x2**2)",
+    "exp(-x1**2) * log1p(x2**2) * sqrt(2 + x1*x2)",
+    "abs(x1 - x2)**3 + max(x1, x2**2) * x1 + sign(x2) * tanh(x1)",
+    "sigmoid(x1*x2) * softplus(x1) - acos(x1/4) * asin(x2/4)",
+    "x1*x2*x3*x1*(x1 + x3)**(-2.5) + 2**x3",
+])
+def test_derivatives_match_sympy_diff(text, rng):
+    """The cost-bounded differentiator gives sympy's own derivatives (a.e. rules aside)."""
+    from adadyn.objectives.derivative import Differentiator
+
+    expr, syms, _ = parse_expr(text)
+    D = Differentiator()
+    for _ in range(3):
+        pt = {s: sp.Float(v) for s, v in zip(syms, rng.uniform(0.3, 1.4, len(syms)))}
+        if abs(pt[syms[0]] - pt[syms[1]]) < 0.05:
+            continue
+        for a in syms:
+            for b in syms:
+                mine = D.d(D.d(expr, a), b).subs(pt).evalf(30)
+                ref = sp.diff(expr, a, b).subs(pt).evalf(30)  # sympy: DiracDelta(nonzero) = 0 here
+                # float literals carry 53 bits, so the two orders of evaluation agree to ~1e-16
+                assert abs(complex(mine - ref)) <= 1e-14 * (1 + abs(complex(ref))), (a, b)
+
+
+def test_derivative_size_is_bounded(monkeypatch):
+    from adadyn.objectives import derivative
+
+    monkeypatch.setattr(derivative, "MAX_DERIVATIVE_SIZE", 5000)
+    with pytest.raises(ExpressionError, match="gradient would exceed 5000 .*MAX_DERIVATIVE_SIZE"):
+        ad.Objective.from_expr("*".join(f"x{i}" for i in range(1, 101)))
+    obj = ad.Objective.from_expr("*".join(f"x{i}" for i in range(1, 31)))  # gradient ~900 nodes
+    x = np.linspace(0.5, 1.5, 30)
+    g = obj.grad(x)
+    np.testing.assert_allclose(g, np.prod(x) / x, rtol=1e-13)
+    with pytest.raises(ExpressionError, match="Hessian would exceed 5000"):
+        obj.hessian(x)  # 435 entries of ~30 nodes each, generated on first use

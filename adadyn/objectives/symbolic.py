@@ -33,6 +33,7 @@ from sympy.printing.pycode import PythonCodePrinter
 
 from adadyn._jit import Lazy
 from adadyn.objectives import nonsmooth
+from adadyn.objectives.derivative import Differentiator
 from adadyn.objectives.base import recorded
 from adadyn.objectives.parser import (  # noqa: F401  (re-exported: the public names of 0.1)
     CONSTANTS, FUNCTIONS, MAX_DEPTH, MAX_DIM, MAX_EXACT, MAX_EXPONENT, MAX_LENGTH, MAX_NODES,
@@ -44,7 +45,7 @@ __all__ = ["objective_from_sympy", "objective_from_text", "parse_expr", "Express
 
 #: Changes whenever the code generator changes, so stale generated files are never reused.
 GENERATOR = hashlib.sha256(
-    Path(__file__).read_bytes() + Path(nonsmooth.__file__).read_bytes()
+    b"".join(Path(f).read_bytes() for f in (__file__, nonsmooth.__file__, sys.modules[Differentiator.__module__].__file__))
 ).hexdigest()[:16]
 
 
@@ -106,14 +107,13 @@ def _prepare(expr, symbols, time_symbol):
     return nonsmooth.canonical(expr.xreplace(sub)), xs
 
 
-def _gradient(e, xs):
-    free = e.free_symbols
-    return [sp.diff(e, xi) if xi in free else sp.Integer(0) for xi in xs]
+def _gradient(e, xs, D: Differentiator | None = None):
+    return (D or Differentiator("gradient")).gradient(e, xs)
 
 
 def _body(outputs):
-    pr = _Printer({"fully_qualified_modules": True})
-    reps, red = sp.cse(outputs, symbols=sp.numbered_symbols("_c"), optimizations="basic")
+    pr = _Printer({"fully_qualified_modules": True, "order": "none"})
+    reps, red = sp.cse(outputs, symbols=sp.numbered_symbols("_c"), optimizations=None, order="none")
     lines = [f"    {pr.doprint(s)} = {pr.doprint(v)}\n" for s, v in reps]
     return "".join(lines), [pr.doprint(r) for r in red]
 
@@ -140,11 +140,14 @@ def hessian_source(e, xs, key: str = "") -> str:
     upper triangle, mirrored; every other entry is set to zero."""
     index = {xi: i for i, xi in enumerate(xs)}
     entries = []
-    for i, gi in enumerate(_gradient(e, xs)):
+    D = Differentiator("gradient")
+    grads = _gradient(e, xs, D)
+    D.what, D.total = "Hessian", 0
+    for i, gi in enumerate(grads):
         if gi == 0:
             continue
-        for j in sorted(index[s] for s in gi.free_symbols if s in index and index[s] >= i):
-            h = sp.diff(gi, xs[j])
+        for j in sorted(index[s] for s in D.free(gi) if s in index and index[s] >= i):
+            h = D.count(D.d(gi, xs[j]))
             if h != 0:
                 entries.append((i, j, h))
     pre, out = _body([h for _, _, h in entries])
