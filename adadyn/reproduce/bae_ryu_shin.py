@@ -32,13 +32,14 @@ def optimisers(eta: float = ETA):
     return {"Adam": ad.Adam(eta), "AMSGrad": ad.AMSGrad(eta), "AdaFix": ad.AdaFix(eta)}
 
 
-def receding_condition(traj) -> tuple[np.ndarray, np.ndarray]:
+def receding_condition(traj, grad_norm=None) -> tuple[np.ndarray, np.ndarray]:
     """Theorem 3.1's condition at each step k -> k + 1 of a run on the bowl, and whether the
     iterate actually receded (|x_{k+1}| >= |x_k|).
 
     The step k -> k + 1 uses g = grad f(x_k) and the second moment after its update,
     v_{k+1} (bias-corrected by 1 - beta2^{k+1} when the optimiser corrects), in
     A = diag(sqrt(v_hat) + eps); delta = 2 sin(|x_k|^2) (exact one-point convexity at x_k).
+    ``grad_norm`` overrides the recorded |g| (pass the exact gradient's norm for a noisy run).
     """
     c = traj.opt.coefficients()
     if traj.record_every != 1:
@@ -48,7 +49,7 @@ def receding_condition(traj) -> tuple[np.ndarray, np.ndarray]:
     vh = v[1:] / (1.0 - c.q ** k)[:, None] if c.bias_correction else v[1:]
     s = np.max(np.sqrt(vh) + c.eps, axis=1)
     r = np.linalg.norm(x[:-1], axis=1)
-    gn = traj.grad_norm[:-1]
+    gn = (traj.grad_norm if grad_norm is None else np.asarray(grad_norm))[:-1]
     delta = 2.0 * np.sin(r * r)
     with np.errstate(divide="ignore", invalid="ignore"):
         bound = c.eta * (np.sqrt(delta ** 2 * r ** 2 + gn ** 2) / r - delta)
@@ -189,6 +190,16 @@ def figure1_noise(out, full: bool, scale: float) -> Reproduction:
             t2 = ad.run(optimisers()[name], noisy_cosine_bowl(1e-3, seed), X0, steps, record_every=10)
             axes[1].semilogy(t2.step, np.linalg.norm(t2.x, axis=1), label=name)
         axes[1].axhline(ESCAPE_RADIUS, color="k", ls=":", lw=1)
+        tr1 = ad.run(optimisers()["Adam"], noisy_cosine_bowl(1e-3, seed), X0, steps)
+        r1 = np.linalg.norm(tr1.x, axis=1)
+        cond, rec = receding_condition(tr1, grad_norm=2.0 * r1 * np.abs(np.sin(r1 * r1)))
+        out_at = int(np.argmax(r1 > ESCAPE_RADIUS))
+        before = slice(0, out_at)
+        rep.values["noisy_theorem"] = dict(seed=seed, left_at=out_at, n_condition=int(cond[before].sum()),
+                                           n_recede=int(rec[before].sum()), n_both=int((cond & rec)[before].sum()))
+        rep.add(f"Adam, sigma = 1e-3, seed {seed}, steps before it leaves ({out_at}): condition / receding / both",
+                "condition => recedes", f"{int(cond[before].sum())} / {int(rec[before].sum())} / "
+                f"{int((cond & rec)[before].sum())}", None, "exact |grad f| in the condition")
         axes[1].set_xlabel("step")
         axes[1].set_ylabel("|x_t|")
         axes[1].legend(fontsize="small")
