@@ -53,7 +53,8 @@ def figure3(out, full: bool, scale: float) -> Reproduction:
         ax.set_title(f"{label}, eta = {eta:g}")
         ax.legend(fontsize="small")
         for lv, row in zip(levels, times):
-            dec = bool(np.all(np.diff(row) < 0))
+            with np.errstate(invalid="ignore"):
+                dec = bool(np.all(np.diff(row) < 0))
             rep.add(f"{label}: time to loss/f0 = {lv:g}, a = {', '.join(g(a, 2) for a in rates)}",
                     "falls as a, b grow", ", ".join(g(t, 3) for t in row), dec)
             rep.values[f"{label.lower()}_time_{lv:g}"] = row.tolist()
@@ -243,7 +244,8 @@ def figure8(out, full: bool, scale: float) -> Reproduction:
                 + ", ".join(f"{lab} {c}" for lab, c in zip(labs, cnt)) + ")", frac >= 0.6)
     osc = float(np.median(pd.late_mean_log10_loss[regions[1][2]]))
     div = float(np.median(pd.late_mean_log10_loss[regions[2][2]]))
-    rep.values.update(median_late_log10_osc=osc, median_late_log10_div=div, counts=pd.counts())
+    rep.values.update(median_late_log10_osc=osc, median_late_log10_div=div, counts=pd.counts(), grid=grid.tolist(),
+                      steps=steps, window=pd.window, late_mean_log10_loss=pd.late_mean_log10_loss.tolist())
     rep.add("median late log10 loss: a ~ b vs a >> b", "small vs large", f"{osc:.3g} vs {div:.3g}", osc < div - 3)
     fig, axes = figure(1, 2, size=(12, 5))
     plot_late_loss(pd, axes[0])
