@@ -14,7 +14,7 @@ from adadyn.discrete import kernels as K
 from adadyn.discrete.kernels_soa import grid_soa_kernel, soa_supported
 from adadyn.discrete.specs import Optimizer
 from adadyn.status import status_from_code
-from adadyn.validation import box_arrays, check_objective, check_optimizer, check_x0
+from adadyn.validation import box_arrays, check_objective, check_optimizer, check_record_size, check_x0, record_limit
 
 
 def with_params(opt: Optimizer, **vals) -> Optimizer:
@@ -120,6 +120,11 @@ def run_grid(opt: Optimizer, obj, x0, steps: int, *, record_every: int = 100, wi
     if window < 1:
         raise ValueError(f"window must be >= 1, got {window}")
     nrec = steps // record_every + 1
+    fixed = 8 * (2 * d + K.N_STATS + 3)  # per point: x0, final x, statistics, status, steps
+    room = record_limit() - G * fixed
+    fits = f"record_every >= {max(1, -(-8 * G * steps // room))} fits" if room > 0 else "fewer grid points"
+    check_record_size(G * (fixed + 8 * nrec), what=f"loss histories of {G} grid points x {nrec} records",
+                      hint=fits)
     loss = np.empty((G, nrec))
     fx = np.empty((G, d))
     st = np.empty(G, dtype=np.int64)

@@ -4,7 +4,7 @@ For objectives with a batched ``value_grad`` (:data:`adadyn._jit.VALUE_GRAD_BATC
 a chunk of grid points ("lanes") advances together: the state is stored
 coordinate-major, ``X[i, lane]``, so every loop over lanes is a SIMD loop.
 Each lane performs exactly the operations of :func:`adadyn.discrete.kernels.run_core`
-in the same order, so results are bit-identical to running each point alone
+in the same order (both step through :mod:`adadyn.discrete.step`), so results are bit-identical to running each point alone
 (tests/test_discrete.py checks this). Supports GD, signGD and the moment
 methods without AMSGrad's max and with eps outside the root (RMSprop, Adam,
 Adagrad, Family); :func:`adadyn.discrete.run_grid` falls back to one run per
@@ -20,6 +20,7 @@ from adadyn.discrete.kernels import (
     HP_BC, HP_EPS, HP_ETA, HP_H, HP_P, HP_Q, HP_R, KIND_GD, KIND_SIGN, STATUS_DIVERGED, STATUS_OK,
     sched_factor,
 )
+from adadyn.discrete.step import bias_factors, moment_coord, scaled_norm, sign
 
 #: lanes per chunk: enough for full SIMD width, small enough for the chunk's
 #: state (4 arrays of d x LANES) to stay in cache.
@@ -52,6 +53,7 @@ def _chunk(kind, HP, skind, sp, vgb, data, X, steps, every, window, loss, fx, st
     p1 = np.ones(L)
     p2 = np.ones(L)
     stp = np.empty(L)
+    c2 = np.empty(L)
     ic2 = np.empty(L)
     active = np.ones(L, dtype=np.bool_)
     sl = np.zeros(L)
@@ -79,7 +81,7 @@ def _chunk(kind, HP, skind, sp, vgb, data, X, steps, every, window, loss, fx, st
         for k in range(L):
             if active[k]:
                 last[k] = F[k]
-                if not (np.isfinite(F[k]) and np.isfinite(gn2[k])):
+                if not (np.isfinite(F[k]) and np.isfinite(scaled_norm(Gr[:, k], gn2[k]))):
                     active[k] = False
                     n_active -= 1
                     st[k] = STATUS_DIVERGED
@@ -109,27 +111,17 @@ def _chunk(kind, HP, skind, sp, vgb, data, X, steps, every, window, loss, fx, st
         elif kind == KIND_SIGN:
             for i in range(d):
                 for k in range(L):
-                    gi = Gr[i, k]
-                    X[i, k] -= (eta0[k] * ef) * (1.0 if gi > 0.0 else (-1.0 if gi < 0.0 else 0.0))
+                    X[i, k] -= (eta0[k] * ef) * sign(Gr[i, k])
         else:
             for k in range(L):
-                eta = eta0[k] * ef
                 p1[k] *= r[k]
                 p2[k] *= q[k]
-                if bc[k] != 0.0:
-                    stp[k] = eta / (1.0 - p1[k])
-                    ic2[k] = 1.0 / np.sqrt(1.0 - p2[k])
-                else:
-                    stp[k] = eta
-                    ic2[k] = 1.0
+                stp[k], c2[k], ic2[k] = bias_factors(eta0[k] * ef, p1[k], p2[k], bc[k] != 0.0)
             for i in range(d):
                 for k in range(L):
-                    gi = Gr[i, k]
-                    mi = r[k] * m[i, k] + h[k] * gi
-                    vi = q[k] * v[i, k] + p[k] * (gi * gi)
-                    m[i, k] = mi
-                    v[i, k] = vi
-                    X[i, k] -= stp[k] * mi / (np.sqrt(vi) * ic2[k] + eps[k])
+                    dx, m[i, k], v[i, k], _ = moment_coord(Gr[i, k], m[i, k], v[i, k], 0.0, h[k], r[k], p[k],
+                                                           q[k], eps[k], stp[k], c2[k], ic2[k], False, 0.0, True)
+                    X[i, k] -= dx
         n += 1
     for j in range(nrec, loss.shape[1]):
         for k in range(L):

@@ -8,7 +8,9 @@ from adadyn.discrete.specs import Optimizer
 from adadyn.discrete.trajectory import State, Trajectory
 from adadyn.objectives.base import Objective
 from adadyn.status import status_from_code
-from adadyn.validation import box_arrays, check_objective, check_optimizer, check_x0
+from adadyn.validation import (
+    box_arrays, check_int, check_objective, check_optimizer, check_record_size, check_x0, record_limit,
+)
 
 
 def _check_args(opt, obj):
@@ -18,7 +20,7 @@ def _check_args(opt, obj):
 
 def run(opt: Optimizer, obj: Objective, x0=None, steps: int = 1000, record_every: int = 1, *,
         state: State | None = None, gtol: float | None = None, record_state: bool = True,
-        parallel: bool | None = None) -> Trajectory:
+        parallel: bool | None = None, max_record_bytes: int | None = None) -> Trajectory:
     """Iterate the discrete optimiser ``opt`` on ``obj``.
 
     Parameters
@@ -43,6 +45,11 @@ def run(opt: Optimizer, obj: Objective, x0=None, steps: int = 1000, record_every
         Spread each step's coordinate loops over all cores. Default: only for
         d >= ``kernels.PARALLEL_MIN_DIM`` (50,000). Iterates are bit-identical
         either way.
+    max_record_bytes : int, optional
+        Largest recording allowed (default 4 GiB, or ``ADADYN_MAX_RECORD_BYTES``;
+        :func:`adadyn.validation.check_record_size`). The size is estimated before
+        anything is allocated; above the limit a ValueError gives the estimate and
+        the ``record_every`` that fits; above 512 MiB a ResourceWarning is issued.
 
     Returns
     -------
@@ -51,12 +58,8 @@ def run(opt: Optimizer, obj: Objective, x0=None, steps: int = 1000, record_every
         ``status='diverged'``, keeping what was recorded.
     """
     _check_args(opt, obj)
-    steps = int(steps)
-    record_every = int(record_every)
-    if steps < 0:
-        raise ValueError(f"steps must be >= 0, got {steps}")
-    if record_every < 1:
-        raise ValueError(f"record_every must be >= 1, got {record_every}")
+    steps = check_int("steps", steps, 0)
+    record_every = check_int("record_every", record_every, 1)
     if gtol is not None and not (np.isfinite(gtol) and gtol >= 0):
         raise ValueError(f"gtol must be a finite number >= 0, got {gtol}")
     if state is None:
@@ -73,6 +76,11 @@ def run(opt: Optimizer, obj: Objective, x0=None, steps: int = 1000, record_every
     kind, hp = opt.kernel_params()
     sched = opt.schedule
     nrec = steps // record_every + 1
+    per_row = 8 * (3 + (3 * d if record_state else 0))
+    fits = max(1, -(-steps * per_row // max(1, record_limit(max_record_bytes) - per_row)))
+    check_record_size(nrec * per_row, what=f"recording {nrec} rows of a d = {d} run",
+                      hint=f"record_every >= {fits} fits, or record_state=False",
+                      max_record_bytes=max_record_bytes)
     rows = nrec if record_state else 0
     rec_x, rec_m, rec_v = (np.empty((rows, d)) for _ in range(3))
     loss, gn, tm = np.empty(nrec), np.empty(nrec), np.empty(nrec)
