@@ -151,8 +151,11 @@ def digits(out, full: bool, scale: float) -> Reproduction:
     alpha* and bound at each std."""
     T = steps_at(400, 3000, full, scale, minimum=40)
     stds = (5e-4, 1e-2, 0.1, 0.5) if not full else (5e-4, 1e-3, 5e-3, 0.01, 0.05, 0.1, 0.5)
-    obj = digits_logistic(None if full or scale >= 0.5 else 600)
-    Xva, yva = digits_validation(None if full or scale >= 0.5 else 600)
+    small = scale < 0.5 and not full
+    if small:
+        stds = (1e-2, 0.5)
+    obj = digits_logistic(300 if small else None)
+    Xva, yva = digits_validation(300 if small else None)
     K = smoothness_constant(obj)
     schedules = {"constant": None, "exponential": ad.ExponentialDecay(np.log(100.0) / T),
                  "inverse sqrt": ad.InverseSqrt(), "cosine": ad.CosineAnnealing(T)}
