@@ -88,13 +88,26 @@ def test_register_adds_subcommand(out, capsys):
 
 
 def test_index_page_links_every_figure_and_verdict(out):
-    reps = [R.run(n, out / "idx", scale=TINY) for n in ("mwe-eq11", "mwe-prop4")]
-    index = R.write_index(reps, out / "idx")
+    seen = []
+    reps, index = R.run_all(out / "idx", scale=TINY, names=["mwe-eq11", "mwe-prop4"], progress=seen.append)
+    assert [r.name for r in seen] == ["mwe-eq11", "mwe-prop4"] and index == out / "idx" / "index.md"
     text = index.read_text()
     for r in reps:
         assert f"| {r.verdict} |" in text
         for f in r.figures:
             assert f"]({f.name})" in text and f.exists()
+
+
+def test_verdict_rule_and_scale_validation():
+    from adadyn.reproduce.registry import verdict_from
+
+    assert verdict_from([True, True]) == "reproduces"
+    assert verdict_from([True, False]) == "partly"
+    assert verdict_from([True, False], partly_if_any=False) == "does not reproduce"
+    assert verdict_from([False]) == verdict_from([]) == "does not reproduce"
+    for bad in (0, -1.0, float("nan"), "1"):
+        with pytest.raises(ValueError, match="scale"):
+            R.get("mwe-eq11").run("unused", scale=bad)
 
 
 def test_unknown_name_raises_keyerror():

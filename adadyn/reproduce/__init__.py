@@ -33,8 +33,9 @@ def write_index(reps, out_dir) -> Path:
     return path
 
 
-def run_all(out_dir="reproductions", full: bool = False, scale: float = 1.0, progress=None):
-    """Run every available reproduction into ``out_dir`` and write its index page.
+def run_all(out_dir="reproductions", full: bool = False, scale: float = 1.0, progress=None, names=None):
+    """Run every available reproduction (or those in ``names``) into ``out_dir`` and write
+    its index page ``out_dir/index.md``.
 
     Returns ``(reproductions, index_path)``. ``progress`` is called with each
     finished :class:`Reproduction`.
@@ -42,7 +43,7 @@ def run_all(out_dir="reproductions", full: bool = False, scale: float = 1.0, pro
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     reps = []
-    for e in entries():
+    for e in (entries() if names is None else [get(n) for n in names]):
         rep = e.run(out.resolve(), full=full, scale=scale)
         reps.append(rep)
         if progress is not None:

@@ -28,7 +28,7 @@ def first_time(traj, level: float) -> float:
 
 
 # ------------------------------------------------------------------ Figure 3
-@reproduction("mwe-fig3", PAPER, "Figure 3 claim: larger a, b converge faster (Adam, RMSprop; quadratic)", 1.5)
+@reproduction("mwe-fig3", PAPER, "Figure 3 claim: larger a, b converge faster (Adam, RMSprop; quadratic)", 9.0)
 def figure3(out, full: bool, scale: float) -> Reproduction:
     """Figure 3's claim on the quadratic: with beta2 (alpha) = 1 - a*eta, beta1 = 1 - b*eta,
     eta = 1e-3, the time to reach a loss level falls as a (= b for Adam) grows; and
@@ -185,7 +185,7 @@ def regimes_figure(trajs, out, name, title):
     return save(fig, out, name)
 
 
-@reproduction("mwe-fig7", PAPER, "Figure 7 claim on the quadratic: spike / oscillation / divergence regimes", 1.5)
+@reproduction("mwe-fig7", PAPER, "Figure 7 claim on the quadratic: spike / oscillation / divergence regimes", 11.0)
 def figure7(out, full: bool, scale: float) -> Reproduction:
     """Figure 7 on the quadratic: Adam, eta = 1e-3, (a, b) = (1, 100), (10, 10), (100, 1);
     the late regime of each and its state-space trajectory (|x|, |m|, |sqrt v|)."""
@@ -217,7 +217,7 @@ def figure7(out, full: bool, scale: float) -> Reproduction:
 
 
 # ------------------------------------------------------------------ Figure 8 on the quadratic
-@reproduction("mwe-fig8", PAPER, "Figure 8 claim on the quadratic: (a, b) phase diagram", 3.0)
+@reproduction("mwe-fig8", PAPER, "Figure 8 claim on the quadratic: (a, b) phase diagram", 10.0)
 def figure8(out, full: bool, scale: float) -> Reproduction:
     """Figure 8 on the quadratic: Adam over a, b in [0.1, 100] (log grid), eta = 1e-3;
     left the mean late log10 loss, right the regime of each run
