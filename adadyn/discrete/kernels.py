@@ -213,7 +213,9 @@ RUN_SIG = types.UniTuple(i8, 3)(
     mat, mat, mat, vec, vec, vec, b1,                     # rec_x, rec_m, rec_v, rec_loss, rec_gn, rec_time, rec_state
     i8, vec,                                              # window, stats
 )
-run_kernel = Lazy(run_core, RUN_SIG, tag="serial")
+#: The serial driver; it releases the GIL, so grid sweeps run many points at once on
+#: Python threads (:func:`adadyn.discrete.run_grid`) without a second compiled variant.
+run_kernel = Lazy(run_core, RUN_SIG, tag="serial", nogil=True)
 #: The same driver compiled with ``parallel=True``: its ``prange`` loops over
 #: coordinates run on all cores and vectorise (LLVM cannot prove the serial
 #: loop's arrays do not alias). For large d only: each parallel region costs
@@ -221,41 +223,6 @@ run_kernel = Lazy(run_core, RUN_SIG, tag="serial")
 #: recorded gradient norm may differ in the last bits (a parallel reduction).
 run_kernel_parallel = Lazy(run_core, RUN_SIG, tag="parallel", parallel=True)
 PARALLEL_MIN_DIM = 50_000
-
-
-def _grid(kind, HP, skind, sp, vg, data, lo, hi, has_box, X0, steps, every, window,
-          out_loss, out_x, out_status, out_steps, out_stats):
-    G = HP.shape[0]
-    d = X0.shape[1]
-    for gi in prange(G):
-        x = X0[gi].copy()
-        m = np.zeros(d)
-        v = np.zeros(d)
-        aux = np.zeros(d)
-        s = np.zeros(NSCAL)
-        s[S_P1] = 1.0
-        s[S_P2] = 1.0
-        s[S_L] = HP[gi, HP_L0]
-        e = np.empty((0, d))
-        nl = out_loss.shape[1]
-        gn = np.empty(nl)
-        tm = np.empty(nl)
-        st, n, nr = run_core(kind, HP[gi], skind, sp, vg, data, lo, hi, has_box, x, m, v, aux, s, 0,
-                             steps, every, 0.0, e, e, e, out_loss[gi], gn, tm,
-                             False, window, out_stats[gi])
-        for j in range(nr, nl):
-            out_loss[gi, j] = np.nan
-        for i in range(d):
-            out_x[gi, i] = x[i]
-        out_status[gi] = st
-        out_steps[gi] = n
-
-
-GRID_SIG = types.none(
-    i8, mat, i8, vec, VALUE_GRAD_T, vec, vec, vec, b1, mat, i8, i8, i8,
-    mat, mat, types.int64[::1], types.int64[::1], mat,
-)
-grid_kernel = Lazy(_grid, GRID_SIG, parallel=True)
 
 
 def _map_step(kind, hp, x, m, v, aux, g, x1, m1, v1, aux1):

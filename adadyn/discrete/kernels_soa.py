@@ -13,9 +13,9 @@ point for the rest.
 from __future__ import annotations
 
 import numpy as np
-from numba import prange, types
+from numba import types
 
-from adadyn._jit import VALUE_GRAD_BATCH_T, Lazy, i8, jit, mat, vec
+from adadyn._jit import VALUE_GRAD_BATCH_T, Lazy, i8, mat, vec
 from adadyn.discrete.kernels import (
     HP_BC, HP_EPS, HP_ETA, HP_H, HP_P, HP_Q, HP_R, KIND_GD, KIND_SIGN, STATUS_DIVERGED, STATUS_OK,
     sched_factor,
@@ -35,7 +35,6 @@ def soa_supported(kind: int, hp: np.ndarray) -> bool:
     return kind == K.KIND_MOMENT and hp[K.HP_AMS] == 0.0 and hp[K.HP_EPS_IN] == 0.0
 
 
-@jit
 def _chunk(kind, HP, skind, sp, vgb, data, X, steps, every, window, loss, fx, st, nd, stats):
     d, L = X.shape
     m = np.zeros((d, L))
@@ -143,19 +142,10 @@ def _chunk(kind, HP, skind, sp, vgb, data, X, steps, every, window, loss, fx, st
         stats[k, 5] = last[k]
 
 
-def _grid_soa(kind, HP, skind, sp, vgb, data, X0, steps, every, window, loss, fx, st, nd, stats):
-    G, d = X0.shape
-    nch = (G + LANES - 1) // LANES
-    for c in prange(nch):
-        a = c * LANES
-        b = min(G, a + LANES)
-        X = np.ascontiguousarray(X0[a:b].T)
-        _chunk(kind, HP[a:b], skind, sp, vgb, data, X, steps, every, window,
-                   loss[a:b], fx[a:b], st[a:b], nd[a:b], stats[a:b])
-
-
-GRID_SOA_SIG = types.none(
+CHUNK_SIG = types.none(
     i8, mat, i8, vec, VALUE_GRAD_BATCH_T, vec, mat, i8, i8, i8,
     mat, mat, types.int64[::1], types.int64[::1], mat,
 )
-grid_soa_kernel = Lazy(_grid_soa, GRID_SOA_SIG, parallel=True)
+#: One chunk of at most LANES grid points, serial and without the GIL: run_grid spreads
+#: the chunks over Python threads (no parallel-runtime compile, no OpenMP in workers).
+chunk_kernel = Lazy(_chunk, CHUNK_SIG, nogil=True)
