@@ -9,7 +9,13 @@ paper's in :class:`Row` s, and a verdict computed from those numbers by a
 criterion stated in words (:attr:`Reproduction.criterion`).
 
 Entries declare what they need (``requires``): ``"torch"`` entries run through
-:mod:`adadyn.nn` and are listed only when it imports.
+:mod:`adadyn.nn` and are listed only when it imports. A network result is one
+more decorated function in ``adadyn/reproduce/networks.py``, e.g.::
+
+    @reproduction("mwe-fig7-net", PAPER, "Figure 7 on a network", runtime, requires=("torch",))
+    def figure7_net(out, full, scale):
+        ...  # nn.train(...) returns a Trajectory: classify it, draw it with
+             # ma_wu_e.regimes_figure (which reads traj.x_norm, m_norm, sqrt_v_norm)
 """
 from __future__ import annotations
 
