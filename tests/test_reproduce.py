@@ -173,7 +173,12 @@ def test_fig6_two_cycle_closed_form(out):
         v = rep.values[f"alpha_{a:g}"]
         assert v["newton_x"] == pytest.approx(c, abs=1e-11)       # eps/lambda = 1e-8 away from eta/2
         assert v["run_err"] < 1e-6
-        assert v["max_multiplier"] < 1.0
+        # one step's Jacobian at (+-c, c^2), with sqrt(v) + eps = eta/2:
+        # [[-1 + 4c(1 - a)/eta, +-2a/eta], [+-2(1 - a)c, a]]; the signs flip along the cycle
+        J = lambda s: np.array([[-1 + 4 * c * (1 - a) / 0.01, s * 2 * a / 0.01], [s * 2 * (1 - a) * c, a]])  # noqa: E731
+        assert v["max_multiplier"] == pytest.approx(np.max(np.abs(np.linalg.eigvals(J(1) @ J(-1)))), rel=1e-8)
+        # eps/eta -> 0: roots of mu^2 - (1 - 8a + 9a^2) mu + a^2
+        assert v["multiplier_closed_form"] == pytest.approx(max(abs(np.roots([1, -(1 - 8 * a + 9 * a * a), a * a]))))
     assert rep.values["period_doubling_eta"] == pytest.approx(2e-8, rel=1e-3)
     assert rep.verdict == "reproduces"
 
