@@ -175,7 +175,8 @@ def test_fig6_two_cycle_closed_form(out):
         assert v["run_err"] < 1e-6
         # one step's Jacobian at (+-c, c^2), with sqrt(v) + eps = eta/2:
         # [[-1 + 4c(1 - a)/eta, +-2a/eta], [+-2(1 - a)c, a]]; the signs flip along the cycle
-        J = lambda s: np.array([[-1 + 4 * c * (1 - a) / 0.01, s * 2 * a / 0.01], [s * 2 * (1 - a) * c, a]])  # noqa: E731
+        J = lambda s: np.array([[-1 + 4 * c * (1 - a) / 0.01, s * 2 * a / 0.01],  # noqa: E731
+                                [s * 2 * (1 - a) * c, a]])
         assert v["max_multiplier"] == pytest.approx(np.max(np.abs(np.linalg.eigvals(J(1) @ J(-1)))), rel=1e-8)
         # eps/eta -> 0: roots of mu^2 - (1 - 8a + 9a^2) mu + a^2
         assert v["multiplier_closed_form"] == pytest.approx(max(abs(np.roots([1, -(1 - 8 * a + 9 * a * a), a * a]))))

@@ -134,14 +134,16 @@ def figure1(out, full: bool, scale: float) -> Reproduction:
     st = theorem31_random_states(20_000 if scale < 0.5 and not full else 200_000)
     rep.values["theorem_random_states"] = st
     rep.add(f"Theorem 3.1 (proof's form) over {st['n']} random (x, v, eta): condition / of those receding",
-            "condition => recedes", f"{st['proof']} / {st['proof_recede']}", st["proof"] > 0 and st["proof"] == st["proof_recede"])
+            "condition => recedes", f"{st['proof']} / {st['proof_recede']}",
+            st["proof"] > 0 and st["proof"] == st["proof_recede"])
     rep.add("Theorem 3.1 as printed in the main text: condition / of those receding", "condition => recedes",
             f"{st['printed']} / {st['printed_recede']}", None,
             "the printed form (no eta, r^2 below) fails; the proof's form holds")
     rep.notes.append("In full batch Adam does not leave the bowl: near 0, f ~ |x|^4/2, the Hessian vanishes "
                      "and nothing makes the minimum unstable; its effective step grows but the gradient "
                      "~ 2|x|^3 shrinks faster. The paper's picture needs gradient noise: see brs-noise.")
-    rep.notes.append("Along the full-batch runs the condition (proof's form, A = sqrt(v_hat) + eps, delta = 2 sin|x|^2) "
+    rep.notes.append("Along the full-batch runs the condition (proof's form, A = sqrt(v_hat) + eps, "
+                     "delta = 2 sin|x|^2) "
                      "never holds, and Adam recedes on only a few steps; Theorem 3.1 itself is checked on random "
                      "states of one step x' = x - eta g/sqrt(v) (its proof's setting: no momentum)")
     rep.decide("Adam leaves |x| < sqrt(pi) after step 100 with its effective step growing > 100x, AdaFix stays, "

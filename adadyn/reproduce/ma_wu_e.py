@@ -165,7 +165,8 @@ def figure6(out, full: bool, scale: float) -> Reproduction:
                      "(the paper does not state it)")
     rep.decide("for every alpha: the run stays within 1e-6 of +-(eta/2 - eps/lambda) over its last 200 steps, "
                "Newton's 2-cycle equals the closed form to 1e-11 and its Floquet multipliers match the "
-               "closed form of two_cycle_multipliers (inside the unit circle); the fixed point period-doubles at 2 eps/lambda within 0.1 %")
+               "closed form of two_cycle_multipliers (inside the unit circle); the fixed point period-doubles "
+               "at 2 eps/lambda within 0.1 %")
     return rep
 
 
@@ -246,7 +247,8 @@ def figure8(out, full: bool, scale: float) -> Reproduction:
     pd = phase_diagram(obj, x0, grid, grid, 1e-3, steps)
     A, B = np.meshgrid(grid, grid, indexing="ij")
     ratio = B / A
-    regions = (("spike", "b >= 10 a", ratio >= 10.0), ("oscillation", "a/3 <= b <= 3a", (ratio >= 1 / 3) & (ratio <= 3)),
+    regions = (("spike", "b >= 10 a", ratio >= 10.0),
+               ("oscillation", "a/3 <= b <= 3a", (ratio >= 1 / 3) & (ratio <= 3)),
                ("divergence", "a >= 10 b", ratio <= 0.1))
     rep = Reproduction("mwe-fig8", PAPER, f"Figure 8 on the Figure 5 quadratic ({n} x {n} grid)")
     for want, where, mask in regions:

@@ -120,7 +120,8 @@ def prop3(out, full: bool, scale: float) -> Reproduction:
         rep.values[f"a{a:g}_b{b:g}"] = dict(max_ratio=float(np.max(dev / bound)), slope=slope, M=M, c=c,
                                             tau_max=tau_max, dev=dev.tolist())
         rep.add(f"a = {a:g}, b = {b:g}: max |x' + sign g| / bound over tau < {tau_max:.2g}", "< 1",
-                f"{np.max(dev / bound):.2e}; |x' + sign g| ~ tau^{slope:.2f}", ok, f"c = {c:.3g}, M = {M:.3g}, L = {L:.3g}")
+                f"{np.max(dev / bound):.2e}; |x' + sign g| ~ tau^{slope:.2f}", ok,
+                f"c = {c:.3g}, M = {M:.3g}, L = {L:.3g}")
     fig, ax = figure(size=(6, 4))
     ax.loglog(taus, dev, "o-", label=f"|x' + sign g|, a = {a:g}, b = {b:g}")
     ax.loglog(taus, bound, "k--", label="Prop. 3 bound")
@@ -149,7 +150,8 @@ def prop4(out, full: bool, scale: float) -> Reproduction:
         bound = ad.analysis.signgd_stop_time_bound(obj, [x0], mu=4 * c)
         rep.values[f"c{c:g}"] = dict(stop=s.stop_time, bound=bound)
         rep.add(f"f = {c:g} x^2, x0 = {x0}: stop time / bound", f"bound x0/sqrt(c) = {x0 / np.sqrt(c):.4g}",
-                f"{s.stop_time:.10g} / {bound:.10g}", abs(s.stop_time - x0) < 1e-9 and abs(bound - x0 / np.sqrt(c)) < 1e-9,
+                f"{s.stop_time:.10g} / {bound:.10g}",
+                abs(s.stop_time - x0) < 1e-9 and abs(bound - x0 / np.sqrt(c)) < 1e-9,
                 "the stop time is |x0| for every c")
     obj, x0v = quadratic_problem()
     s = flows.solve(flows.SignGDFlow(), obj, x0v, 2.0)
@@ -260,7 +262,8 @@ def threshold(out, full: bool, scale: float) -> Reproduction:
         rep.add(f"{label}: threshold eta", f"{text} = {formula:.6g}",
                 f"runs: {emp:.6g} (rel. diff {rel:.1e}); analysis.critical_learning_rate: {crit:.6g}",
                 rel < 1e-2 and abs(crit - formula) < 1e-12 * formula)
-    rep.notes.append(f"lambda_max = {lam[-1]:.6g} (Figure 5 quadratic), eps = 1e-8; growth test: |x_k| > 10 |x_0| within {steps} steps "
+    rep.notes.append(f"lambda_max = {lam[-1]:.6g} (Figure 5 quadratic), eps = 1e-8; growth test: "
+                     f"|x_k| > 10 |x_0| within {steps} steps "
                      "from a 1e-13 perturbation (sqrt(v) << eps while |x| < 1e-12: the linear regime)")
     ax.axvline(1.0, color="k", ls=":", lw=1)
     ax.set_xlabel("eta / threshold formula")

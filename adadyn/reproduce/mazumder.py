@@ -143,7 +143,8 @@ def _accuracy(obj, w, Xva, yva):
     return float(np.mean(np.argmax(Xva @ W.T, axis=1) == yva))
 
 
-@reproduction("mazumder-digits", PAPER, "Section 4: constant step vs decaying schedules on digits (softmax regression)", 67.0)
+@reproduction("mazumder-digits", PAPER,
+              "Section 4: constant step vs decaying schedules on digits (softmax regression)", 67.0)
 def digits(out, full: bool, scale: float) -> Reproduction:
     """Their digits experiment with softmax regression (K, f* computable) instead of a two-layer
     network: constant alpha = sqrt(2 L(w0)/(K T)) against exponential decay (to 1 % at T),
