@@ -82,6 +82,11 @@ def test_register_adds_subcommand(out, capsys):
 
     p = argparse.ArgumentParser(prog="adadyn")
     register(p.add_subparsers(dest="command"))
+    for bad in (["reproduce", "--bogus"], ["reproduce", "--scale", "abc"]):
+        with pytest.raises(SystemExit) as exc:
+            p.parse_args(bad)
+        err = capsys.readouterr().err
+        assert exc.value.code == 2 and len(err.strip().splitlines()) == 1 and "adadyn reproduce: error" in err
     args = p.parse_args(["reproduce", "mwe-eq11", "--out", str(out / "cli")])
     assert args.func(args) == 0
     assert "verdict: reproduces" in capsys.readouterr().out

@@ -90,6 +90,16 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("reproduce", help="reproduce a figure or claim of the papers by name",
                               description=__doc__.splitlines()[0])
     p.error = _Parser.error.__get__(p)  # one-line errors, exit code 2
+    base = p.parse_known_args
+
+    def strict(args=None, namespace=None):
+        # unknown options would otherwise reach the top-level parser (usage + error, two lines)
+        ns, extras = base(args, namespace)
+        if extras:
+            p.error(f"unrecognized arguments: {' '.join(extras)}")
+        return ns, extras
+
+    p.parse_known_args = strict
     _add_args(p)
 
 
