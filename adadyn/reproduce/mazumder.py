@@ -144,7 +144,8 @@ def _accuracy(obj, w, Xva, yva):
 
 
 @reproduction("mazumder-digits", PAPER,
-              "Section 4: constant step vs decaying schedules on digits (softmax regression)", 67.0)
+              "Section 4: constant step vs decaying schedules on digits (softmax regression)", 67.0,
+              requires=("sklearn",))
 def digits(out, full: bool, scale: float) -> Reproduction:
     """Their digits experiment with softmax regression (K, f* computable) instead of a two-layer
     network: constant alpha = sqrt(2 L(w0)/(K T)) against exponential decay (to 1 % at T),

@@ -164,8 +164,8 @@ class Entry:
     """A registered reproduction.
 
     ``runtime`` is the measured wall time (seconds) at the default scale on two
-    cores, Numba cache warm; ``requires`` lists optional back ends
-    (``"torch"``: :mod:`adadyn.nn`).
+    cores, Numba cache warm; ``requires`` lists optional dependencies
+    (``"torch"``: :mod:`adadyn.nn`; ``"sklearn"``: scikit-learn's bundled data).
     """
 
     name: str
