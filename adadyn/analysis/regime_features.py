@@ -18,7 +18,7 @@ from adadyn._jit import jit
 
 # ---------------------------------------------------------------- parameter slots
 P_WINDOW, P_FLOOR, P_SPIKE_HEIGHT, P_MIN_SPIKES, P_RIPPLE, P_BASELINE, P_TREND_MIN, P_TREND_SNR, \
-    P_FLAT_TOL, P_STEADY, P_FAR, N_PARAMS = range(12)
+    P_FLAT_TOL, P_STEADY, P_FAR, P_ACCEL, N_PARAMS = range(13)
 
 # ---------------------------------------------------------------- feature slots
 (F_CODE, F_REASON, F_LEVEL, F_TREND, F_RSTD, F_SPIKES, F_AMP, F_FREQ, F_NONFINITE, F_REFERENCE,
@@ -321,10 +321,12 @@ def curve_features(loss, step, f_star, diverged, P, out, peaks, onsets, heights)
         code, reason = C_CONV, 3
     elif at_floor:
         code, reason = C_CONV, 4
-    elif abs(slope) >= tmin and abs(slope) >= snr * rstd:
+    elif abs(slope) > flat and abs(slope) >= tmin and abs(slope) >= snr * rstd:
         st = P[P_STEADY]
-        steady = (s1 * slope > 0.0 and s2 * slope > 0.0
-                  and max(abs(s1), abs(s2)) <= st * min(abs(s1), abs(s2)))
+        # steady: both halves move the same way, the second no more than ``accel`` times
+        # faster (a geometric or slower trend) and no more than ``steady`` times slower
+        steady = (s1 * slope > 0.0 and s2 * slope > 0.0 and abs(s2) <= P[P_ACCEL] * abs(s1)
+                  and abs(s1) <= st * abs(s2))
         if not steady:
             code, reason = C_TRANS, 7
         elif slope < 0.0:

@@ -32,8 +32,8 @@ REGIMES = ("convergence", "oscillation", "spike", "divergence", "transient")
 #: Default options of :func:`classify` (calibrated on the calibration part of
 #: ``scripts/make_regime_dataset.py``; see docs/regimes.md).
 DEFAULTS = dict(window=0.25, floor=1e-28, spike_height=2.0, min_spikes=2, ripple=10.0,
-                baseline_window=0.1, trend_min=0.3, trend_snr=2.0, flat_tol=0.01, steady=4.0,
-                far=4.0)
+                baseline_window=0.1, trend_min=0.0, trend_snr=2.0, flat_tol=0.01, steady=4.0,
+                far=4.0, accel=1.5)
 
 _EMPTY_I = np.empty(0, dtype=np.int64)
 
@@ -154,6 +154,7 @@ def _params(kw) -> np.ndarray:
     P[_rf.P_FLAT_TOL] = num("flat_tol", 0.0, lo_open=False)
     P[_rf.P_STEADY] = num("steady", 1.0, lo_open=False)
     P[_rf.P_FAR] = num("far", 0.0)
+    P[_rf.P_ACCEL] = num("accel", 1.0, lo_open=False)
     return P
 
 
@@ -210,7 +211,8 @@ def _regime(out, step, peaks, onsets, heights, cnt) -> Regime:
         float(out[_rf.F_LOG_LEVEL]), float(out[_rf.F_FLOOR]), float(out[_rf.F_SPREAD]))
 
 
-def classify(traj_or_loss, step=None, *, f_star: float | None = None, diverged: bool = False, **kw) -> Regime:
+def classify(traj_or_loss, step=None, *, f_star: float | None = None, diverged: bool = False,
+             reference: float | None = None, **kw) -> Regime:
     """Classify the late phase of a run (Ma, Wu & E, section 4, Figures 7-8).
 
     Parameters
@@ -229,6 +231,8 @@ def classify(traj_or_loss, step=None, *, f_star: float | None = None, diverged: 
     diverged : bool
         The run is known to have stopped on a non-finite value (taken from a
         Trajectory's ``status`` automatically).
+    reference : float, optional
+        Scale of ``level`` (default |f_0 - f*|); no rule reads it.
     **kw
         Options (defaults in :data:`DEFAULTS`): ``window`` (late window, fraction
         of the recorded step span, (0, 1]); ``floor`` (|f - f*| is clipped below
@@ -237,10 +241,11 @@ def classify(traj_or_loss, step=None, *, f_star: float | None = None, diverged: 
         ``ripple`` (steps over which the upper envelope bridges the zig-zag of a
         spike's decay); ``baseline_window`` (rolling-median width, fraction of the
         late window); ``trend_min`` and ``trend_snr`` (a change of the log-loss
-        across the window of at least ``trend_min`` decades and ``trend_snr``
-        times the residual spread is a trend); ``flat_tol`` (decades: a still
-        loss); ``steady`` (a trend is steady when the slopes of the two halves
-        of the window have its sign and differ by at most this factor);
+        across the window larger than ``flat_tol``, at least ``trend_min`` decades and
+        ``trend_snr`` times the residual spread is a trend); ``flat_tol`` (decades: a still
+        loss); ``steady`` and ``accel`` (a trend is steady when the slopes of the
+        two halves of the window have its sign, and the second is at most ``accel``
+        times steeper and at most ``steady`` times flatter than the first);
         ``far`` (the step-size scale: a stationary loss whose implied distance
         to the minimum exceeds ``far`` steps is "large").
 
@@ -274,6 +279,12 @@ def classify(traj_or_loss, step=None, *, f_star: float | None = None, diverged: 
     onsets = np.empty(n, dtype=np.int64)
     heights = np.empty(n)
     cnt = _rf.curve_features(loss, steps, fs, bool(diverged or was_div), P, out, peaks, onsets, heights)
+    if reference is not None:
+        ref = float(reference)
+        if not (np.isfinite(ref) and ref > 0):
+            raise ValueError(f"reference must be a finite number > 0, got {reference!r}")
+        out[_rf.F_LEVEL] = out[_rf.F_LOG_LEVEL] - np.log10(ref)
+        out[_rf.F_REFERENCE] = ref
     return _regime(out, steps, peaks, onsets, heights, cnt)
 
 
