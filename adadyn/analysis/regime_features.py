@@ -105,13 +105,16 @@ def _rolling_median(y, w):
     for i in range(h + 1, n - h):
         old = y[i - h - 1]
         new = y[i + h]
-        j = np.searchsorted(buf, old)
-        # remove old (shift left), then insert new keeping buf sorted
+        j = 0
+        while j < w - 1 and buf[j] != old:
+            j += 1
+        # remove old (shift left), then insert new from the right, keeping buf sorted
         for t in range(j, w - 1):
             buf[t] = buf[t + 1]
-        k = np.searchsorted(buf[:w - 1], new)
-        for t in range(w - 1, k, -1):
-            buf[t] = buf[t - 1]
+        k = w - 1
+        while k > 0 and buf[k - 1] > new:
+            buf[k] = buf[k - 1]
+            k -= 1
         buf[k] = new
         out[i] = buf[h]
     for i in range(h):
