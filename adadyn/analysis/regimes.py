@@ -121,7 +121,18 @@ class Regime:
 
 
 # ---------------------------------------------------------------- options
+#: options of the first release that the late-window rules no longer read
+_RETIRED = ("growth", "min_decrease")
+
+
 def _params(kw) -> np.ndarray:
+    retired = [k for k in _RETIRED if k in kw]
+    if retired:
+        import warnings
+
+        warnings.warn(f"classify option(s) {retired} are ignored: labels no longer refer to the start "
+                      "(docs/regimes.md)", DeprecationWarning, stacklevel=3)
+        kw = {k: v for k, v in kw.items() if k not in _RETIRED}
     unknown = set(kw) - set(DEFAULTS)
     if unknown:
         raise TypeError(f"unknown classify option(s) {sorted(unknown)}; allowed: {sorted(DEFAULTS)}")
