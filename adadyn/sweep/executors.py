@@ -45,6 +45,9 @@ def orphan_guard(parent_pid: int, parent_start=None, pdeathsig: bool = True) -> 
     if _GUARDED or multiprocessing.parent_process() is None:
         return
     _GUARDED = True
+    if threading.current_thread() is threading.main_thread():
+        # a worker forked while the sweep's SIGTERM handler was installed inherits it: undo
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if pdeathsig and sys.platform.startswith("linux"):
         try:
             libc = ctypes.CDLL(None, use_errno=True)
@@ -173,13 +176,13 @@ class Runner:
         self.cancel()
         if self.process:
             ex = self.executor
-            kill = getattr(ex, "terminate_workers", None)  # Python >= 3.14
+            kill = getattr(ex, "kill_workers", None)  # Python >= 3.14
             if kill is not None:
                 kill()
             else:
                 for p in list((getattr(ex, "_processes", None) or {}).values()):
                     try:
-                        p.terminate()
+                        p.kill()
                     except (OSError, AttributeError):
                         pass
             ex.shutdown(wait=False, cancel_futures=True)
