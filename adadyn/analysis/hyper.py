@@ -9,6 +9,7 @@ point's late phase (:func:`~adadyn.analysis.classify`, Ma, Wu & E section 4).
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from dataclasses import dataclass, field
@@ -162,6 +163,10 @@ def _run(opt, obj, x0, steps, grid, *, record_every, executor, out, progress, ch
     from adadyn.sweep import OptimizerTask, run_sweep
 
     steps, record_every, ckw, window, x0 = _settings(opt, obj, x0, steps, record_every, classify_kw)
+    known = sorted({f.name for f in dataclasses.fields(opt) if f.name != "schedule"} | set(opt._RATE_FIELDS))
+    unknown = [n for n in grid.names if n not in known]
+    if unknown:
+        raise ValueError(f"unknown hyperparameter axis {unknown[0]!r} for {opt.name}; known: {known}")
     for i in _corners(grid):
         opt.replace(**grid.point(i))  # a clear error from the spec before anything runs
     f_star = 0.0 if obj.min_value is None else obj.min_value
