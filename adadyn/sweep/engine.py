@@ -215,8 +215,7 @@ def _run(task, grid, runner, store, meter, cs, key):
     n_chunks = -(-G // cs)
     span = lambda i: np.arange(i * cs, min((i + 1) * cs, G))  # noqa: E731
     acc = _Assembler(task, G)
-    todo = list(range(n_chunks))
-    loaded = 0
+    done = set()
     if store is not None:
         for i in store.finished():
             part = store.load(i, task.keys)
@@ -228,8 +227,9 @@ def _run(task, grid, runner, store, meter, cs, key):
                 store._bad(store._file(i), str(exc))
                 continue
             acc.put(span(i), part)
-            todo.remove(i)
-            loaded += 1
+            done.add(i)
+    todo = [i for i in range(n_chunks) if i not in done]
+    loaded = len(done)
     meter.start(G, G - sum(span(i).size for i in todo), desc=type(task).__name__)
     computed = 0
 

@@ -62,11 +62,12 @@ class OptimizerTask(Task):
 
     Notes
     -----
-    :meth:`run_all` is ``run_grid(parallel=True)`` (Numba threads, vectorised
-    across points where the objective has a batched gradient); :meth:`run_chunk`
-    is ``run_grid(parallel=False)``, which never starts Numba's OpenMP runtime
-    (a process forked after that runtime started cannot use it). Both give the
-    same bits.
+    :meth:`run_all` is ``run_grid(parallel=True)`` (points spread over threads,
+    vectorised across points where the objective has a batched gradient);
+    :meth:`run_chunk` is ``run_grid(parallel=False)``, everything on the worker's
+    own thread, as a worker that is already one per core should. Neither starts
+    Numba's OpenMP runtime (a process forked after that runtime started cannot
+    use it), and both give the same bits.
     """
 
     def __init__(self, opt, obj, x0, steps: int, *, record_every: int = 100, window: int | None = None,
