@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 
 from adadyn.sweep import (CallbackProgress, Grid, NoProgress, SweepError, SweepInterrupted, SweepStore,
-                          SweepWarning, Task, TextProgress, as_progress, dask_client, run_sweep, sweep_key)
+                          SweepWarning, Task, TextProgress, as_progress, dask_client, process_pool, run_sweep,
+                          sweep_key)
 
 HERE = Path(__file__).resolve().parent
 
@@ -135,6 +136,8 @@ def test_thread_pool(ref):
 def test_process_pool_spawn(ref):
     with ProcessPoolExecutor(2, mp_context=get_context("spawn")) as ex:
         same(run_sweep(Logistic(), GRID, executor=ex, chunk_size=4, progress=False), ref)
+    with process_pool(2, mp_context=get_context("spawn")) as ex:  # the orphan guard as initializer
+        same(run_sweep(Logistic(), GRID, executor=ex, chunk_size=7, progress=False), ref)
 
 
 @pytest.mark.dask
@@ -143,6 +146,8 @@ def test_dask_local_cluster(ref):
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
                                   dashboard_address=None) as cluster, distributed.Client(cluster) as client:
         same(run_sweep(Logistic(), GRID, executor=client, chunk_size=4, progress=False), ref)
+        # a scheduler address: the engine connects, runs and closes its own client
+        same(run_sweep(Logistic(), GRID, executor=cluster.scheduler_address, chunk_size=5, progress=False), ref)
 
 
 def test_unreachable_dask_address_fails_fast():
