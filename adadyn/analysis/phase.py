@@ -19,43 +19,18 @@ from functools import cached_property
 
 import numpy as np
 
-from adadyn.analysis.regimes import REGIMES, Regime, classify
+from adadyn.analysis.regimes import REGIMES, Regime, classify_many
 
 __all__ = ["PhaseDiagram", "phase_diagram", "objective_recipe", "objective_from_recipe"]
 
 
 # ---------------------------------------------------------------- classification
-@dataclass(frozen=True, eq=False)
-class _Classes:
-    """Per-curve classification of many curves (the fields of ``classify_many``)."""
-
-    label: np.ndarray
-    code: np.ndarray
-    spike_count: np.ndarray
-    osc_amplitude: np.ndarray
-    level: np.ndarray
-    trend: np.ndarray
-    regimes: list
-
-
 def _classify_all(loss2d, step, f_star, diverged, classify_kw):
-    """Classify every row of ``loss2d`` (G, n) recorded at ``step``: with
-    :func:`adadyn.analysis.regimes.classify_many` when it exists, else one
-    :func:`~adadyn.analysis.classify` call per curve (the same labels)."""
-    kw = dict(classify_kw or {})
+    """Classify every row of ``loss2d`` (G, n) recorded at ``step`` at once
+    (:func:`adadyn.analysis.regimes.classify_many`: the labels of one
+    :func:`~adadyn.analysis.classify` call per curve, compiled)."""
     diverged = np.asarray(diverged, dtype=bool).reshape(-1)
-    try:
-        from adadyn.analysis.regimes import classify_many
-    except ImportError:
-        classify_many = None
-    if classify_many is not None:
-        return classify_many(loss2d, step, f_star=f_star, diverged=diverged, **kw)
-    regs = [classify(loss2d[g], step, f_star=f_star, diverged=bool(diverged[g]), **kw)
-            for g in range(loss2d.shape[0])]
-    arr = lambda name, dt=np.float64: np.array([getattr(r, name) for r in regs], dtype=dt)  # noqa: E731
-    return _Classes(label=np.array([r.label for r in regs], dtype=object), code=arr("code", np.int64),
-                    spike_count=arr("spike_count", np.int64), osc_amplitude=arr("osc_amplitude"),
-                    level=arr("level"), trend=arr("trend"), regimes=regs)
+    return classify_many(loss2d, step, f_star=f_star, diverged=diverged, **dict(classify_kw or {}))
 
 
 class _Features:

@@ -1,9 +1,9 @@
 """Compiled late-phase features of loss curves (the engine of :mod:`adadyn.analysis.regimes`).
 
 One Numba function, :func:`curve_features`, computes every feature and the label
-of one curve; :func:`many_features` runs it over the rows of a (G, n) array with
-``prange`` (one independent curve per iteration, so the result is bit-identical
-at any thread count). :func:`adadyn.analysis.classify` and
+of one curve; :func:`many_features` runs it over the rows of a (G, n) array
+(blocks of rows on threads, one independent curve at a time, so the result is
+bit-identical at any thread count). :func:`adadyn.analysis.classify` and
 :func:`adadyn.analysis.classify_many` both call it, which makes their labels
 identical by construction. The rules are documented in ``docs/regimes.md``.
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import prange
 
 from adadyn._jit import jit
 
@@ -343,11 +342,13 @@ def curve_features(loss, step, f_star, diverged, P, out, peaks, onsets, heights)
     return cnt
 
 
-@jit(parallel=True)
+@jit(nogil=True)
 def many_features(loss, step, f_star, diverged, P, out, counts):
-    """curve_features over the rows of ``loss`` (G, n); scalar features into out (G, N_FEATURES)."""
+    """curve_features over the rows of ``loss`` (G, n); scalar features into out (G, N_FEATURES).
+    Serial and without the GIL: :func:`adadyn.analysis.regimes.classify_many` spreads
+    blocks of rows over threads (:mod:`adadyn._threads`)."""
     G, n = loss.shape
-    for g in prange(G):
+    for g in range(G):
         peaks = np.empty(n, dtype=np.int64)
         onsets = np.empty(n, dtype=np.int64)
         heights = np.empty(n)

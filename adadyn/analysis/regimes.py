@@ -396,5 +396,7 @@ def classify_many(loss, step=None, *, f_star=None, diverged=None, **kw) -> Regim
     feats = np.empty((G, _rf.N_FEATURES))
     counts = np.zeros(G, dtype=np.int64)
     if G:
-        _rf.many_features(L, st, fs, dv, P, feats, counts)
+        from adadyn._threads import spread
+
+        spread(G, 64, lambda a, b: _rf.many_features(L[a:b], st, fs[a:b], dv[a:b], P, feats[a:b], counts[a:b]))
     return RegimeArray(feats, counts, L, st, fs, dv, P)
