@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import time
 from pathlib import Path
 
 from adadyn import __version__
-from adadyn.commands.errors import CLIError, OneLineParser, ParseExit, guarded, handle
+from adadyn.commands.errors import EXIT_INTERRUPTED, CLIError, OneLineParser, ParseExit, guarded, handle
 
 
 def _section_modules():
@@ -73,7 +74,16 @@ def main(argv=None) -> int:
 
     0: done; 2: refused or failed (one line on stderr); 130: interrupted.
     """
-    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv is None:  # the process's own command line: an interrupt ends the process at once
+        code = main(sys.argv[1:])
+        if code == EXIT_INTERRUPTED:
+            # everything was cleaned up on the way out (chunks saved, workers stopped); skip
+            # interpreter-exit joins of pool threads, which can wait for work already abandoned
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+        return code
+    argv = list(argv)
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
