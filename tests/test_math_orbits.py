@@ -167,3 +167,21 @@ def test_fixed_point_block_tolerance_is_absolute_near_zero():
     # multipliers of the fixed point, eq. (11): 1 - eta lambda / eps and alpha
     np.testing.assert_allclose(np.sort(orb.multipliers.real), [0.8, 0.9], atol=1e-12)
     assert orb.stable
+
+
+def test_newton_iteration_count_on_a_linear_map():
+    """GD on a quadratic: F^2(z) - z is linear, so one Newton step lands on the
+    fixed point exactly; the orbit search reports one iteration and minimal period 1."""
+    obj = ad.objectives.diagonal_quadratic([1.0, 3.0])
+    orb = ad.analysis.periodic_orbit(ad.GD(0.1), obj, 2, [0.7, -0.2])
+    assert not orb.found and orb.minimal_period == 1 and orb.iterations == 1
+    fp = ad.analysis.periodic_orbit(ad.GD(0.1), obj, 1, [0.7, -0.2])
+    assert fp.found and fp.iterations == 1 and np.max(np.abs(fp.x)) < 1e-15
+
+
+def test_a_guess_whose_orbit_overflows_is_not_found():
+    """GD with eta lambda = 2.5 on a quartic sends a large guess to overflow within two
+    steps: the residual is not finite and nothing may be reported as found."""
+    obj = ad.Objective.from_expr("x1**4/4")
+    orb = ad.analysis.periodic_orbit(ad.GD(1.0), obj, 2, [1e80])
+    assert not orb.found and not np.isfinite(orb.residual)
