@@ -185,3 +185,21 @@ def test_a_guess_whose_orbit_overflows_is_not_found():
     obj = ad.Objective.from_expr("x1**4/4")
     orb = ad.analysis.periodic_orbit(ad.GD(1.0), obj, 2, [1e80])
     assert not orb.found and not np.isfinite(orb.residual)
+
+
+def test_convergence_on_the_last_allowed_iteration_and_state_guess():
+    """max_iter equal to the iterations Newton needs still reports the orbit (the check
+    after the loop), polished like any other; a State from a run is a valid guess."""
+    obj = ad.objectives.quadratic([[1.0]])
+    opt = ad.RMSprop(0.01, alpha=0.9, eps=1e-4)
+    c = 0.005 - 1e-4
+    good = ad.analysis.periodic_orbit(opt, obj, 2, [3 * c])
+    last = ad.analysis.periodic_orbit(opt, obj, 2, [3 * c], max_iter=good.iterations)
+    assert last.found and last.iterations == good.iterations
+    np.testing.assert_allclose(np.sort(last.x[:, 0]), [-c, c], rtol=1e-12)
+    F = rms_map(0.01, 0.9, 1e-4, lambda x: x)
+    np.testing.assert_allclose(F(F(last.points[0])), last.points[0], rtol=1e-12)
+    tr = ad.run(opt, obj, [0.1], 3000)
+    orb = ad.analysis.periodic_orbit(opt, obj, 2, tr.final_state)
+    assert orb.found
+    np.testing.assert_allclose(np.sort(orb.x[:, 0]), [-c, c], rtol=1e-10)
