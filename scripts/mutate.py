@@ -156,7 +156,7 @@ def main(argv=None) -> int:
             finally:
                 f.write_text(orig)
             status = "survived" if out == "passed" else "killed"
-            results.append(dict(id=m["id"], module=m["module"], status=status, outcome=out, seconds=round(dt, 1)))
+            results.append(dict(id=m["id"], module=m["module"], status=status, outcome=out, seconds=round(dt, 1), tail=tail))
             print(f"[{i}/{len(live)}] {m['id']:<34} {status:<8} ({out}, {dt:.0f} s)", flush=True)
 
     per = defaultdict(lambda: [0, 0])
