@@ -203,3 +203,24 @@ def test_convergence_on_the_last_allowed_iteration_and_state_guess():
     orb = ad.analysis.periodic_orbit(opt, obj, 2, tr.final_state)
     assert orb.found
     np.testing.assert_allclose(np.sort(orb.x[:, 0]), [-c, c], rtol=1e-10)
+
+
+def test_orbit_through_a_non_differentiable_point_is_not_found():
+    """signGD's fixed point x = 0 on x^2/2 has g = 0, where its map has no derivative:
+    the orbit satisfies F(z) = z but no multipliers exist, so found=False with a message."""
+    orb = ad.analysis.periodic_orbit(ad.SignGD(0.1), ad.objectives.quadratic([[1.0]]), 1, [0.0])
+    assert not orb.found and "differentiable" in orb.message and orb.minimal_period == 1
+    # half a step away from 0 the 2-cycle +-eta/2 is differentiable (multiplier 1: a continuum)
+    two = ad.analysis.periodic_orbit(ad.SignGD(0.1), ad.objectives.quadratic([[1.0]]), 2, [0.05])
+    assert two.found and np.allclose(two.multipliers, [1.0]) and not two.stable
+
+
+def test_tolerances_reach_newton():
+    """A loose tol stops Newton earlier (fewer iterations, larger residual) than the default."""
+    obj = ad.objectives.quadratic([[1.0]])
+    opt = ad.RMSprop(0.01, alpha=0.9, eps=1e-4)
+    tight = ad.analysis.periodic_orbit(opt, obj, 2, [0.015])
+    loose = ad.analysis.periodic_orbit(opt, obj, 2, [0.015], tol=1e-3, atol=1e-6)
+    assert tight.found and loose.found and loose.iterations < tight.iterations
+    # the polish steps still bring the loose result to the same orbit
+    np.testing.assert_allclose(loose.points, tight.points, rtol=1e-12)
