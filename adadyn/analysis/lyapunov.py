@@ -159,6 +159,8 @@ def lyapunov_exponents(opt, obj, x0=None, steps: int = 10_000, *, state=None, tr
             start = np.asarray(start, dtype=np.float64)
         except (TypeError, ValueError):
             raise ValueError(f"{name} must be an array of numbers or a State, got {type(start).__name__}") from None
+        if not np.all(np.isfinite(start)):
+            raise ValueError(f"{name} must be finite (no NaN or inf), got {start}")
     z0 = as_state_vector(F, start)
     if not np.all(np.isfinite(z0)):
         raise ValueError(f"{name} must be finite (no NaN or inf), got {z0}")
