@@ -38,7 +38,8 @@ class DatasetError(ValueError):
 class _NumpyOnly(pickle.Unpickler):
     _ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
                 ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
-                ("numpy._core.multiarray", "scalar")}
+                ("numpy._core.multiarray", "scalar"),
+                ("_codecs", "encode")}  # how Python 3 writes bytes at protocol 2
 
     def find_class(self, module, name):
         if (module, name) in self._ALLOWED:
