@@ -220,18 +220,24 @@ def train(spec, model: torch.nn.Module, problem: Problem, steps: int, *, record_
         lo.backward()
         return lo
 
+    zero = torch.zeros((), dtype=dtype, device=dev)
+    v0_norm = torch.full((), sqrt_v0, dtype=dtype, device=dev)
+
     @torch.no_grad()
     def _record(j, loss, gn, last_gn, step):
         ms, vs = opt.moments()
+        # one foreach reduction for |x| and |m|, one for sum(v) (v >= 0: its l1 norm)
+        nrm = torch.stack(torch._foreach_norm(params + (ms or [])))
+        nrm = nrm * nrm
+        xn = nrm[: len(params)].sum().sqrt()
         if ms is not None:
-            mn = _norm(ms)
+            mn = nrm[len(params):].sum().sqrt()
         elif opt.m_is_last_grad:
             mn = last_gn * h_abs
         else:
-            mn = torch.zeros((), dtype=torch.float64, device=dev)
-        svn = _norm(vs, 1.0).sqrt() if vs is not None else torch.full((), sqrt_v0, dtype=torch.float64, device=dev)
-        f64 = torch.float64
-        rec[j] = torch.stack([loss.detach().to(f64), gn, _norm(params).to(f64), mn.to(f64), svn.to(f64)])
+            mn = zero
+        svn = torch.stack(torch._foreach_norm(vs, 1.0)).sum().sqrt() if vs is not None else v0_norm
+        rec[j] = torch.stack([loss.detach(), gn.to(dtype), xn, mn.to(dtype), svn])
         times[j] = opt.time
         if test is not None:
             test[j] = float(prob.test_error(model))
