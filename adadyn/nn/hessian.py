@@ -40,7 +40,7 @@ def hvp_operator(model, problem, scale: np.ndarray | None = None):
     with torch.enable_grad():
         loss = prob.loss(model)
         grads = torch.autograd.grad(loss, params, create_graph=True)
-    flat = torch.cat([g.reshape(-1) for g in grads])
+        flat = torch.cat([g.reshape(-1) for g in grads])
     d = flat.shape[0]
     s = None if scale is None else torch.as_tensor(scale, dtype=ref.dtype, device=ref.device)
 

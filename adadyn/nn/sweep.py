@@ -150,7 +150,10 @@ def _batchable(problem, cs) -> bool:
 
 
 class _BatchedRun:
-    """G networks with stacked weights W_l (G, fan_in, fan_out), b_l (G, 1, fan_out)."""
+    """G networks in one leaf tensor ``flat`` of shape (G, P): row g holds network g's
+    parameters; layer l's weight (G, fan_in, fan_out) and bias (G, 1, fan_out) are views
+    of it, so the gradient of the summed losses is one (G, P) tensor and the optimiser
+    update is a handful of operations on (G, P) arrays with (G, 1) coefficients."""
 
     def __init__(self, task: NetworkTask, specs, cs):
         self.task, self.cs, self.c0 = task, cs, cs[0]
@@ -158,47 +161,44 @@ class _BatchedRun:
         dev = torch.device(task.device)
         G = len(specs)
         proto = mlp(task.widths, task.activation, dtype=dt, seed=task.seed)
-        self.params = []
+        pieces, self.layout, off = [], [], 0
         for lin in proto.layers:
-            W = lin.weight.detach().t().contiguous().to(dev).expand(G, -1, -1).clone().requires_grad_(True)
-            b = lin.bias.detach().to(dev)[None, None, :].expand(G, 1, -1).clone().requires_grad_(True)
-            self.params += [W, b]
+            W = lin.weight.detach().t().contiguous()  # (fan_in, fan_out): x @ W
+            pieces += [W.reshape(-1), lin.bias.detach()]
+            self.layout.append((off, W.shape, off + W.numel(), lin.bias.numel()))
+            off += W.numel() + lin.bias.numel()
+        self.flat = torch.cat(pieces).to(dev)[None, :].expand(G, -1).clone().requires_grad_(True)
         self.act = ACTIVATIONS[task.activation]
         prob = task.problem.to(dev, dt)
         self.X, self.Y = prob.data["X"], prob.data["Y"]
         self.Xe = self.X.expand(G, -1, -1)
 
         def col(vals):
-            return torch.tensor(vals, dtype=dt, device=dev)
+            return torch.tensor(vals, dtype=dt, device=dev)[:, None]
 
         self.h, self.r = col([c.h for c in cs]), col([c.r for c in cs])
         self.p, self.q = col([c.p for c in cs]), col([c.q for c in cs])
         self.eps, self.mix = col([c.eps for c in cs]), col([c.sign_mix for c in cs])
         self.eta = np.array([c.eta for c in cs])
-        self.p1 = np.ones(G)
-        self.p2 = np.ones(G)
-        self.m = [torch.zeros_like(t) for t in self.params]
-        v0 = col([c.v0 for c in cs])
-        self.v = [torch.zeros_like(t) + s for t, s in zip(self.params, self._bc(v0))]
-        self.aux = [torch.zeros_like(t) for t in self.params]
+        self.rs, self.qs = np.array([c.r for c in cs]), np.array([c.q for c in cs])
+        self.p1, self.p2 = np.ones(G), np.ones(G)
+        with torch.no_grad():
+            self.m = torch.zeros_like(self.flat)
+            self.v = torch.zeros_like(self.flat) + col([c.v0 for c in cs])
+            self.aux = torch.zeros_like(self.flat)
         self.G, self.dt, self.dev = G, dt, dev
-        # per-point coefficients shaped (G, 1, 1) against each stacked parameter
-        self.bc = {k: self._bc(getattr(self, k)) for k in ("h", "r", "p", "q", "eps", "mix")}
 
-    def _bc(self, t: torch.Tensor) -> list:
-        """Per-point tensors shaped to broadcast against each stacked parameter."""
-        return [t.view(-1, *([1] * (p.ndim - 1))) for p in self.params]
+    def _col(self, vals) -> torch.Tensor:
+        return torch.as_tensor(vals, dtype=self.dt).to(self.dev)[:, None]
 
     def loss(self) -> torch.Tensor:
-        (W, b), rest = self.params[:2], self.params[2:]
-        z = torch.baddbmm(b, self.Xe, W)
-        for i in range(0, len(rest), 2):
-            z = torch.baddbmm(rest[i + 1], self.act(z), rest[i])
+        G, z = self.G, None
+        for i, (w0, shape, b0, nb) in enumerate(self.layout):
+            W = self.flat[:, w0:w0 + shape[0] * shape[1]].view(G, shape[0], shape[1])
+            b = self.flat[:, b0:b0 + nb].view(G, 1, nb)
+            z = torch.baddbmm(b, self.Xe if i == 0 else self.act(z), W)
         r = z - self.Y
         return (r * r).sum(dim=(1, 2)) / (2 * self.X.shape[0])
-
-    def _sqnorm(self, ts) -> torch.Tensor:
-        return sum((t * t).sum(dim=tuple(range(1, t.ndim))) for t in ts)
 
     def run(self) -> dict:
         task, c0 = self.task, self.c0
@@ -207,15 +207,13 @@ class _BatchedRun:
         sched = c0.schedule
         fac = np.ones(task.steps) if sched.kind == 0 else np.asarray(sched.factor(np.arange(1, task.steps + 1)))
         last_g2 = torch.zeros(self.G, dtype=self.dt, device=self.dev)
-        time_ = np.zeros(self.G)
         for n in range(task.steps + 1):
-            for t in self.params:
-                t.grad = None
+            self.flat.grad = None
             L = self.loss()
             L.sum().backward()
-            grads = [t.grad for t in self.params]
+            g = self.flat.grad
             with torch.no_grad():
-                g2 = self._sqnorm(grads)
+                g2 = (g * g).sum(1)
                 ok = torch.isfinite(L) & torch.isfinite(g2)
                 newly = alive & ~ok
                 if bool(newly.any()):
@@ -227,71 +225,132 @@ class _BatchedRun:
                     self._record(out, n // task.record_every, L, g2, last_g2, alive)
                 if n == task.steps or not bool(alive.any()):
                     break
-                self._step(grads, float(fac[n]), n + 1)
+                self._step(g, float(fac[n]))
                 last_g2 = g2
         return out
 
     def _record(self, out, j, L, g2, last_g2, alive):
         c0 = self.c0
         mask = alive.cpu().numpy()
-        rows = {"loss": L, "grad_norm": g2.sqrt(), "x_norm": self._sqnorm(self.params).sqrt()}
+        rows = {"loss": L, "grad_norm": g2.sqrt(), "x_norm": (self.flat * self.flat).sum(1).sqrt()}
         if c0.method in ("moment", "lion") and c0.r != 0.0:
-            rows["m_norm"] = self._sqnorm(self.m).sqrt()
+            rows["m_norm"] = (self.m * self.m).sum(1).sqrt()
         elif c0.method == "moment":
-            rows["m_norm"] = self.h.abs() * last_g2.sqrt()
+            rows["m_norm"] = self.h[:, 0].abs() * last_g2.sqrt()
         else:
             rows["m_norm"] = torch.zeros_like(L)
-        rows["sqrt_v_norm"] = (sum(t.sum(dim=tuple(range(1, t.ndim))) for t in self.v).sqrt()
-                               if c0.has_v else torch.zeros_like(L))
+        rows["sqrt_v_norm"] = self.v.sum(1).sqrt() if c0.has_v else torch.zeros_like(L)
         for k, val in rows.items():
-            col = val.detach().to("cpu", torch.float64).numpy()
-            out[k][:, j] = np.where(mask, col, np.nan)
+            out[k][:, j] = np.where(mask, val.detach().to("cpu", torch.float64).numpy(), np.nan)
 
-    def _step(self, grads, factor, t):
-        c0 = self.c0
-        P = self.params
+    def _step(self, g, factor):
+        """One step of every network: the kernels' operations (adadyn.discrete.kernels) per row."""
+        c0, x, m, v = self.c0, self.flat, self.m, self.v
         eta = self.eta * factor
         if c0.method == "gd":
-            for x, g, e in zip(P, grads, self._bc(torch.tensor(eta, dtype=self.dt, device=self.dev))):
-                x.sub_(e * g)
+            x.sub_(self._col(eta) * g)
             return
         if c0.method == "sign":
-            for x, g, e in zip(P, grads, self._bc(torch.tensor(eta, dtype=self.dt, device=self.dev))):
-                x.sub_(e * torch.sign(g))
+            x.sub_(self._col(eta) * torch.sign(g))
             return
         if c0.method == "lion":
-            e = self._bc(torch.tensor(eta, dtype=self.dt, device=self.dev))
-            for x, g, m, ei, c1, r, h in zip(P, grads, self.m, e, self.bc["mix"], self.bc["r"], self.bc["h"]):
-                u = c1 * m + (1.0 - c1) * g
-                x.sub_(ei * torch.sign(u))
-                m.mul_(r).add_(h * g)
+            u = self.mix * m + (1.0 - self.mix) * g
+            x.sub_(self._col(eta) * torch.sign(u))
+            m.copy_(self.r * m + self.h * g)
             return
-        self.p1 *= np.array([c.r for c in self.cs])
-        self.p2 *= np.array([c.q for c in self.cs])
+        self.p1 *= self.rs
+        self.p2 *= self.qs
         if c0.bias_correction:
             stp, c2 = eta / (1.0 - self.p1), np.sqrt(1.0 - self.p2)
         else:
             stp, c2 = eta, np.ones(self.G)
-        stp_t = self._bc(torch.tensor(stp, dtype=self.dt, device=self.dev))
-        c2_t = torch.tensor(c2, dtype=self.dt, device=self.dev)
-        ic2 = self._bc(1.0 / c2_t)
-        c2sq = self._bc(c2_t * c2_t)
-        for i, (x, g) in enumerate(zip(P, grads)):
-            r, h, p, q, eps = (self.bc[k][i] for k in ("r", "h", "p", "q", "eps"))
-            m, v = self.m[i], self.v[i]
-            m.copy_(r * m + h * g)
-            v.copy_(q * v + p * (g * g))
-            vi = v
-            if c0.amsgrad == "raw":
-                torch.maximum(self.aux[i], v, out=self.aux[i])
-                vi = self.aux[i]
-            elif c0.amsgrad == "hat":
-                torch.maximum(self.aux[i], v / c2sq[i], out=self.aux[i])
-                vi = self.aux[i] * c2sq[i]
-            den = torch.sqrt(vi / c2sq[i] + eps) if c0.eps_inside else torch.sqrt(vi) * ic2[i] + eps
-            x.sub_(stp_t[i] * m / den)
+        c2sq = self._col(c2 * c2)
+        m.copy_(self.r * m + self.h * g)
+        v.copy_(self.q * v + self.p * (g * g))
+        vi = v
+        if c0.amsgrad == "raw":
+            torch.maximum(self.aux, v, out=self.aux)
+            vi = self.aux
+        elif c0.amsgrad == "hat":
+            torch.maximum(self.aux, v / c2sq, out=self.aux)
+            vi = self.aux * c2sq
+        if c0.eps_inside:
+            den = torch.sqrt(vi / c2sq + self.eps)
+        else:
+            den = torch.sqrt(vi) * self._col(1.0 / c2) + self.eps
+        x.sub_(self._col(stp) * m / den)
 
 
 def task_hash(task: NetworkTask) -> str:
     """sha256 of :meth:`NetworkTask.identity` (a directory name for a sweep's results)."""
     return hashlib.sha256("\x00".join(task.identity()).encode()).hexdigest()
+
+
+def phase_diagram(problem: Problem, widths, a, b, eta: float = 1e-3, steps: int = 1000, *, spec=None,
+                  activation: str = "relu", seed: int = 0, record_every: int = 1, window: float = 0.5,
+                  chunk_size: int = 64, dtype: str = "float64", device: str = "cpu", progress=None):
+    """Figure 8 of Ma, Wu & E for a network: Adam's late-phase regime over an (a, b) grid.
+
+    Every point trains ``mlp(widths, activation, seed=seed)`` on ``problem`` for
+    ``steps`` full-batch steps of ``spec.replace(eta=eta, a=a_i, b=b_j)``
+    (default spec ``Adam(eta)``), ``chunk_size`` networks at a time batched
+    (:class:`NetworkTask`); each loss curve is classified by
+    :func:`adadyn.analysis.classify` over its last ``window`` fraction.
+
+    Returns
+    -------
+    adadyn.analysis.phase.PhaseDiagram
+        Indexed [i, j] = (a[i], b[j]); ``final_x`` is empty (the networks' weights are not kept).
+    """
+    from adadyn.analysis.phase import PhaseDiagram
+    from adadyn.analysis.regimes import classify
+    from adadyn.discrete.specs import Adam
+    from adadyn.status import status_from_code
+
+    a = np.atleast_1d(np.asarray(a, dtype=np.float64))
+    b = np.atleast_1d(np.asarray(b, dtype=np.float64))
+    for name, arr in (("a", a), ("b", b)):
+        if arr.ndim != 1 or arr.size == 0 or not np.all(np.isfinite(arr) & (arr > 0) & (arr * eta <= 1.0)):
+            raise ValueError(f"{name} must be a non-empty 1-D array of memory rates in (0, 1/eta], got {arr}")
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
+        raise ValueError(f"chunk_size must be an integer >= 1, got {chunk_size!r}")
+    if not 0.0 < window <= 1.0:
+        raise ValueError(f"window must be a fraction in (0, 1], got {window!r}")
+    spec = Adam(eta) if spec is None else spec.replace(eta=float(eta))
+    task = NetworkTask(problem, widths, spec, steps, activation=activation, record_every=record_every, seed=seed,
+                       dtype=dtype, device=device)
+    A, B = np.meshgrid(a, b, indexing="ij")
+    pa, pb = A.ravel(), B.ravel()
+    parts = []
+    for lo in range(0, pa.size, chunk_size):
+        parts.append(task.run_chunk({"a": pa[lo:lo + chunk_size], "b": pb[lo:lo + chunk_size]}))
+        if progress is not None:
+            progress(min(lo + chunk_size, pa.size), pa.size)
+    res = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    step = record_every * np.arange(res["loss"].shape[1])
+    regs = []
+    for loss, code in zip(res["loss"], res["status"]):
+        ok = np.isfinite(loss)
+        regs.append(classify(loss[ok], step[ok], f_star=0.0, window=window,
+                             diverged=status_from_code(code) == "diverged"))
+    late = step >= step[-1] * (1.0 - window)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lg = np.log10(np.abs(res["loss"][:, late]))
+    shape = (a.size, b.size)
+    grid = lambda vals, dt=float: np.array(vals, dtype=dt).reshape(shape)  # noqa: E731
+    regime = grid([r.label for r in regs], object).astype(str)
+    from adadyn.analysis.regimes import REGIMES
+
+    return PhaseDiagram(
+        a=a, b=b, eta=float(eta), steps=int(steps), record_every=int(record_every),
+        window=int(round(steps * window)), regime=regime, regime_code=np.vectorize(REGIMES.index)(regime),
+        late_mean_log10_loss=np.nanmean(np.where(np.isfinite(lg), lg, np.nan), axis=1).reshape(shape),
+        late_std_log10_loss=np.nanstd(np.where(np.isfinite(lg), lg, np.nan), axis=1).reshape(shape),
+        spike_count=grid([r.spike_count for r in regs], int), osc_amplitude=grid([r.osc_amplitude for r in regs]),
+        level=grid([r.level for r in regs]), trend=grid([r.trend for r in regs]),
+        status=np.array([str(status_from_code(c)) for c in res["status"]]).reshape(shape),
+        final_loss=np.array([lo[np.isfinite(lo)][-1] if np.isfinite(lo).any() else np.nan
+                             for lo in res["loss"]]).reshape(shape),
+        final_x=np.empty(shape + (0,)), loss=res["loss"].reshape(shape + (-1,)), step=step,
+        regimes=grid(regs, object), opt=spec, objective=f"{task.describe()}",
+    )
