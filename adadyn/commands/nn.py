@@ -96,27 +96,23 @@ def register(subparsers) -> None:
 
 def _setup(args):
     try:
-        import torch
-
-        from adadyn import nn  # noqa: F401
+        from adadyn import nn
     except ImportError as exc:
         raise _Fail(str(exc)) from None
     if args.threads is not None:
-        if args.threads < 1:
-            raise ValueError(f"--threads must be >= 1, got {args.threads}")
-        torch.set_num_threads(args.threads)
+        nn.set_num_threads(args.threads)
     prob = _problem(args)
     widths_text, act = DEFAULT_NETS[args.problem]
     if args.widths is None and args.problem in ("cifar10", "fashion-mnist"):
         widths_text = ",".join([str(prob.in_dim)] + widths_text.split(",")[1:-1] + [str(prob.out_dim)])
     widths = _widths(args.widths or widths_text, prob)
-    return prob, widths, args.activation or act, getattr(torch, args.dtype)
+    return prob, widths, args.activation or act, nn.DTYPES[args.dtype]
 
 
 def _run(name, body, args) -> int:
     try:
         return body(args)
-    except (_Fail, ValueError, TypeError, OSError) as exc:
+    except (_Fail, ImportError, ValueError, TypeError, OSError) as exc:
         print(f"adadyn {name}: error: {exc}", file=sys.stderr)
         return 2
 

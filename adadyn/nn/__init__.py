@@ -34,7 +34,21 @@ from adadyn.nn.hessian import (
     top_hessian_eigenvalue,
 )
 
+#: dtype names used by the command line and :class:`~adadyn.nn.sweep.NetworkTask`
+DTYPES = {"float64": torch.float64, "float32": torch.float32}
+
+
+def set_num_threads(n: int) -> None:
+    """``torch.set_num_threads(n)``. On a small shared machine one thread per
+    process is often much faster: two threads contending for two busy cores make
+    even tiny operations take milliseconds."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"threads must be an integer >= 1, got {n!r}")
+    torch.set_num_threads(n)
+
+
 __all__ = [
+    "DTYPES", "set_num_threads",
     "MLP", "mlp", "optimizer", "Problem", "regression", "classification", "sine_regression", "digits",
     "poisson_square", "poisson_disc", "cifar10", "fashion_mnist", "NetState", "train",
     "preconditioned_sharpness", "top_hessian_eigenvalue", "critical_learning_rate", "edge_of_stability",

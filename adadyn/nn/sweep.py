@@ -33,7 +33,7 @@ from adadyn.validation import check_optimizer
 
 __all__ = ["NetworkTask"]
 
-_DTYPES = {"float64": torch.float64, "float32": torch.float32}
+_DTYPES = {"float64": torch.float64, "float32": torch.float32}  # as adadyn.nn.DTYPES
 
 
 class NetworkTask:
