@@ -52,7 +52,8 @@ def jit(sig=None, *, parallel: bool = False, **kw):
         # error_model="numpy": x/0 gives inf/nan (a blow-up is a result, caught as
         # status="diverged") instead of raising, and drops the zero checks that block
         # vectorisation.
-        opts = dict(cache=_cache_ok(), parallel=parallel, error_model="numpy", **kw)
+        cache = kw.pop("cache", True) and _cache_ok()
+        opts = dict(cache=cache, parallel=parallel, error_model="numpy", **kw)
         try:
             return numba.njit(sig, **opts)(fn) if sig is not None else numba.njit(**opts)(fn)
         except RuntimeError as exc:  # "cannot cache function ...: no locator available"

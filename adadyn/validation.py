@@ -8,13 +8,23 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
+import warnings
 
 import numpy as np
 
 __all__ = [
     "check_real", "check_positive", "check_nonnegative", "check_factor", "check_int",
     "check_vector", "check_x0", "check_optimizer", "check_objective", "box_arrays",
+    "RECORD_LIMIT_BYTES", "RECORD_WARN_BYTES", "record_limit", "check_record_size",
 ]
+
+#: Default largest recording (bytes) a single call may allocate: 4 GiB. Override per call
+#: (``max_record_bytes=``) or for the process with the environment variable
+#: ``ADADYN_MAX_RECORD_BYTES``. Above it the call is refused before allocating anything.
+RECORD_LIMIT_BYTES = 4 * 2**30
+#: Recordings above this size (512 MiB) allocate, with a ResourceWarning.
+RECORD_WARN_BYTES = 512 * 2**20
 
 
 def _is_real(val) -> bool:
@@ -57,8 +67,13 @@ def check_int(name: str, val, lo: int | None = None, hi: int | None = None) -> i
         raise ValueError(f"{name} must be an integer, got {val!r}")
     v = int(val)
     if (lo is not None and v < lo) or (hi is not None and v > hi):
-        rng = f"[{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}]"
-        raise ValueError(f"{name} must be an integer in {rng}, got {v}")
+        if hi is None:
+            rng = f">= {lo}"
+        elif lo is None:
+            rng = f"<= {hi}"
+        else:
+            rng = f"in [{lo}, {hi}]"
+        raise ValueError(f"{name} must be {rng}, got {v}")
     return v
 
 
@@ -101,3 +116,41 @@ def box_arrays(obj) -> tuple[np.ndarray, np.ndarray, bool]:
     if obj.bounds is None:
         return np.full(obj.dim, -np.inf), np.full(obj.dim, np.inf), False
     return obj.bounds.lo, obj.bounds.hi, True
+
+
+def record_limit(max_record_bytes=None) -> int:
+    """The recording limit in bytes: the argument, else ``ADADYN_MAX_RECORD_BYTES``, else
+    :data:`RECORD_LIMIT_BYTES`."""
+    if max_record_bytes is None:
+        env = os.environ.get("ADADYN_MAX_RECORD_BYTES", "").strip()
+        if env:
+            try:
+                max_record_bytes = int(float(env))
+            except ValueError:
+                raise ValueError(f"ADADYN_MAX_RECORD_BYTES must be a number of bytes, got {env!r}") from None
+        else:
+            return RECORD_LIMIT_BYTES
+    return check_int("max_record_bytes", max_record_bytes, 0)
+
+
+def _human(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if abs(n) < 1024 or unit == "PiB":
+            return f"{n:.3g} {unit}"
+        n /= 1024.0
+    return f"{n:.3g} PiB"
+
+
+def check_record_size(nbytes: float, *, what: str, hint: str = "", max_record_bytes=None) -> None:
+    """Refuse a recording estimated at ``nbytes`` above the limit (:func:`record_limit`),
+    with the estimate and ``hint`` (what would fit); warn above :data:`RECORD_WARN_BYTES`.
+
+    Call it before allocating: the check costs nothing and nothing is allocated when it fails.
+    """
+    limit = record_limit(max_record_bytes)
+    if nbytes > limit:
+        raise ValueError(f"{what} would need {_human(nbytes)}, above the limit of {_human(limit)}"
+                         f"{'; ' + hint if hint else ''} (or raise max_record_bytes / "
+                         "ADADYN_MAX_RECORD_BYTES)")
+    if nbytes > RECORD_WARN_BYTES:
+        warnings.warn(f"{what} allocates {_human(nbytes)}", ResourceWarning, stacklevel=3)

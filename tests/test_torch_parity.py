@@ -1,7 +1,7 @@
 """Agreement with torch.optim in float64 (Adam, Adam(amsgrad=True), RMSprop, Adagrad).
 
 torch receives the gradient computed by adadyn's objective, so only the
-optimiser arithmetic is compared. PERFORMANCE.md explains why long-run parity
+optimiser arithmetic is compared. docs/performance.md explains why long-run parity
 must stay away from the phase where a gradient component passes near zero
 (rounding is amplified there): the runs below start far from the minimum of
 a well-conditioned quadratic and do not reach that phase in 1,000 steps,

@@ -1,8 +1,12 @@
 """Many runs at once: :func:`run_grid` over arrays of hyperparameters.
 
-One independent run per grid point inside a Numba ``prange``: each point runs
-exactly the code :func:`adadyn.run` runs, so results are bit-identical to
-running the point alone, at any thread count.
+Grid points are independent runs. Where the objective has a batched gradient
+and the optimiser is one the structure-of-arrays kernel supports, chunks of 64
+points advance together, vectorised across points
+(:mod:`adadyn.discrete.kernels_soa`); otherwise each point runs the serial driver
+:func:`adadyn.run` runs. Both kernels release the GIL, and chunks (or points)
+are spread over Python threads, so results are bit-identical to running each
+point alone at any thread count, and no parallel runtime is compiled or started.
 """
 from __future__ import annotations
 
@@ -11,10 +15,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from adadyn.discrete import kernels as K
-from adadyn.discrete.kernels_soa import grid_soa_kernel, soa_supported
+from adadyn.discrete.kernels_soa import LANES, chunk_kernel, soa_supported
 from adadyn.discrete.specs import Optimizer
 from adadyn.status import status_from_code
-from adadyn.validation import box_arrays, check_objective, check_optimizer, check_x0
+from adadyn.validation import box_arrays, check_objective, check_optimizer, check_record_size, check_x0, record_limit
 
 
 def with_params(opt: Optimizer, **vals) -> Optimizer:
@@ -81,10 +85,10 @@ def run_grid(opt: Optimizer, obj, x0, steps: int, *, record_every: int = 100, wi
     window : int, optional
         Late window (in steps) for the statistics; default ``max(1, steps // 10)``.
     parallel : bool
-        True (default): Numba-parallel over grid points (and vectorised across
-        points where the objective has a batched gradient). False: one point
-        after another on this thread, never starting Numba's OpenMP runtime
-        (safe in forked workers). Bit-identical either way.
+        True (default): chunks of points on ``NUMBA_NUM_THREADS`` Python threads
+        (the kernels release the GIL). False: everything on this thread (for
+        workers that are already one per core). Bit-identical either way, and
+        neither starts Numba's OpenMP runtime (safe in forked workers).
     **params : array_like
         Hyperparameter arrays, broadcast together to the grid shape, e.g.
         ``a=A, b=B`` with ``A, B = np.meshgrid(...)`` or ``eta=[1e-3, 1e-2]``.
@@ -120,6 +124,11 @@ def run_grid(opt: Optimizer, obj, x0, steps: int, *, record_every: int = 100, wi
     if window < 1:
         raise ValueError(f"window must be >= 1, got {window}")
     nrec = steps // record_every + 1
+    fixed = 8 * (2 * d + K.N_STATS + 3)  # per point: x0, final x, statistics, status, steps
+    room = record_limit() - G * fixed
+    fits = f"record_every >= {max(1, -(-8 * G * steps // room))} fits" if room > 0 else "fewer grid points"
+    check_record_size(G * (fixed + 8 * nrec), what=f"loss histories of {G} grid points x {nrec} records",
+                      hint=fits)
     loss = np.empty((G, nrec))
     fx = np.empty((G, d))
     st = np.empty(G, dtype=np.int64)
@@ -127,15 +136,20 @@ def run_grid(opt: Optimizer, obj, x0, steps: int, *, record_every: int = 100, wi
     stats = np.empty((G, K.N_STATS))
     lo, hi, has_box = box_arrays(obj)
     sched = opt.schedule
-    if not parallel:
-        _run_serial(opts, obj, X0, steps, record_every, window, lo, hi, has_box, loss, fx, st, nd, stats)
-    elif obj.value_grad_batch_fn is not None and not has_box and soa_supported(kind, HP[0]):
+    out = (loss, fx, st, nd, stats)
+    if obj.value_grad_batch_fn is not None and not has_box and soa_supported(kind, HP[0]):
         # vectorised across grid points; the same bits as one run per point
-        grid_soa_kernel(kind, HP, sched.kind, sched.params(), obj.value_grad_batch_fn, obj.data,
-                        X0, steps, record_every, window, loss, fx, st, nd, stats)
+        sp = sched.params()
+
+        def task(a, b):
+            chunk_kernel(kind, HP[a:b], sched.kind, sp, obj.value_grad_batch_fn, obj.data,
+                         np.ascontiguousarray(X0[a:b].T), steps, record_every, window,
+                         *(arr[a:b] for arr in out))
+
+        _spread(G, LANES, task, parallel)
     else:
-        K.grid_kernel(kind, HP, sched.kind, sched.params(), obj.value_grad_fn, obj.data, lo, hi, has_box,
-                      X0, steps, record_every, window, loss, fx, st, nd, stats)
+        _spread(G, 1, lambda a, b: _run_points(opts[a:b], obj, X0[a:b], steps, record_every, window,
+                                                lo, hi, has_box, *(arr[a:b] for arr in out)), parallel)
     names = np.array([str(status_from_code(c)) for c in range(4)])
     return GridResult(
         params={k: a.copy() for k, a in zip(params, arrays)},
@@ -148,9 +162,29 @@ def run_grid(opt: Optimizer, obj, x0, steps: int, *, record_every: int = 100, wi
     )
 
 
-def _run_serial(opts, obj, X0, steps, record_every, window, lo, hi, has_box, loss, fx, st, nd, stats):
-    """One point after another with the serial driver: the body of the grid kernel,
-    so bit-identical to it, without Numba's parallel runtime."""
+def _threads() -> int:
+    import numba
+
+    # the configured count, read without starting Numba's threading layer
+    return max(1, int(numba.config.NUMBA_NUM_THREADS))
+
+
+def _spread(G: int, block: int, task, parallel: bool) -> None:
+    """Call ``task(a, b)`` on consecutive blocks of the G points, on threads when parallel."""
+    bounds = [(a, min(G, a + block)) for a in range(0, G, block)]
+    if not parallel or len(bounds) == 1 or _threads() == 1:
+        for a, b in bounds:
+            task(a, b)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(_threads(), len(bounds))) as pool:
+        for fut in [pool.submit(task, a, b) for a, b in bounds]:
+            fut.result()
+
+
+def _run_points(opts, obj, X0, steps, record_every, window, lo, hi, has_box, loss, fx, st, nd, stats):
+    """Grid points one after another with the serial driver :func:`adadyn.run` uses."""
     from adadyn.discrete.trajectory import State
 
     nrec = loss.shape[1]

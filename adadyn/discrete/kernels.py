@@ -29,6 +29,8 @@ import numpy as np
 from numba import prange, types
 
 from adadyn._jit import VALUE_GRAD_T, Lazy, b1, f8, i8, jit, mat, vec
+from adadyn.discrete.schedules import schedule_factor as sched_factor
+from adadyn.discrete.step import bias_factors, lion_coord, moment_coord, scaled_norm, sign
 
 KIND_GD, KIND_SIGN, KIND_MOMENT, KIND_ADAFIX, KIND_LION = 0, 1, 2, 3, 4
 HP_ETA, HP_H, HP_R, HP_P, HP_Q, HP_EPS, HP_BC, HP_EPS_IN, HP_AMS, HP_L0, HP_MIX = range(11)
@@ -60,19 +62,6 @@ def lower(c) -> tuple[int, np.ndarray]:
     hp[HP_L0] = c.L0
     hp[HP_MIX] = c.sign_mix
     return _KINDS[c.method], hp
-
-
-@jit
-def sched_factor(skind, sp, t):
-    """Schedule factor at step t (see :mod:`adadyn.discrete.schedules`)."""
-    if skind == 0:
-        return 1.0
-    if skind == 1:
-        return 1.0 / np.sqrt(t)
-    if skind == 2:
-        return np.exp(-sp[0] * (t - 1.0))
-    u = min(t - 1.0, sp[1]) / sp[1]
-    return sp[2] + (1.0 - sp[2]) * 0.5 * (1.0 + np.cos(np.pi * u))
 
 
 @jit
@@ -108,7 +97,8 @@ def run_core(kind, hp, skind, sp, vg, data, lo, hi, has_box, x, m, v, aux, s, k0
         gn2 = 0.0
         for i in prange(d):
             gn2 += g[i] * g[i]
-        if not (np.isfinite(f) and np.isfinite(gn2)):
+        gnorm = scaled_norm(g, gn2)
+        if not (np.isfinite(f) and np.isfinite(gnorm)):
             status = STATUS_DIVERGED
             break
         if n >= w0:
@@ -122,7 +112,7 @@ def run_core(kind, hp, skind, sp, vg, data, lo, hi, has_box, x, m, v, aux, s, k0
         if cnt == 0 and nrec < rec_loss.shape[0]:
             cnt = every
             rec_loss[nrec] = f
-            rec_gn[nrec] = np.sqrt(gn2)
+            rec_gn[nrec] = gnorm
             rec_time[nrec] = s[S_TIME]
             if rec_state:
                 for i in prange(d):
@@ -130,30 +120,28 @@ def run_core(kind, hp, skind, sp, vg, data, lo, hi, has_box, x, m, v, aux, s, k0
                     rec_m[nrec, i] = m[i]
                     rec_v[nrec, i] = v[i]
             nrec += 1
-        if gtol > 0.0 and np.sqrt(gn2) <= gtol:
+        if gtol > 0.0 and gnorm <= gtol:
             status = STATUS_CONVERGED
             break
         if n == steps:
             break
-        # ---- one step at index t with g = grad f_t(x); written inline because a call
-        # passing a dozen arrays costs more than the step itself at small d.
+        # ---- one step at index t with g = grad f_t(x), through the coordinate functions
+        # of adadyn.discrete.step (inlined: a call passing a dozen arrays would cost more
+        # than the step itself at small d).
         eta = hp[HP_ETA] * sched_factor(skind, sp, t)
         if kind == KIND_GD:
             for i in prange(d):
                 x[i] -= eta * g[i]
         elif kind == KIND_SIGN:
             for i in prange(d):
-                gi = g[i]
-                x[i] -= eta * (1.0 if gi > 0.0 else (-1.0 if gi < 0.0 else 0.0))
+                x[i] -= eta * sign(g[i])
         elif kind == KIND_LION:
-            c1 = hp[HP_MIX]
+            mix = hp[HP_MIX]
             h = hp[HP_H]
             r = hp[HP_R]
             for i in prange(d):
-                gi = g[i]
-                ui = c1 * m[i] + (1.0 - c1) * gi
-                x[i] -= eta * (1.0 if ui > 0.0 else (-1.0 if ui < 0.0 else 0.0))
-                m[i] = r * m[i] + h * gi
+                dx, m[i] = lion_coord(g[i], m[i], mix, h, r, eta)
+                x[i] -= dx
         else:
             h = hp[HP_H]
             r = hp[HP_R]
@@ -162,12 +150,7 @@ def run_core(kind, hp, skind, sp, vg, data, lo, hi, has_box, x, m, v, aux, s, k0
             eps = hp[HP_EPS]
             s[S_P1] *= r
             s[S_P2] *= q
-            if hp[HP_BC] != 0.0:
-                stp = eta / (1.0 - s[S_P1])
-                c2 = np.sqrt(1.0 - s[S_P2])
-            else:
-                stp = eta
-                c2 = 1.0
+            stp, c2, ic2 = bias_factors(eta, s[S_P1], s[S_P2], hp[HP_BC] != 0.0)
             update_v = True
             if kind == KIND_ADAFIX:
                 # Algorithm 1, line 4: "if max_i g_{t,i} >= L eta"; read as the largest
@@ -181,40 +164,20 @@ def run_core(kind, hp, skind, sp, vg, data, lo, hi, has_box, x, m, v, aux, s, k0
                     s[S_FROZEN] += 1.0
                 for i in range(d):
                     xs[i] = x[i]
-            # one reciprocal per step instead of a division per coordinate: at large d the
-            # update is otherwise bound by two divisions per coordinate, not by memory
-            ic2 = 1.0 / c2
             ams = hp[HP_AMS]
             eps_in = hp[HP_EPS_IN] != 0.0
             if ams == 0.0 and not eps_in and update_v:
-                # the common case (RMSprop, Adam, Adagrad) without branches in the loop,
-                # so that it vectorises; same operations, same bits as the general loop
+                # the common case (RMSprop, Adam, Adagrad): literal flags fold the branches
+                # away so that the loop vectorises; same operations, same bits
                 for i in prange(d):
-                    gi = g[i]
-                    mi = r * m[i] + h * gi
-                    vi = q * v[i] + p * (gi * gi)
-                    m[i] = mi
-                    v[i] = vi
-                    x[i] -= stp * mi / (np.sqrt(vi) * ic2 + eps)
+                    dx, m[i], v[i], _ = moment_coord(g[i], m[i], v[i], 0.0, h, r, p, q, eps, stp, c2, ic2,
+                                                     False, 0.0, True)
+                    x[i] -= dx
             else:
                 for i in prange(d):
-                    gi = g[i]
-                    m[i] = r * m[i] + h * gi
-                    if update_v:
-                        v[i] = q * v[i] + p * (gi * gi)
-                    if ams == 1.0:
-                        aux[i] = max(aux[i], v[i])
-                        vi = aux[i]
-                    elif ams == 2.0:
-                        aux[i] = max(aux[i], v[i] / (c2 * c2))
-                        vi = aux[i] * (c2 * c2)
-                    else:
-                        vi = v[i]
-                    if eps_in:
-                        den = np.sqrt(vi / (c2 * c2) + eps)
-                    else:
-                        den = np.sqrt(vi) * ic2 + eps
-                    x[i] -= stp * m[i] / den
+                    dx, m[i], v[i], aux[i] = moment_coord(g[i], m[i], v[i], aux[i], h, r, p, q, eps, stp,
+                                                          c2, ic2, eps_in, ams, update_v)
+                    x[i] -= dx
         if has_box:
             for i in prange(d):
                 x[i] = min(max(x[i], lo[i]), hi[i])
@@ -250,7 +213,9 @@ RUN_SIG = types.UniTuple(i8, 3)(
     mat, mat, mat, vec, vec, vec, b1,                     # rec_x, rec_m, rec_v, rec_loss, rec_gn, rec_time, rec_state
     i8, vec,                                              # window, stats
 )
-run_kernel = Lazy(run_core, RUN_SIG, tag="serial")
+#: The serial driver; it releases the GIL, so grid sweeps run many points at once on
+#: Python threads (:func:`adadyn.discrete.run_grid`) without a second compiled variant.
+run_kernel = Lazy(run_core, RUN_SIG, tag="serial", nogil=True)
 #: The same driver compiled with ``parallel=True``: its ``prange`` loops over
 #: coordinates run on all cores and vectorise (LLVM cannot prove the serial
 #: loop's arrays do not alias). For large d only: each parallel region costs
@@ -260,36 +225,28 @@ run_kernel_parallel = Lazy(run_core, RUN_SIG, tag="parallel", parallel=True)
 PARALLEL_MIN_DIM = 50_000
 
 
-def _grid(kind, HP, skind, sp, vg, data, lo, hi, has_box, X0, steps, every, window,
-          out_loss, out_x, out_status, out_steps, out_stats):
-    G = HP.shape[0]
-    d = X0.shape[1]
-    for gi in prange(G):
-        x = X0[gi].copy()
-        m = np.zeros(d)
-        v = np.zeros(d)
-        aux = np.zeros(d)
-        s = np.zeros(NSCAL)
-        s[S_P1] = 1.0
-        s[S_P2] = 1.0
-        s[S_L] = HP[gi, HP_L0]
-        e = np.empty((0, d))
-        nl = out_loss.shape[1]
-        gn = np.empty(nl)
-        tm = np.empty(nl)
-        st, n, nr = run_core(kind, HP[gi], skind, sp, vg, data, lo, hi, has_box, x, m, v, aux, s, 0,
-                             steps, every, 0.0, e, e, e, out_loss[gi], gn, tm,
-                             False, window, out_stats[gi])
-        for j in range(nr, nl):
-            out_loss[gi, j] = np.nan
-        for i in range(d):
-            out_x[gi, i] = x[i]
-        out_status[gi] = st
-        out_steps[gi] = n
+def _map_step(kind, hp, x, m, v, aux, g, x1, m1, v1, aux1):
+    """The autonomous map F(z) (bias correction dropped, constant eta): the step of
+    :func:`run_core` at t -> infinity, through the same coordinate functions.
+    ``g`` is the gradient at x; the new state goes to (x1, m1, v1, aux1)."""
+    eta = hp[HP_ETA]
+    d = x.shape[0]
+    for i in range(d):
+        m1[i] = m[i]
+        v1[i] = v[i]
+        aux1[i] = aux[i]
+        if kind == KIND_GD:
+            x1[i] = x[i] - eta * g[i]
+        elif kind == KIND_SIGN:
+            x1[i] = x[i] - eta * sign(g[i])
+        elif kind == KIND_LION:
+            dx, m1[i] = lion_coord(g[i], m[i], hp[HP_MIX], hp[HP_H], hp[HP_R], eta)
+            x1[i] = x[i] - dx
+        else:
+            dx, m1[i], v1[i], aux1[i] = moment_coord(
+                g[i], m[i], v[i], aux[i], hp[HP_H], hp[HP_R], hp[HP_P], hp[HP_Q], hp[HP_EPS],
+                eta, 1.0, 1.0, hp[HP_EPS_IN] != 0.0, hp[HP_AMS], True)
+            x1[i] = x[i] - dx
 
 
-GRID_SIG = types.none(
-    i8, mat, i8, vec, VALUE_GRAD_T, vec, vec, vec, b1, mat, i8, i8, i8,
-    mat, mat, types.int64[::1], types.int64[::1], mat,
-)
-grid_kernel = Lazy(_grid, GRID_SIG, parallel=True)
+map_step = Lazy(_map_step, types.none(i8, vec, vec, vec, vec, vec, vec, vec, vec, vec, vec))

@@ -4,7 +4,7 @@ For objectives with a batched ``value_grad`` (:data:`adadyn._jit.VALUE_GRAD_BATC
 a chunk of grid points ("lanes") advances together: the state is stored
 coordinate-major, ``X[i, lane]``, so every loop over lanes is a SIMD loop.
 Each lane performs exactly the operations of :func:`adadyn.discrete.kernels.run_core`
-in the same order, so results are bit-identical to running each point alone
+in the same order (both step through :mod:`adadyn.discrete.step`), so results are bit-identical to running each point alone
 (tests/test_discrete.py checks this). Supports GD, signGD and the moment
 methods without AMSGrad's max and with eps outside the root (RMSprop, Adam,
 Adagrad, Family); :func:`adadyn.discrete.run_grid` falls back to one run per
@@ -13,13 +13,14 @@ point for the rest.
 from __future__ import annotations
 
 import numpy as np
-from numba import prange, types
+from numba import types
 
-from adadyn._jit import VALUE_GRAD_BATCH_T, Lazy, i8, jit, mat, vec
+from adadyn._jit import VALUE_GRAD_BATCH_T, Lazy, i8, mat, vec
 from adadyn.discrete.kernels import (
     HP_BC, HP_EPS, HP_ETA, HP_H, HP_P, HP_Q, HP_R, KIND_GD, KIND_SIGN, STATUS_DIVERGED, STATUS_OK,
     sched_factor,
 )
+from adadyn.discrete.step import bias_factors, moment_coord, scaled_norm, sign
 
 #: lanes per chunk: enough for full SIMD width, small enough for the chunk's
 #: state (4 arrays of d x LANES) to stay in cache.
@@ -34,7 +35,6 @@ def soa_supported(kind: int, hp: np.ndarray) -> bool:
     return kind == K.KIND_MOMENT and hp[K.HP_AMS] == 0.0 and hp[K.HP_EPS_IN] == 0.0
 
 
-@jit
 def _chunk(kind, HP, skind, sp, vgb, data, X, steps, every, window, loss, fx, st, nd, stats):
     d, L = X.shape
     m = np.zeros((d, L))
@@ -52,6 +52,7 @@ def _chunk(kind, HP, skind, sp, vgb, data, X, steps, every, window, loss, fx, st
     p1 = np.ones(L)
     p2 = np.ones(L)
     stp = np.empty(L)
+    c2 = np.empty(L)
     ic2 = np.empty(L)
     active = np.ones(L, dtype=np.bool_)
     sl = np.zeros(L)
@@ -79,7 +80,7 @@ def _chunk(kind, HP, skind, sp, vgb, data, X, steps, every, window, loss, fx, st
         for k in range(L):
             if active[k]:
                 last[k] = F[k]
-                if not (np.isfinite(F[k]) and np.isfinite(gn2[k])):
+                if not (np.isfinite(F[k]) and np.isfinite(scaled_norm(Gr[:, k], gn2[k]))):
                     active[k] = False
                     n_active -= 1
                     st[k] = STATUS_DIVERGED
@@ -109,27 +110,17 @@ def _chunk(kind, HP, skind, sp, vgb, data, X, steps, every, window, loss, fx, st
         elif kind == KIND_SIGN:
             for i in range(d):
                 for k in range(L):
-                    gi = Gr[i, k]
-                    X[i, k] -= (eta0[k] * ef) * (1.0 if gi > 0.0 else (-1.0 if gi < 0.0 else 0.0))
+                    X[i, k] -= (eta0[k] * ef) * sign(Gr[i, k])
         else:
             for k in range(L):
-                eta = eta0[k] * ef
                 p1[k] *= r[k]
                 p2[k] *= q[k]
-                if bc[k] != 0.0:
-                    stp[k] = eta / (1.0 - p1[k])
-                    ic2[k] = 1.0 / np.sqrt(1.0 - p2[k])
-                else:
-                    stp[k] = eta
-                    ic2[k] = 1.0
+                stp[k], c2[k], ic2[k] = bias_factors(eta0[k] * ef, p1[k], p2[k], bc[k] != 0.0)
             for i in range(d):
                 for k in range(L):
-                    gi = Gr[i, k]
-                    mi = r[k] * m[i, k] + h[k] * gi
-                    vi = q[k] * v[i, k] + p[k] * (gi * gi)
-                    m[i, k] = mi
-                    v[i, k] = vi
-                    X[i, k] -= stp[k] * mi / (np.sqrt(vi) * ic2[k] + eps[k])
+                    dx, m[i, k], v[i, k], _ = moment_coord(Gr[i, k], m[i, k], v[i, k], 0.0, h[k], r[k], p[k],
+                                                           q[k], eps[k], stp[k], c2[k], ic2[k], False, 0.0, True)
+                    X[i, k] -= dx
         n += 1
     for j in range(nrec, loss.shape[1]):
         for k in range(L):
@@ -151,19 +142,10 @@ def _chunk(kind, HP, skind, sp, vgb, data, X, steps, every, window, loss, fx, st
         stats[k, 5] = last[k]
 
 
-def _grid_soa(kind, HP, skind, sp, vgb, data, X0, steps, every, window, loss, fx, st, nd, stats):
-    G, d = X0.shape
-    nch = (G + LANES - 1) // LANES
-    for c in prange(nch):
-        a = c * LANES
-        b = min(G, a + LANES)
-        X = np.ascontiguousarray(X0[a:b].T)
-        _chunk(kind, HP[a:b], skind, sp, vgb, data, X, steps, every, window,
-                   loss[a:b], fx[a:b], st[a:b], nd[a:b], stats[a:b])
-
-
-GRID_SOA_SIG = types.none(
+CHUNK_SIG = types.none(
     i8, mat, i8, vec, VALUE_GRAD_BATCH_T, vec, mat, i8, i8, i8,
     mat, mat, types.int64[::1], types.int64[::1], mat,
 )
-grid_soa_kernel = Lazy(_grid_soa, GRID_SOA_SIG, parallel=True)
+#: One chunk of at most LANES grid points, serial and without the GIL: run_grid spreads
+#: the chunks over Python threads (no parallel-runtime compile, no OpenMP in workers).
+chunk_kernel = Lazy(_chunk, CHUNK_SIG, nogil=True)

@@ -155,15 +155,23 @@ class StateMap:
     def _grad(self, x):
         return self.obj.value_and_grad(x)[1]
 
+    def _step(self, s, g):
+        """(x', m', v', aux') by the kernels' own step (:func:`adadyn.discrete.kernels.map_step`)."""
+        kind, hp = K.lower(self.coef)
+        d = self.dim
+        out = [np.empty(d) for _ in range(4)]
+        c = np.ascontiguousarray
+        K.map_step(kind, hp, c(s["x"]), c(s["m"]), c(s["v"]), c(s["aux"]), np.array(g, dtype=np.float64), *out)
+        return out
+
     def _parts(self, z, g=None):
         s = self.split(z)
         x = s["x"]
         g = self._grad(x) if g is None else np.broadcast_to(np.asarray(g, dtype=np.float64), (self.dim,))
         if not self.moments:
             return s, g, None, None, None, None
-        m1 = self.r * s["m"] + self.h * g
-        v1 = self.q * s["v"] + self.p * (g * g)
-        w = np.maximum(s["aux"], v1) if self.amsgrad else v1
+        _, m1, v1, aux1 = self._step(s, g)
+        w = aux1 if self.amsgrad else v1
         den = np.sqrt(w + self.eps) if self.eps_inside else np.sqrt(w) + self.eps
         return s, g, m1, v1, w, den
 
@@ -175,19 +183,10 @@ class StateMap:
         return g
 
     def __call__(self, z) -> np.ndarray:
-        """F(z): one step of the autonomous map (same arithmetic as the Numba kernel)."""
-        s, g, m1, v1, w, den = self._parts(z)
-        x = s["x"]
-        if not self.moments:
-            if self.coef.method == "lion":
-                x1 = x - self.eta * np.sign(self._direction(s, g))
-                m1 = self.r * s["m"] + self.h * g
-                return np.concatenate([x1, m1])
-            if self.sign:
-                return x - self.eta * np.sign(g)
-            return x - self.eta * g
-        x1 = x - self.eta * m1 / den
-        out = {"x": x1, "m": m1, "v": v1, "aux": w}
+        """F(z): one step of the autonomous map, computed by the kernels' own step."""
+        s = self.split(z)
+        x1, m1, v1, aux1 = self._step(s, self._grad(s["x"]))
+        out = {"x": x1, "m": m1, "v": v1, "aux": aux1}
         return np.concatenate([out[b] for b in self.blocks])
 
     def iterate(self, z, n: int) -> np.ndarray:

@@ -8,7 +8,9 @@ from adadyn.discrete.specs import Optimizer
 from adadyn.discrete.trajectory import State, Trajectory
 from adadyn.objectives.base import Objective
 from adadyn.status import status_from_code
-from adadyn.validation import box_arrays, check_objective, check_optimizer, check_x0
+from adadyn.validation import (
+    box_arrays, check_int, check_objective, check_optimizer, check_record_size, check_x0, record_limit,
+)
 
 
 def _check_args(opt, obj):
@@ -18,7 +20,8 @@ def _check_args(opt, obj):
 
 def run(opt: Optimizer, obj: Objective, x0=None, steps: int = 1000, record_every: int = 1, *,
         state: State | None = None, gtol: float | None = None, record_state: bool = True,
-        parallel: bool | None = None) -> Trajectory:
+        parallel: bool | None = None, fused: bool | None = None,
+        max_record_bytes: int | None = None) -> Trajectory:
     """Iterate the discrete optimiser ``opt`` on ``obj``.
 
     Parameters
@@ -43,6 +46,17 @@ def run(opt: Optimizer, obj: Objective, x0=None, steps: int = 1000, record_every
         Spread each step's coordinate loops over all cores. Default: only for
         d >= ``kernels.PARALLEL_MIN_DIM`` (50,000). Iterates are bit-identical
         either way.
+    fused : bool, optional
+        For objectives that declare a separable gradient (``obj.structure.coord``):
+        fuse gradient, loss and update into one pass over memory
+        (:mod:`adadyn.discrete.kernels_fused`). Default: when d >= 50,000, without a
+        box, for GD, signGD, Lion and the moment methods other than AdaFix.
+        x, m, v are bit-identical either way; the loss may differ in its last bits.
+    max_record_bytes : int, optional
+        Largest recording allowed (default 4 GiB, or ``ADADYN_MAX_RECORD_BYTES``;
+        :func:`adadyn.validation.check_record_size`). The size is estimated before
+        anything is allocated; above the limit a ValueError gives the estimate and
+        the ``record_every`` that fits; above 512 MiB a ResourceWarning is issued.
 
     Returns
     -------
@@ -51,12 +65,8 @@ def run(opt: Optimizer, obj: Objective, x0=None, steps: int = 1000, record_every
         ``status='diverged'``, keeping what was recorded.
     """
     _check_args(opt, obj)
-    steps = int(steps)
-    record_every = int(record_every)
-    if steps < 0:
-        raise ValueError(f"steps must be >= 0, got {steps}")
-    if record_every < 1:
-        raise ValueError(f"record_every must be >= 1, got {record_every}")
+    steps = check_int("steps", steps, 0)
+    record_every = check_int("record_every", record_every, 1)
     if gtol is not None and not (np.isfinite(gtol) and gtol >= 0):
         raise ValueError(f"gtol must be a finite number >= 0, got {gtol}")
     if state is None:
@@ -73,6 +83,11 @@ def run(opt: Optimizer, obj: Objective, x0=None, steps: int = 1000, record_every
     kind, hp = opt.kernel_params()
     sched = opt.schedule
     nrec = steps // record_every + 1
+    per_row = 8 * (3 + (3 * d if record_state else 0))
+    fits = max(1, -(-steps * per_row // max(1, record_limit(max_record_bytes) - per_row)))
+    check_record_size(nrec * per_row, what=f"recording {nrec} rows of a d = {d} run",
+                      hint=f"record_every >= {fits} fits, or record_state=False",
+                      max_record_bytes=max_record_bytes)
     rows = nrec if record_state else 0
     rec_x, rec_m, rec_v = (np.empty((rows, d)) for _ in range(3))
     loss, gn, tm = np.empty(nrec), np.empty(nrec), np.empty(nrec)
@@ -81,11 +96,14 @@ def run(opt: Optimizer, obj: Objective, x0=None, steps: int = 1000, record_every
     if parallel is None:
         parallel = d >= K.PARALLEL_MIN_DIM
     kernel = K.run_kernel_parallel if parallel else K.run_kernel
-    status, n, nr = kernel(
-        kind, hp, sched.kind, sched.params(), obj.value_grad_fn, obj.data, lo, hi, has_box,
-        st.x, st.m, st.v, st.aux, st.scalars, st.k, steps, record_every, float(gtol or 0.0),
-        rec_x, rec_m, rec_v, loss, gn, tm, record_state, 0, stats,
-    )
+    args = (kind, hp, sched.kind, sched.params(), obj.value_grad_fn, obj.data, lo, hi, has_box)
+    gtol = float(gtol or 0.0)
+    if _fused_applies(obj, kind, has_box, fused):
+        status, n, nr = _run_fused(obj, kernel, args, st, steps, record_every, gtol,
+                                   rec_x, rec_m, rec_v, loss, gn, tm, record_state)
+    else:
+        status, n, nr = kernel(*args, st.x, st.m, st.v, st.aux, st.scalars, st.k, steps, record_every, gtol,
+                               rec_x, rec_m, rec_v, loss, gn, tm, record_state, 0, stats)
     final = State(st.x, st.m, st.v, st.aux, st.scalars, st.k + n)
     return Trajectory(
         x=rec_x[: nr if record_state else 0], m=rec_m[: nr if record_state else 0],
@@ -94,6 +112,51 @@ def run(opt: Optimizer, obj: Objective, x0=None, steps: int = 1000, record_every
         stop_step=st.k + n, final_state=final, opt=opt, objective=obj, record_every=record_every,
     )
 
+
+
+def _fused_applies(obj, kind, has_box, fused) -> bool:
+    from adadyn.discrete import kernels_fused as KF
+
+    st = obj.structure
+    ok = st is not None and st.coord is not None and not has_box and kind in KF.FUSED_KINDS
+    if fused is None:
+        return ok and obj.dim >= KF.FUSED_MIN_DIM
+    if fused and not ok:
+        raise ValueError("fused=True needs an objective that declares a separable gradient "
+                         "(structure.coord), no box, and GD, signGD, Lion or a moment method other than AdaFix")
+    return bool(fused)
+
+
+def _run_fused(obj, kernel, args, st, steps, every, gtol, rec_x, rec_m, rec_v, loss, gn, tm, record_state):
+    """The fused one-pass driver; when it stops early (or gtol is set) it hands back its
+    last checkpoint and the reference driver replays from there, so the run stops
+    exactly where :func:`kernels.run_core` stops."""
+    from adadyn.discrete import kernels_fused as KF
+
+    d = obj.dim
+    coord = obj.structure.coord
+    kern = KF.fused_kernel(coord, cache=getattr(coord, "__module__", "").startswith("adadyn."))
+    if gtol > 0.0:
+        # the fused pass learns |g| only after stepping: stopping at |g| <= gtol needs the
+        # reference driver's check before each step
+        return kernel(*args, st.x, st.m, st.v, st.aux, st.scalars, st.k, steps, every, gtol,
+                      rec_x, rec_m, rec_v, loss, gn, tm, record_state, 0, np.empty(K.N_STATS))
+    ck = [np.empty(d) for _ in range(4)] + [np.empty_like(st.scalars)]
+    out = np.zeros(7)
+    kind, hp, skind, sp, _vg, data = args[:6]
+    kern(kind, hp, skind, sp, data, st.x, st.m, st.v, st.aux, st.scalars, st.k, steps, every,
+         rec_x, rec_m, rec_v, loss, gn, tm, record_state, *ck, out)
+    n, nr, replay, ck_n, ck_r = (int(out[i]) for i in range(1, 6))
+    if not replay:
+        return int(out[0]), n, nr
+    for arr, saved in zip((st.x, st.m, st.v, st.aux, st.scalars), ck):
+        arr[:] = saved
+    rows = slice(ck_r, None)
+    status, n2, nr2 = kernel(*args, st.x, st.m, st.v, st.aux, st.scalars, st.k + ck_n, steps - ck_n, every,
+                             gtol, rec_x[rows] if record_state else rec_x, rec_m[rows] if record_state else rec_m,
+                             rec_v[rows] if record_state else rec_v, loss[rows], gn[rows], tm[rows],
+                             record_state, 0, np.empty(K.N_STATS))
+    return status, ck_n + n2, ck_r + nr2
 
 
 def step(opt: Optimizer, obj: Objective, state: State) -> State:

@@ -2,7 +2,9 @@
 
 The schedules compared by Mazumder et al. (constant-step Adam paper, section
 4): constant, inverse square root, exponential decay and cosine annealing.
-Each is a frozen spec; the kernels see it as ``(kind, params)``.
+Each is a frozen spec; the kernels see it as ``(kind, params)``, and
+:func:`schedule_factor` is the one formula for all of them, compiled once and
+called both from the Numba drivers and from Python (:meth:`Schedule.factor`).
 """
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+
+from adadyn._jit import jit
 
 SCHED_CONSTANT, SCHED_INVSQRT, SCHED_EXP, SCHED_COSINE = 0, 1, 2, 3
 
@@ -24,9 +28,15 @@ class Schedule:
         return np.zeros(3)
 
     def factor(self, t) -> np.ndarray:
-        """The factor at steps ``t`` (array-like of 1-based step indices)."""
+        """The factor at steps ``t`` (array-like of 1-based step indices), evaluated by
+        the same compiled :func:`schedule_factor` the kernels call."""
         t = np.asarray(t, dtype=np.float64)
-        return np.vectorize(lambda s: schedule_factor(self.kind, self.params(), s))(t)
+        p = self.params()
+        out = np.empty(t.shape)
+        flat = out.reshape(-1)
+        for i, ti in enumerate(t.reshape(-1)):
+            flat[i] = schedule_factor(self.kind, p, float(ti))
+        return out if out.ndim else out[()]
 
 
 @dataclass(frozen=True)
@@ -77,13 +87,18 @@ class CosineAnnealing(Schedule):
         return np.array([0.0, float(self.period), self.eta_min_ratio])
 
 
-def schedule_factor(kind: int, p, t: float) -> float:
-    """Python mirror of the kernel's schedule (used for reporting, tests)."""
+@jit
+def schedule_factor(kind, p, t):
+    """The factor eta_t / eta at 1-based step t for schedule ``kind`` with params ``p``.
+
+    Constant: 1. InverseSqrt: 1/sqrt(t). ExponentialDecay: exp(-rate (t - 1)).
+    CosineAnnealing: r + (1 - r)(1 + cos(pi min(t - 1, T)/T))/2.
+    """
     if kind == SCHED_CONSTANT:
         return 1.0
     if kind == SCHED_INVSQRT:
-        return 1.0 / math.sqrt(t)
+        return 1.0 / np.sqrt(t)
     if kind == SCHED_EXP:
-        return math.exp(-p[0] * (t - 1.0))
-    s = min(t - 1.0, p[1]) / p[1]
-    return p[2] + (1.0 - p[2]) * 0.5 * (1.0 + math.cos(math.pi * s))
+        return np.exp(-p[0] * (t - 1.0))
+    u = min(t - 1.0, p[1]) / p[1]
+    return p[2] + (1.0 - p[2]) * 0.5 * (1.0 + np.cos(np.pi * u))

@@ -79,16 +79,26 @@ class Structure:
     matrix : ndarray (d, d), optional
     diagonal : ndarray (d,), optional
     center : ndarray (d,), optional
+    coord : numba function, optional
+        For separable objectives: ``coord(x_i, i, t, data) -> (f_i, g_i)`` with
+        f = sum_i f_i and g_i the i-th gradient component (signature
+        :data:`adadyn.discrete.kernels_fused.COORD_SIG`). With it, :func:`adadyn.run`
+        fuses gradient, loss and update into one pass over memory at large d.
     """
 
     kind: str
     matrix: np.ndarray | None = None
     diagonal: np.ndarray | None = None
     center: np.ndarray | None = None
+    coord: object = None
 
     def __post_init__(self):
         if self.kind not in ("quadratic", "diagonal", "separable"):
             raise ValueError(f"structure kind must be 'quadratic', 'diagonal' or 'separable', got {self.kind!r}")
+        if self.coord is not None and not self.separable:
+            raise ValueError("coord (a per-coordinate gradient) needs a separable structure")
+        if self.coord is not None and not hasattr(self.coord, "py_func"):
+            raise TypeError(f"coord must be a numba @njit function, got {type(self.coord).__name__}")
 
     @property
     def separable(self) -> bool:

@@ -9,7 +9,7 @@ import numpy as np
 
 from numba import prange
 
-from adadyn._jit import HESSIAN_SIG, VALUE_GRAD_BATCH_SIG, VALUE_GRAD_SIG, Lazy, lazy
+from adadyn._jit import HESSIAN_SIG, VALUE_GRAD_BATCH_SIG, VALUE_GRAD_SIG, Lazy, jit, lazy
 from adadyn.objectives.base import Objective, Structure, recorded
 
 
@@ -122,6 +122,14 @@ _diag_vg_parallel = Lazy(_diag_vg_prange, VALUE_GRAD_SIG, tag="parallel", parall
                          fastmath={"reassoc", "nsz"})
 
 
+@jit(inline="always")
+def _diag_coord(xi, i, t, data):
+    # one coordinate of _diag_vg: (h_i r_i^2 / 2, h_i r_i) with r_i = x_i - c_i
+    r = xi - data[data.shape[0] // 2 + i]
+    gi = data[i] * r
+    return 0.5 * (gi * r), gi
+
+
 @lazy(HESSIAN_SIG)
 def _diag_hess(x, t, data, H):
     d = x.shape[0]
@@ -146,7 +154,7 @@ def diagonal_quadratic(h, center=None, *, parallel: bool | None = None) -> Objec
     vg = _diag_vg_parallel if parallel else _diag_vg
     return Objective(d, vg, _diag_hess, np.concatenate([h, c]), name="diagonal quadratic",
                      minimizer=c if pd else None, min_value=0.0 if pd else None,
-                     structure=Structure("diagonal", diagonal=h, center=c))
+                     structure=Structure("diagonal", diagonal=h, center=c, coord=_diag_coord))
 
 
 # ---------------------------------------------------------------- Rosenbrock
