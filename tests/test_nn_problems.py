@@ -40,7 +40,7 @@ def test_regression_with_a_linear_model_is_least_squares():
         model.layers[0].weight.copy_(torch.from_numpy(w)[None])
     loss = nn.regression(X, y).loss(model)
     loss.backward()
-    assert float(loss) == pytest.approx(obj.value(w), rel=1e-14)
+    assert float(loss.detach()) == pytest.approx(obj.value(w), rel=1e-14)
     np.testing.assert_allclose(model.layers[0].weight.grad.numpy()[0], obj.grad(w), rtol=1e-13)
     with pytest.raises(ValueError, match="rows"):
         nn.regression(X, y[:-1])
