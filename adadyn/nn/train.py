@@ -187,7 +187,7 @@ def train(spec, model: torch.nn.Module, problem: Problem, steps: int, *, record_
     opt = make_optimizer(spec, params)
     c = opt.coefficients
     gen = torch.Generator().manual_seed(int(seed))
-    last_gn = torch.zeros((), dtype=torch.float64, device=dev)
+    last_gn = 0.0
     k0 = 0
     if state is not None:
         if not isinstance(state, NetState):
@@ -200,18 +200,23 @@ def train(spec, model: torch.nn.Module, problem: Problem, steps: int, *, record_
                 p.copy_(q)
         opt.load_state_dict(copy.deepcopy(state.optim))
         gen.set_state(state.rng.clone())
-        last_gn.fill_(state.last_grad_norm)
+        last_gn = float(state.last_grad_norm)
         k0 = state.k
 
     nrec = steps // record_every + 1
-    rec = torch.empty((nrec, 5), dtype=torch.float64, device=dev)  # loss, |g|, |x|, |m|, |sqrt v|
-    times = np.empty(nrec)
+    np_ = len(params)
+    loss_rec, gn_rec, m_rec, times = (np.empty(nrec) for _ in range(4))
+    # per-tensor norms of (x, m) and l1 norms of v (v >= 0: the sum), reduced after the run,
+    # so that a record costs two foreach reductions and two copies
+    norm_buf = torch.zeros((nrec, 2 * np_), dtype=dtype, device=dev)
+    v_buf = torch.zeros((nrec, np_), dtype=dtype, device=dev)
+    v_seen = np.zeros(nrec, dtype=bool)
+    m_live = np.zeros(nrec, dtype=bool)
     test = np.full(nrec, np.nan) if prob.has_test else None
     sharp = np.full(nrec, np.nan) if sharpness_every else None
     p_every = None if record_params_every is None else int(record_params_every) // record_every
     xs = np.empty(((nrec - 1) // p_every + 1 if p_every else 0, d))
     h_abs = abs(c.h)
-    sqrt_v0 = math.sqrt(d * c.v0) if c.has_v else 0.0
     batch = None
 
     def closure():
@@ -220,25 +225,19 @@ def train(spec, model: torch.nn.Module, problem: Problem, steps: int, *, record_
         lo.backward()
         return lo
 
-    zero = torch.zeros((), dtype=dtype, device=dev)
-    v0_norm = torch.full((), sqrt_v0, dtype=dtype, device=dev)
-
     @torch.no_grad()
-    def _record(j, loss, gn, last_gn, step):
+    def _record(j, lv, g, step):
         ms, vs = opt.moments()
-        # one foreach reduction for |x| and |m|, one for sum(v) (v >= 0: its l1 norm)
-        nrm = torch.stack(torch._foreach_norm(params + (ms or [])))
-        nrm = nrm * nrm
-        xn = nrm[: len(params)].sum().sqrt()
+        loss_rec[j], gn_rec[j], times[j] = lv, g, opt.time
         if ms is not None:
-            mn = nrm[len(params):].sum().sqrt()
-        elif opt.m_is_last_grad:
-            mn = last_gn * h_abs
+            norm_buf[j] = torch.stack(torch._foreach_norm(params + ms))
+            m_live[j] = True
         else:
-            mn = zero
-        svn = torch.stack(torch._foreach_norm(vs, 1.0)).sum().sqrt() if vs is not None else v0_norm
-        rec[j] = torch.stack([loss.detach(), gn.to(dtype), xn, mn.to(dtype), svn])
-        times[j] = opt.time
+            norm_buf[j, :np_] = torch.stack(torch._foreach_norm(params))
+            m_rec[j] = h_abs * last_gn if opt.m_is_last_grad else 0.0
+        if vs is not None:
+            v_buf[j] = torch.stack(torch._foreach_norm(vs, 1.0))
+            v_seen[j] = True
         if test is not None:
             test[j] = float(prob.test_error(model))
         if sharp is not None and step % int(sharpness_every) == 0 and step > 0:
@@ -262,14 +261,15 @@ def train(spec, model: torch.nn.Module, problem: Problem, steps: int, *, record_
         loss.backward()
         with torch.no_grad():
             gs = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
-            gn = _norm(gs).to(torch.float64)
-        if not bool(torch.isfinite(loss.detach() + gn)):
+            g = _norm(gs).item()
+        lv = loss.item()
+        if not (math.isfinite(lv) and math.isfinite(g)):
             status = Status.DIVERGED
             break
         cnt -= 1
         if cnt == 0 and nr < nrec:
             cnt = record_every
-            _record(nr, loss, gn, last_gn, k0 + n)
+            _record(nr, lv, g, k0 + n)
             nr += 1
         if n == steps:
             break
@@ -278,16 +278,21 @@ def train(spec, model: torch.nn.Module, problem: Problem, steps: int, *, record_
         else:
             opt.step()
         if opt.m_is_last_grad:
-            last_gn = gn
+            last_gn = g
         n += 1
 
-    out = rec[:nr].cpu().numpy()
+    nb = norm_buf[:nr].to("cpu", torch.float64).numpy()
+    x_norm = np.sqrt(np.sum(nb[:, :np_] ** 2, axis=1))
+    m_norm = np.where(m_live[:nr], np.sqrt(np.sum(nb[:, np_:] ** 2, axis=1)), m_rec[:nr])
+    sqrt_v0 = math.sqrt(d * c.v0) if c.has_v else 0.0
+    vb = v_buf[:nr].to("cpu", torch.float64).numpy()
+    sqrt_v_norm = np.where(v_seen[:nr], np.sqrt(np.sum(vb, axis=1)), sqrt_v0)
     ms, vs = opt.moments()
     mflat = _flat(ms) if ms is not None else np.zeros(d)
     vflat = _flat(vs) if vs is not None else np.full(d, c.v0 if c.has_v else 0.0)
     final = NetState(params=tuple(p.detach().clone() for p in params), optim=copy.deepcopy(opt.state_dict()),
                      rng=rng_state.clone(), k=k0 + n, last_grad_norm=float(last_gn), _moments=(mflat, vflat))
-    extras = {"x_norm": out[:, 2], "m_norm": out[:, 3], "sqrt_v_norm": out[:, 4]}
+    extras = {"x_norm": x_norm, "m_norm": m_norm, "sqrt_v_norm": sqrt_v_norm}
     if test is not None:
         extras["test_error"] = test[:nr]
     if sharp is not None:
@@ -295,7 +300,7 @@ def train(spec, model: torch.nn.Module, problem: Problem, steps: int, *, record_
     nx = (nr - 1) // p_every + 1 if (p_every and nr) else 0
     empty = np.empty((0, d))
     return Trajectory(
-        x=xs[:nx], m=empty, v=empty, loss=out[:, 0].copy(), grad_norm=out[:, 1].copy(), time=times[:nr],
+        x=xs[:nx], m=empty, v=empty, loss=loss_rec[:nr].copy(), grad_norm=gn_rec[:nr].copy(), time=times[:nr].copy(),
         step=k0 + record_every * np.arange(nr), status=status, stop_step=k0 + n, final_state=final,
         opt=spec, objective=problem, record_every=record_every, extras=extras,
     )
