@@ -192,11 +192,15 @@ class _BatchedRun:
         return torch.as_tensor(vals, dtype=self.dt).to(self.dev)[:, None]
 
     def loss(self) -> torch.Tensor:
-        G, z = self.G, None
+        G, z, n = self.G, None, self.X.shape[0]
         for i, (w0, shape, b0, nb) in enumerate(self.layout):
             W = self.flat[:, w0:w0 + shape[0] * shape[1]].view(G, shape[0], shape[1])
             b = self.flat[:, b0:b0 + nb].view(G, 1, nb)
-            z = torch.baddbmm(b, self.Xe if i == 0 else self.act(z), W)
+            if i == 0:  # the inputs are shared: one (n, in) x (in, G * out) product for every network
+                Wc = W.permute(1, 0, 2).reshape(shape[0], G * shape[1])
+                z = (self.X @ Wc).view(n, G, shape[1]).transpose(0, 1) + b
+            else:
+                z = torch.baddbmm(b, self.act(z), W)
         r = z - self.Y
         return (r * r).sum(dim=(1, 2)) / (2 * self.X.shape[0])
 
