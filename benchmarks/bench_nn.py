@@ -85,7 +85,6 @@ def bench_grid(steps, repeats, dtype="float64"):
         seq.append(time.perf_counter() - t0)
     both = np.isfinite(out_s["loss"]) & np.isfinite(out_b["loss"])
     agree = np.max(np.abs(out_b["loss"][both] - out_s["loss"][both]) / np.abs(out_s["loss"][both]))
-    # float32 rounding differs between the batched and per-point paths: compare in float64 only
     s, bt = statistics.median(seq), statistics.median(bat)
     print(f"  16-point (a, b) grid, 5-20-20-1 ReLU, sine 2000 points, full batch Adam eta=1e-3, {steps} steps, "
           f"{dtype}:")
