@@ -19,10 +19,10 @@ def _small():
                          ids=["adam", "lion", "adafix", "family", "rmsprop"])
 def test_two_halves_equal_the_whole_run_bit_for_bit_with_minibatches(spec):
     prob, model = _small()
-    whole = nn.train(spec, model, prob, 60, batch_size=32, seed=5, record_params_every=1)
+    whole = nn.train(spec, model, prob, 100, batch_size=32, seed=5, record_params_every=1)
     _, m2 = _small()
-    first = nn.train(spec, m2, prob, 30, batch_size=32, seed=5, record_params_every=1)
-    second = nn.train(spec, m2, prob, 30, batch_size=32, seed=123, record_params_every=1,
+    first = nn.train(spec, m2, prob, 50, batch_size=32, seed=5, record_params_every=1)
+    second = nn.train(spec, m2, prob, 50, batch_size=32, seed=123, record_params_every=1,
                       state=first.final_state)  # the seed is ignored: the generator state is resumed
     for key in ("loss", "grad_norm", "time", "step", "x"):
         a, b = getattr(whole, key), getattr(second, key)
@@ -30,7 +30,7 @@ def test_two_halves_equal_the_whole_run_bit_for_bit_with_minibatches(spec):
     for key in ("x_norm", "m_norm", "sqrt_v_norm", "test_error"):
         np.testing.assert_array_equal(np.concatenate([first.extras[key][:-1], second.extras[key]]),
                                       whole.extras[key], err_msg=key)
-    assert second.stop_step == whole.stop_step == 60
+    assert second.stop_step == whole.stop_step == 100
     np.testing.assert_array_equal(second.final_state.x, whole.final_state.x)
     np.testing.assert_array_equal(second.final_state.v, whole.final_state.v)
 
