@@ -11,6 +11,11 @@ may be shared, so absolute times are noisy.
 """
 from __future__ import annotations
 
+import sys as _sys
+from pathlib import Path as _Path
+
+_sys.path.insert(0, str(_Path(__file__).resolve().parents[1]))  # measure this checkout
+
 import argparse
 import os
 import time

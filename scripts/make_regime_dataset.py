@@ -1,19 +1,26 @@
-"""Labelled loss curves for validating :func:`adadyn.analysis.classify`.
+"""Labelled loss curves for scoring :func:`adadyn.analysis.classify` (docs/regimes.md).
 
-Each case is a run whose late-phase regime is known independently of the
-classifier: from theory (gradient descent on an L-smooth quadratic converges
-for eta < 2/L and blows up for eta > 2/L; RMSprop and Adam converge when
-eta*lambda_max/eps is below their thresholds, see DESIGN.md) or from Ma, Wu &
-E's regime map (Figure 8: b >> a spikes, a ~ b oscillates, a >> b keeps the
-loss large), on several objectives. Every curve below was also checked by eye
-(``--plot`` draws them all).
+Two kinds of curves, none labelled from (a, b) and none from the classifier:
+
+* synthetic loss processes whose regime is known by construction (geometric
+  decay or a still plateau; fast stationary fluctuation; sudden rises of
+  several decades with slow recoveries; a slow cycle, a geometric blow-up or an
+  overflow; a fall that changes regime inside the late window), with noise, at
+  random strides and loss scales;
+* optimiser runs on five problem families (random quadratic, ill-conditioned
+  diagonal quadratic, Rosenbrock, least squares; Adam over random (a, b), GD
+  and RMSprop), labelled from the recorded *state*: the late distance to the
+  minimum x* against the step size eta (far -> divergence, shrinking by orders
+  -> convergence, repeated excursions -> spike, otherwise oscillation). Runs
+  that match no rule clearly are left out.
+
+``make_dataset(seed=0)`` is the calibration part, ``make_dataset(seed=1)`` the
+test part (different problems, starts, hyperparameters and noise). ``adadyn.nn``
+(a small network) does not exist on main yet, so there is no network family.
 
 Usage::
 
-    python scripts/make_regime_dataset.py out.npz [--plot curves.png]
-
-The data are cheap to regenerate (about a second), so tests call
-:func:`make_dataset` instead of reading a stored file.
+    python scripts/make_regime_dataset.py [--size full|small] [--out set.npz] [--legacy]
 """
 from __future__ import annotations
 
@@ -24,7 +31,7 @@ import numpy as np
 
 import adadyn as ad
 
-ETA = 1e-3
+LABELS = ("convergence", "oscillation", "spike", "divergence", "transient")
 
 
 @dataclass(frozen=True)
@@ -33,95 +40,263 @@ class Case:
     label: str
     loss: np.ndarray
     step: np.ndarray
+    f_star: float = 0.0
+    diverged: bool = False
 
 
-def _lsq(seed, n=40, d=6):
+# ---------------------------------------------------------------- synthetic processes
+def _fast(rng, n):
+    """Fast stationary fluctuation (decades): random lines with periods 2-9 steps plus
+    AR(1) noise with a correlation time of at most 2 steps."""
+    t = np.arange(n)
+    y = np.zeros(n)
+    for _ in range(rng.integers(1, 4)):
+        y += rng.uniform(0.05, 0.4) * np.sin(2 * np.pi * t / rng.uniform(2.0, 9.0) + rng.uniform(0, 6.3))
+    phi = rng.uniform(0.0, 0.5)
+    e = rng.standard_normal(n) * rng.uniform(0.05, 0.3)
+    for i in range(1, n):
+        e[i] += phi * e[i - 1]
+    return y + e
+
+
+def _synthetic(label, rng, n=12_000):
+    t = np.arange(n, dtype=float)
+    lvl = rng.uniform(-12, 2)
+    kind = ""
+    if label == "convergence":
+        if rng.random() < 0.5:
+            kind = "geometric"
+            y = lvl - rng.uniform(2e-4, 2e-3) * t + rng.normal(0, 0.01, n)
+        else:
+            kind = "plateau"
+            y = lvl + rng.normal(0, 1e-4, n)
+    elif label == "oscillation":
+        kind = "fast"
+        y = lvl + _fast(rng, n)
+    elif label == "spike":
+        kind = "spikes"
+        y = lvl + 0.3 * _fast(rng, n)
+        pos = rng.uniform(200, 600)
+        while pos < n:
+            h, up, tau = rng.uniform(3, 7), rng.integers(2, 10), rng.uniform(40, 150)
+            p = int(pos)
+            seg = np.arange(n - p)
+            bump = np.where(seg < up, h * seg / up, h * np.exp(-(seg - up) / tau))
+            y[p:] = np.maximum(y[p:], lvl + bump)
+            pos += rng.uniform(250, 700)
+    elif label == "divergence":
+        r = rng.random()
+        if r < 0.5:
+            kind = "slow cycle"
+            P = rng.uniform(300, 3000)
+            y = lvl + rng.uniform(0.1, 0.6) * np.sin(2 * np.pi * t / P + rng.uniform(0, 6.3)) \
+                + rng.normal(0, 0.003, n)
+        elif r < 0.75:
+            kind = "geometric growth"
+            y = lvl + rng.uniform(2e-4, 2e-3) * t + rng.normal(0, 0.01, n)
+        else:
+            kind = "overflow"
+            y = lvl + rng.uniform(2e-4, 2e-3) * t
+            y[int(rng.uniform(0.9, 0.99) * n):] = np.inf
+    else:  # transient: the fall ends inside the late window, or accelerates towards a floor
+        if rng.random() < 0.5:
+            kind = "fall then fluctuation"
+            tc = rng.uniform(0.82, 0.9) * n
+            y = np.where(t < tc, lvl - rng.uniform(5e-4, 3e-3) * (t - tc), lvl) + 0.2 * _fast(rng, n)
+        else:
+            kind = "accelerating fall"
+            T = n * rng.uniform(1.01, 1.05)
+            y = lvl + 2 * np.log10(1 - t / T) + rng.normal(0, 0.01, n)
+    return kind, y
+
+
+def synthetic_cases(seed: int, per_label: int) -> list[Case]:
     rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, d))
-    return ad.objectives.least_squares(X, X @ rng.standard_normal(d))  # consistent: f* = 0
-
-
-def _specs():
-    """(name, label, objective, optimiser, x0 seed, steps)."""
-    quads = [(ad.objectives.random_quadratic(d, seed), f"quad d={d} s={seed}")
-             for d, seed in ((10, 0), (10, 1), (8, 2), (12, 3), (6, 4))]
-    lsq = [(_lsq(s), f"lsq s={s}") for s in (0, 1)]
-    diag = [(ad.objectives.diagonal_quadratic(np.array([0.5, 1.0, 3.0, 8.0, 20.0])), "diag5")]
     out = []
-    for obj, nm in quads + lsq + diag:
-        L = float(np.linalg.eigvalsh(obj.hessian(np.zeros(obj.dim)))[-1])
-        out.append((f"GD 1/L {nm}", "convergence", obj, ad.GD(1.0 / L), 20_000))
-        out.append((f"GD 2.05/L {nm}", "divergence", obj, ad.GD(2.05 / L), 20_000))
-        # eta*lambda_max/eps = 2 < 38: the minimum is a stable fixed point of Adam.
-        out.append((f"Adam eps=L*eta/2 {nm}", "convergence", obj,
-                    ad.Adam(ETA, eps=L * ETA / 2.0), 20_000))
-        out.append((f"Adam a=1 b=100 {nm}", "spike", obj, ad.Adam.from_ab(ETA, 1.0, 100.0), 40_000))
-        out.append((f"Adam a=10 b=10 {nm}", "oscillation", obj, ad.Adam.from_ab(ETA, 10.0, 10.0), 40_000))
-        out.append((f"Adam a=100 b=1 {nm}", "divergence", obj, ad.Adam.from_ab(ETA, 100.0, 1.0), 40_000))
-    ros = ad.objectives.rosenbrock(2)
-    out.append(("GD rosenbrock", "convergence", ros, ad.GD(1e-3), 20_000))
-    out.append(("Adam a=30 b=30 quad d=10 s=0", "oscillation", quads[0][0],
-                ad.Adam.from_ab(ETA, 30.0, 30.0), 40_000))
+    for label in LABELS:
+        for i in range(per_label):
+            kind, y = _synthetic(label, rng)
+            k = int(rng.choice([1, 2, 5, 10]))
+            loss = 10.0 ** y[::k]
+            out.append(Case(f"synthetic {label} ({kind}) #{i} stride {k}", label, loss,
+                            k * np.arange(loss.shape[0])))
     return out
 
 
-def make_dataset(record_every: int = 10, seed: int = 0) -> list[Case]:
-    """Run every case (x0 standard normal, fixed seed) and return the loss curves."""
-    cases = []
-    for k, (name, label, obj, opt, steps) in enumerate(_specs()):
-        x0 = np.random.default_rng(seed + k).standard_normal(obj.dim)
-        if obj.name.startswith("rosenbrock"):
-            x0 = np.array([-1.2, 1.0])
-        tr = ad.run(opt, obj, x0, steps, record_every=record_every, record_state=False)
-        loss = tr.loss
-        if tr.status == "diverged":  # keep the blow-up visible to loss-only classifiers
-            loss = np.append(loss, np.inf)
-        cases.append(Case(name, label, loss, record_every * np.arange(loss.shape[0])))
-    return cases
+# ---------------------------------------------------------------- runs labelled from the state
+def _problems(rng):
+    """(name, objective, minimiser)."""
+    d = int(rng.integers(6, 16))
+    q = ad.objectives.random_quadratic(d, int(rng.integers(0, 10_000)))
+    cond = 10.0 ** rng.uniform(3, 5)
+    h = np.logspace(0, np.log10(cond), int(rng.integers(4, 10))) * 10.0 ** rng.uniform(-2, 0)
+    diag = ad.objectives.diagonal_quadratic(h)
+    n_r = int(rng.choice([2, 4]))
+    ros = ad.objectives.rosenbrock(n_r)
+    X = rng.standard_normal((40, 6))
+    yv = rng.standard_normal(40)
+    lsq = ad.objectives.least_squares(X, yv)
+    return [(f"quad d={d}", q, np.zeros(d)), (f"diag cond={cond:.0e}", diag, np.zeros(h.size)),
+            (f"rosenbrock{n_r}", ros, np.ones(n_r)), ("lsq 40x6", lsq, np.linalg.lstsq(X, yv, rcond=None)[0])]
+
+
+def state_label(tr, x_star, eta):
+    """The regime read from the state (not the loss): late sup-distance to x* against eta."""
+    if tr.status == "diverged" or not np.all(np.isfinite(tr.loss)):
+        return "divergence"
+    late = tr.step >= tr.step[-1] - 0.25 * (tr.step[-1] - tr.step[0])
+    dist = np.max(np.abs(tr.x[late] - x_star), axis=1)
+    m = dist.shape[0]
+    first, last = np.median(dist[: m // 10 + 1]), np.median(dist[-(m // 10 + 1):])
+    med = np.median(dist)
+    if med >= eta:
+        return "divergence" if last > 0.3 * first else None  # far but approaching: unclear
+    if last < 0.3 * first:
+        return "convergence"  # approaching the minimum within one step of it
+    if last > 3 * first:
+        return None
+    # excursions: the distance rises 30-fold above its median (the loss ~ 1000-fold)
+    above = dist > 30 * med
+    episodes = int(np.count_nonzero(above[1:] & ~above[:-1]) + above[0])
+    if episodes >= 2:
+        return "spike"
+    if dist.max() < 10 * med:
+        return "oscillation"
+    return None
+
+
+def run_cases(seed: int, n_runs: int, steps: int = 20_000) -> list[Case]:
+    rng = np.random.default_rng(1000 + seed)
+    out = []
+    tries = 0
+    while len(out) < n_runs and tries < 6 * n_runs:
+        tries += 1
+        name, obj, xs = _problems(rng)[tries % 4]
+        x0 = xs + rng.standard_normal(obj.dim) * 10.0 ** rng.uniform(-1, 0.5)
+        eta = 10.0 ** rng.uniform(-3.3, -2.5)
+        r = rng.random()
+        if r < 0.7:
+            a, b = 10.0 ** rng.uniform(-0.5, 2.0, 2)
+            opt, oname = ad.Adam.from_ab(eta, a, b), f"Adam a={a:.3g} b={b:.3g} eta={eta:.2g}"
+        elif r < 0.85:
+            L = float(np.linalg.eigvalsh(obj.hessian(xs))[-1])
+            eta = rng.choice([0.5, 1.0, 2.05]) / L
+            opt, oname = ad.GD(eta), f"GD eta*L={eta * L:.2f}"
+        else:
+            opt, oname = ad.RMSprop(eta, alpha=1 - 10.0 ** rng.uniform(-3, -1)), f"RMSprop eta={eta:.2g}"
+        k = int(rng.choice([1, 5, 10]))
+        tr = ad.run(opt, obj, x0, steps, record_every=k)
+        if isinstance(opt, ad.GD):  # GD's step is eta*g, not eta: theory decides (eta*L < 2)
+            lab = "convergence" if eta * L < 2 else "divergence"
+        else:
+            lab = state_label(tr, xs, eta)
+        if lab is None:
+            continue
+        fs = float(obj.min_value) if obj.min_value is not None else float(obj.value(xs))
+        out.append(Case(f"{oname} on {name} stride {k}", lab, np.asarray(tr.loss), np.asarray(tr.step),
+                        fs, tr.status == "diverged"))
+    return out
+
+
+def make_dataset(seed: int = 0, size: str = "full") -> list[Case]:
+    """seed 0: calibration part; seed 1: test part. ``size='small'`` for tests."""
+    per, runs = (12, 60) if size == "full" else (4, 16)
+    return synthetic_cases(seed, per) + run_cases(seed, runs)
+
+
+# ---------------------------------------------------------------- scoring
+def predict(cases, **classify_kw):
+    from adadyn.analysis import classify
+
+    return [classify(c.loss, c.step, f_star=c.f_star, diverged=c.diverged, **classify_kw).label for c in cases]
+
+
+def confusion(cases, pred):
+    """(labels, matrix[true, predicted])."""
+    idx = {lab: i for i, lab in enumerate(LABELS)}
+    M = np.zeros((len(LABELS), len(LABELS)), dtype=int)
+    for c, p in zip(cases, pred):
+        M[idx[c.label], idx[p]] += 1
+    return LABELS, M
 
 
 def accuracy(cases, **classify_kw):
     """(fraction correct, list of (name, true, predicted) for the misses)."""
-    from adadyn.analysis import classify
+    pred = predict(cases, **classify_kw)
+    misses = [(c.name, c.label, p) for c, p in zip(cases, pred) if p != c.label]
+    return 1.0 - len(misses) / max(len(cases), 1), misses
 
-    misses = []
-    for c in cases:
-        got = classify(c.loss, c.step, **classify_kw).label
-        if got != c.label:
-            misses.append((c.name, c.label, got))
-    return 1.0 - len(misses) / len(cases), misses
+
+def report(cases, pred) -> str:
+    labels, M = confusion(cases, pred)
+    w = max(len(s) for s in labels) + 2
+    lines = ["true \\ predicted".ljust(w) + "".join(s[:5].rjust(7) for s in labels) + "   recall"]
+    for i, lab in enumerate(labels):
+        tot = M[i].sum()
+        rec = f"{M[i, i] / tot:.2f} ({M[i, i]}/{tot})" if tot else "-"
+        lines.append(lab.ljust(w) + "".join(str(v).rjust(7) for v in M[i]) + "   " + rec)
+    acc = np.trace(M) / max(M.sum(), 1)
+    lines.append(f"accuracy {acc:.3f} on {M.sum()} curves")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- the first release's set
+def legacy_set(record_every: int = 10) -> list[Case]:
+    """The labelled set of the first release (labels from theory and from (a, b))."""
+    eta = 1e-3
+    quads = [(ad.objectives.random_quadratic(d, s), f"quad d={d} s={s}")
+             for d, s in ((10, 0), (10, 1), (8, 2), (12, 3), (6, 4))]
+    lsq = []
+    for s in (0, 1):
+        rng = np.random.default_rng(s)
+        X = rng.standard_normal((40, 6))
+        lsq.append((ad.objectives.least_squares(X, X @ rng.standard_normal(6)), f"lsq s={s}"))
+    diag = [(ad.objectives.diagonal_quadratic(np.array([0.5, 1.0, 3.0, 8.0, 20.0])), "diag5")]
+    specs = []
+    for obj, nm in quads + lsq + diag:
+        L = float(np.linalg.eigvalsh(obj.hessian(np.zeros(obj.dim)))[-1])
+        specs += [(f"GD 1/L {nm}", "convergence", obj, ad.GD(1.0 / L), 20_000),
+                  (f"GD 2.05/L {nm}", "divergence", obj, ad.GD(2.05 / L), 20_000),
+                  (f"Adam eps=L*eta/2 {nm}", "convergence", obj, ad.Adam(eta, eps=L * eta / 2.0), 20_000),
+                  (f"Adam a=1 b=100 {nm}", "spike", obj, ad.Adam.from_ab(eta, 1.0, 100.0), 40_000),
+                  (f"Adam a=10 b=10 {nm}", "oscillation", obj, ad.Adam.from_ab(eta, 10.0, 10.0), 40_000),
+                  (f"Adam a=100 b=1 {nm}", "divergence", obj, ad.Adam.from_ab(eta, 100.0, 1.0), 40_000)]
+    specs.append(("GD rosenbrock", "convergence", ad.objectives.rosenbrock(2), ad.GD(1e-3), 20_000))
+    specs.append(("Adam a=30 b=30 quad d=10 s=0", "oscillation", quads[0][0], ad.Adam.from_ab(eta, 30.0, 30.0),
+                  40_000))
+    cases = []
+    for k, (name, label, obj, opt, steps) in enumerate(specs):
+        x0 = np.array([-1.2, 1.0]) if name == "GD rosenbrock" else np.random.default_rng(k).standard_normal(obj.dim)
+        tr = ad.run(opt, obj, x0, steps, record_every=record_every, record_state=False)
+        cases.append(Case(name, label, np.asarray(tr.loss), np.asarray(tr.step), 0.0, tr.status == "diverged"))
+    return cases
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("out", help="output .npz")
-    ap.add_argument("--plot", help="also draw every curve into this image")
+    ap.add_argument("--size", choices=("full", "small"), default="full")
+    ap.add_argument("--out", help="save the test part to this .npz")
+    ap.add_argument("--legacy", action="store_true", help="also label the first release's set")
     args = ap.parse_args(argv)
-    cases = make_dataset()
-    np.savez_compressed(args.out, names=np.array([c.name for c in cases]),
-                        labels=np.array([c.label for c in cases]),
-                        **{f"loss_{i}": c.loss for i, c in enumerate(cases)},
-                        **{f"step_{i}": c.step for i, c in enumerate(cases)})
-    acc, misses = accuracy(cases)
-    print(f"{len(cases)} curves; classifier accuracy {acc:.3f}")
-    for m in misses:
-        print("  miss:", m)
-    if args.plot:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        n = len(cases)
-        cols = 6
-        fig, axs = plt.subplots(-(-n // cols), cols, figsize=(3.2 * cols, 2.2 * -(-n // cols)))
-        for ax, c in zip(axs.ravel(), cases):
-            ok = np.isfinite(c.loss)
-            ax.semilogy(c.step[ok], np.abs(c.loss[ok]), lw=0.4)
-            ax.set_title(f"{c.name}\n[{c.label}]", fontsize=7)
-            ax.tick_params(labelsize=5)
-        fig.tight_layout()
-        fig.savefig(args.plot, dpi=60)
+    cal, test = make_dataset(0, args.size), make_dataset(1, args.size)
+    print(f"calibration part: {len(cal)} curves (defaults may be tuned here only)")
+    print(report(cal, predict(cal)))
+    print(f"\ntest part: {len(test)} curves")
+    pred = predict(test)
+    print(report(test, pred))
+    for c, p in zip(test, pred):
+        if p != c.label:
+            print(f"  miss: {c.name}: {c.label} -> {p}")
+    if args.legacy:
+        leg = legacy_set()
+        print("\nfirst release's set (labels from (a, b) and theory):")
+        for c, p in zip(leg, predict(leg)):
+            print(f"  {c.name:34s} {c.label:12s} -> {p}")
+    if args.out:
+        np.savez_compressed(args.out, names=np.array([c.name for c in test]),
+                            labels=np.array([c.label for c in test]),
+                            **{f"loss_{i}": c.loss for i, c in enumerate(test)},
+                            **{f"step_{i}": c.step for i, c in enumerate(test)})
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import adadyn as ad
 from adadyn.analysis import classify, phase_diagram
 from adadyn.analysis import phase as phase_mod
 from adadyn.analysis.persistence import SweepError
+from adadyn.sweep import OptimizerTask, SweepWarning
 
 ETA = 1e-3
 A = np.array([0.5, 5.0, 50.0])
@@ -140,8 +141,8 @@ def test_resume_recomputes_nothing(obj, x0, ref, tmp_path, monkeypatch):
     def boom(*a, **k):
         raise AssertionError("recomputed a finished chunk")
 
-    monkeypatch.setattr(phase_mod, "_run_local", boom)
-    monkeypatch.setattr(phase_mod, "_run_chunk", boom)
+    monkeypatch.setattr(OptimizerTask, "run_all", boom)
+    monkeypatch.setattr(OptimizerTask, "run_chunk", boom)
     _same(phase_diagram(obj, x0, A, B, ETA, 3000, record_every=10, out=out), ref)
     # another chunk size or an executor resumes the same files
     with ThreadPoolExecutor(1) as ex:
@@ -151,7 +152,7 @@ def test_resume_recomputes_nothing(obj, x0, ref, tmp_path, monkeypatch):
 
 def test_interrupted_sweep_keeps_finished_chunks(obj, x0, ref, tmp_path, monkeypatch):
     out = tmp_path / "sweep"
-    real = phase_mod._run_local
+    real = OptimizerTask.run_all
     calls = []
 
     def flaky(*args):
@@ -160,12 +161,12 @@ def test_interrupted_sweep_keeps_finished_chunks(obj, x0, ref, tmp_path, monkeyp
         calls.append(1)
         return real(*args)
 
-    monkeypatch.setattr(phase_mod, "_run_local", flaky)
+    monkeypatch.setattr(OptimizerTask, "run_all", flaky)
     with pytest.raises(KeyboardInterrupt):
         phase_diagram(obj, x0, A, B, ETA, 3000, record_every=10, out=out, chunk_size=2)
     assert len(list(out.glob("chunk_*.npz"))) == 2
     calls.clear()
-    monkeypatch.setattr(phase_mod, "_run_local", lambda *a: (calls.append(1), real(*a))[1])
+    monkeypatch.setattr(OptimizerTask, "run_all", lambda *a: (calls.append(1), real(*a))[1])
     _same(phase_diagram(obj, x0, A, B, ETA, 3000, record_every=10, out=out), ref)
     assert len(calls) == 1
 
@@ -195,13 +196,13 @@ def test_killed_process_loses_nothing_finished(tmp_path):
     assert 3 <= len(done) < 32
     obj = ad.objectives.random_quadratic(6, seed=3)
     n_run = []
-    real = phase_mod._run_local
+    real = OptimizerTask.run_all
     try:
-        phase_mod._run_local = lambda *a: (n_run.append(1), real(*a))[1]
+        OptimizerTask.run_all = lambda *a: (n_run.append(1), real(*a))[1]
         pd = phase_diagram(obj, np.ones(6), np.logspace(-1, 2, 8), np.logspace(-1, 2, 8), 1e-3, 400_000,
                            record_every=400, out=out, chunk_size=2)
     finally:
-        phase_mod._run_local = real
+        OptimizerTask.run_all = real
     assert len(n_run) == 32 - len(done)
     # spot-check finished chunks against fresh single runs
     for a, b in ((0.1, 0.1), (100.0, 100.0)):
@@ -227,16 +228,18 @@ def test_foreign_directory_is_refused(obj, x0, tmp_path):
         phase_diagram(obj, x0, A, B, ETA, 3000, record_every=10, out=other)
 
 
-def test_corrupt_files_are_detected(obj, x0, tmp_path):
+def test_corrupt_files_are_detected(obj, x0, ref, tmp_path):
     out = tmp_path / "sweep"
     phase_diagram(obj, x0, A, B, ETA, 3000, record_every=10, out=out, chunk_size=2)
     f = out / "chunk_00001.npz"
     data = f.read_bytes()
     f.write_bytes(data[: len(data) // 2])
-    with pytest.raises(SweepError, match="chunk_00001.npz is corrupt"):
-        phase_diagram(obj, x0, A, B, ETA, 3000, record_every=10, out=out)
-    f.unlink()  # the error says: delete it to recompute
-    phase_diagram(obj, x0, A, B, ETA, 3000, record_every=10, out=out)
+    with pytest.warns(SweepWarning, match="chunk_00001.npz is corrupt.*recomputing"):
+        pd = phase_diagram(obj, x0, A, B, ETA, 3000, record_every=10, out=out)
+    _same(pd, ref)
+    assert pd.sweep.sweep.computed == 1 and pd.sweep.sweep.loaded == 2
+    with np.load(f) as z:  # rewritten whole
+        assert np.array_equal(z["loss"], ref.loss.reshape(6, -1)[2:4], equal_nan=True)
     (out / "manifest.json").write_text("{not json")
     with pytest.raises(SweepError, match="manifest.json is corrupt"):
         phase_diagram(obj, x0, A, B, ETA, 3000, record_every=10, out=out)
@@ -245,7 +248,7 @@ def test_corrupt_files_are_detected(obj, x0, tmp_path):
 def test_leftover_temporary_files_are_ignored(obj, x0, ref, tmp_path):
     out = tmp_path / "sweep"
     phase_diagram(obj, x0, A, B, ETA, 3000, record_every=10, out=out, chunk_size=2)
-    (out / "chunk_00002.npz").rename(out / "chunk_00002.npz.1234.tmp")  # a write cut short
+    (out / "chunk_00002.npz").rename(out / "chunk_00002.npz.1234.0a1b2c.tmp")  # a write cut short
     _same(phase_diagram(obj, x0, A, B, ETA, 3000, record_every=10, out=out), ref)
     assert not list(out.glob("*.tmp"))
 
@@ -268,7 +271,8 @@ def test_to_npz_round_trip(ref, tmp_path):
     with np.load(tmp_path / "pd.npz") as z:
         assert np.array_equal(z["regime"], ref.regime)
         assert np.array_equal(z["loss"], ref.loss, equal_nan=True)
-        assert list(z["regime_names"]) == ["convergence", "oscillation", "spike", "divergence"]
+        assert list(z["regime_names"]) == list(ad.analysis.REGIMES)
+        assert list(z["regime_names"])[:4] == ["convergence", "oscillation", "spike", "divergence"]
 
 
 # ------------------------------------------------------------------ plots and command line

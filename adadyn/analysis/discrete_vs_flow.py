@@ -11,7 +11,56 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from adadyn.validation import check_positive
+
 __all__ = ["compare", "Comparison", "convergence_order", "ConvergenceOrder", "scaled_optimizer"]
+
+
+def _same_objective(a, b) -> bool:
+    """Same objective: the same object, or equal recipes (``identity()``) when both have one."""
+    if a is b:
+        return True
+    if a is None or b is None:
+        return True                      # nothing to compare against (solution built by hand)
+    try:
+        return a.identity() == b.identity()
+    except ValueError:                   # no recipe: only object identity can tell
+        return False
+
+
+def _same_flow(f1, f2, rtol: float = 1e-9) -> bool:
+    """Equal flow specs up to the rounding of a = (1 - beta2)/eta at different eta."""
+    if type(f1) is not type(f2):
+        return False
+    for k, v1 in vars(f1).items():
+        v2 = vars(f2)[k]
+        if isinstance(v1, (bool, np.bool_)) or isinstance(v2, (bool, np.bool_)):
+            if bool(v1) != bool(v2):
+                return False
+        elif not math.isclose(float(v1), float(v2), rel_tol=rtol, abs_tol=0.0):
+            return False
+    return True
+
+
+def _check_pair(traj, sol, scaling):
+    """Refuse a run and a flow solution that do not belong together: different
+    objectives, or a flow that is not ``flows.limit`` of the run's optimiser."""
+    from adadyn.flows.limit import HOLDS, NoFlowError, limit
+
+    if not _same_objective(traj.objective, sol.objective):
+        raise ValueError("traj and sol were computed on different objectives "
+                         f"({traj.objective!r} vs {sol.objective!r})")
+    holds = HOLDS if scaling is None else (scaling,)
+    if scaling is not None and scaling not in HOLDS:
+        raise ValueError(f"scaling must be one of {HOLDS} or None, got {scaling!r}")
+    try:
+        flows = [limit(traj.opt, hold=h) for h in holds]
+    except NoFlowError as exc:
+        raise ValueError(f"traj's optimiser has no flow to compare with: {exc}") from None
+    if not any(_same_flow(f, sol.flow) for f in flows):
+        want = " or ".join(repr(f) for f in flows)
+        raise ValueError(f"sol solves {sol.flow!r}, but the run's optimiser {traj.opt!r} tends to {want} "
+                         f"(flows.limit, scaling {' or '.join(holds)})")
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,7 +113,8 @@ class Comparison:
         return "Comparison(" + ", ".join(parts) + ")"
 
 
-def compare(traj, sol, *, T: float | None = None, samples: int = 3) -> Comparison:
+def compare(traj, sol, *, T: float | None = None, samples: int = 3,
+            scaling: str | None = None) -> Comparison:
     """Sup-norm gap between a discrete run and a flow (eqs. (6) and (9) of Ma, Wu & E).
 
     Parameters
@@ -79,10 +129,20 @@ def compare(traj, sol, *, T: float | None = None, samples: int = 3) -> Compariso
         Points per step interval [t_k, t_{k+1}] at which the flow's dense output is
         evaluated (both ends included, >= 2): X^eta is constant there and x(t)
         moves by O(eta), so the ends carry the sup up to O(eta^2).
+    scaling : {"rates", "factors"}, optional
+        The scaling under which ``sol.flow`` is the limit of ``traj.opt``
+        (:func:`adadyn.flows.limit`'s ``hold``); default: either.
 
     Returns
     -------
     Comparison
+
+    Raises
+    ------
+    ValueError
+        When ``traj`` and ``sol`` are on different objectives (``identity()``,
+        else object identity), when ``sol.flow`` is not ``flows.limit(traj.opt)``
+        under the scaling, or when they start from different points.
     """
     samples = int(samples)
     if samples < 2:
@@ -91,6 +151,7 @@ def compare(traj, sol, *, T: float | None = None, samples: int = 3) -> Compariso
         raise ValueError("traj has no recorded states; run with record_state=True")
     if traj.x.shape[1] != sol.dim:
         raise ValueError(f"traj has dimension {traj.x.shape[1]}, sol {sol.dim}")
+    _check_pair(traj, sol, scaling)
     if traj.time[0] != 0:
         raise ValueError(f"traj must start at t = 0 like the flow (it starts at t = {traj.time[0]:g})")
     if not np.allclose(traj.x[0], sol.x[0], rtol=1e-12, atol=1e-12):
@@ -128,15 +189,12 @@ def scaled_optimizer(opt, eta: float, scaling: str = "rates"):
     """``opt`` at learning rate ``eta`` with either the memory rates a, b held
     (alpha = 1 - a*eta, beta = 1 - b*eta; Prop. 2) or the factors alpha, beta held
     (Prop. 1)."""
-    from adadyn.discrete.specs import Adam, RMSprop
-
     if scaling not in ("rates", "factors"):
         raise ValueError(f"scaling must be 'rates' or 'factors', got {scaling!r}")
-    if scaling == "factors" or not isinstance(opt, (RMSprop, Adam)):
+    a, b = opt.coefficients().rates
+    if scaling == "factors" or (a is None and b is None):
         return opt.replace(eta=float(eta))
-    if isinstance(opt, Adam):
-        return opt.replace(eta=float(eta), beta1=1.0 - opt.b * eta, beta2=1.0 - opt.a * eta)
-    return opt.replace(eta=float(eta), alpha=1.0 - opt.a * eta)
+    return opt.with_rates(a=a, b=b, eta=float(eta))
 
 
 @dataclass(frozen=True, eq=False)
@@ -170,6 +228,39 @@ class ConvergenceOrder:
                 f"order_nodes={self.order_nodes:.3f})")
 
 
+def _check_etas(etas) -> np.ndarray:
+    try:
+        arr = np.asarray(etas, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"etas must be a sequence of learning rates, got {etas!r}") from None
+    if arr.ndim != 1 or np.any(~np.isfinite(arr)) or np.any(arr <= 0):
+        raise ValueError(f"etas must be a 1-D sequence of finite learning rates > 0, got {etas!r}")
+    if np.unique(arr).size != arr.size:
+        raise ValueError(f"etas must be distinct (a repeated step size adds no information to the fit), got {etas!r}")
+    if arr.size < 3:
+        raise ValueError(f"etas must hold at least 3 distinct learning rates to fit an order, got {arr.size}")
+    return np.sort(arr)[::-1]
+
+
+def _check_memory(d, T, etas, samples, max_bytes):
+    """Refuse (or warn about) runs whose recording and comparison grid are too large."""
+    import warnings
+
+    from adadyn.flows.budget import MAX_BYTES, WARN_FRACTION, fmt_bytes
+
+    limit = MAX_BYTES if max_bytes is None else int(max_bytes)
+    per_step = 8.0 * ((3 * d + 4) + 4 * int(samples) * d)
+    steps = T / float(etas.min())
+    est = per_step * (steps + 1)
+    if est > limit:
+        raise ValueError(f"convergence_order would hold ~{fmt_bytes(est)} for the run at eta={etas.min():g} "
+                         f"({steps:.3g} steps recorded at d={d}), above max_bytes={fmt_bytes(limit)}; "
+                         f"T <= {limit / per_step * float(etas.min()):.4g} fits at these etas")
+    if est > WARN_FRACTION * limit:
+        warnings.warn(f"convergence_order will hold ~{fmt_bytes(est)} of max_bytes={fmt_bytes(limit)}",
+                      ResourceWarning, stacklevel=3)
+
+
 def _fit(etas, gaps):
     ok = gaps > 0
     if ok.sum() < 2:
@@ -180,7 +271,7 @@ def _fit(etas, gaps):
 
 def convergence_order(opt, obj, x0, T: float, etas, *, scaling: str = "rates", rtol: float = 1e-12,
                       atol: float = 1e-14, samples: int = 3, method: str = "DOP853",
-                      v0=None) -> ConvergenceOrder:
+                      v0=None, max_bytes: int | None = None) -> ConvergenceOrder:
     """Run ``opt`` at each eta in ``etas`` and fit the order of the gap to its flow.
 
     With ``scaling="rates"`` the memory rates a = (1 - alpha)/eta, b = (1 - beta)/eta
@@ -206,10 +297,16 @@ def convergence_order(opt, obj, x0, T: float, etas, *, scaling: str = "rates", r
         Compare on [0, T]; each eta must divide T into an integer number of steps
         (up to rounding, steps = round(T / eta)).
     etas : sequence of float
-        At least two learning rates.
+        At least three distinct learning rates (an order fitted to two points, or
+        to repeated ones, is not a measurement).
     v0 : array_like (d,), optional
         Start value of the second moment for RMSprop (both the runs and the flow);
         default 0, as in Prop. 2.
+    max_bytes : int, optional
+        Memory limit (default :data:`adadyn.flows.budget.MAX_BYTES`, 2 GiB) for one
+        run recorded at every step plus its comparison grid: T / min(etas) steps
+        of (3 d + 4) recorded numbers and ``samples`` flow evaluations of 4 d.
+        Refused above it, with the estimate and the largest T that fits.
 
     Notes
     -----
@@ -226,11 +323,9 @@ def convergence_order(opt, obj, x0, T: float, etas, *, scaling: str = "rates", r
     from adadyn.discrete.trajectory import State
     from adadyn.flows import limit, solve
 
-    etas = np.sort(np.asarray(etas, dtype=np.float64))[::-1]
-    if etas.ndim != 1 or etas.size < 2 or np.any(~np.isfinite(etas)) or np.any(etas <= 0):
-        raise ValueError(f"etas must hold at least two finite learning rates > 0, got {etas!r}")
-    if not (math.isfinite(T) and T > 0):
-        raise ValueError(f"T must be a finite number > 0, got {T!r}")
+    etas = _check_etas(etas)
+    check_positive("T", T)
+    _check_memory(obj.dim, T, etas, samples, max_bytes)
     hold = "rates" if scaling == "rates" else "factors"
     opts = [scaled_optimizer(opt, e, scaling) for e in etas]
     flow = limit(opts[0], hold=hold)
@@ -242,7 +337,7 @@ def convergence_order(opt, obj, x0, T: float, etas, *, scaling: str = "rates", r
             tr = run(o, obj, x0, steps)
         else:
             tr = run(o, obj, steps=steps, state=State.initial(o, x0, v0=v0))
-        comps.append(compare(tr, sol, samples=samples))
+        comps.append(compare(tr, sol, samples=samples, scaling=hold))
     gx = np.array([c.gap_x for c in comps])
     gm = None if comps[0].gap_m is None else np.array([c.gap_m for c in comps])
     gv = None if comps[0].gap_v is None else np.array([c.gap_v for c in comps])

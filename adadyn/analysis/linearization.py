@@ -1,5 +1,10 @@
 """Linearisation of an optimiser's discrete map and of its limit flow (eq. (11)).
 
+The map's Jacobian comes from :mod:`adadyn.discrete.map`; the flow's from the one
+implementation of the flow fields in :mod:`adadyn.flows` (through
+:func:`adadyn.analysis.maps.flow_jacobian`, which matches the state layouts and
+takes the t -> infinity field).
+
 At a stationary point x* of f the state (x*, m = 0, v = 0) is a fixed point of
 the map (eqs. (1)-(3) of Ma, Wu & E) and an equilibrium of the limit flows
 (7), (8). :func:`linearize` returns both Jacobians there (or at any state),
@@ -23,8 +28,19 @@ __all__ = ["Linearization", "linearize"]
 def as_state_vector(F: StateMap, point, m=None, v=None, aux=None) -> np.ndarray:
     """z from x (missing blocks from m, v, aux or zero), a full z, or a State."""
     if isinstance(point, State):
-        return F.pack(point)
-    p = np.asarray(point, dtype=np.float64).reshape(-1)
+        z = F.pack(point)
+        if not np.all(np.isfinite(z)):
+            raise ValueError("point must be finite: the State holds NaN or inf")
+        return z
+    try:
+        p = np.asarray(point, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise ValueError(f"point must be an array of numbers or a State, got {type(point).__name__}") from None
+    if not np.all(np.isfinite(p)):
+        raise ValueError(f"point must be finite, got NaN or inf at index {int(np.flatnonzero(~np.isfinite(p))[0])}")
+    for name, blk in (("m", m), ("v", v), ("aux", aux)):
+        if blk is not None and not np.all(np.isfinite(np.asarray(blk, dtype=np.float64))):
+            raise ValueError(f"{name} must be finite, got NaN or inf")
     if p.shape[0] == F.size and (F.size != F.dim or (m is None and v is None)):
         return p.copy()
     if p.shape[0] == F.dim:

@@ -5,41 +5,61 @@ beta1 = 1 - b*eta at every point of an (a, b) grid, classifies each point from
 its recorded loss history (:func:`~adadyn.analysis.classify`) and returns a
 :class:`PhaseDiagram` of arrays indexed ``[i, j]`` by ``a[i]`` and ``b[j]``.
 
-Three ways to run the grid, all bit-identical point by point:
-
-* default: :func:`adadyn.discrete.run_grid`, a Numba ``prange`` over grid points;
-* ``executor=``: a ``concurrent.futures`` executor or a ``dask.distributed``
-  ``Client`` gets chunks of the grid; each chunk runs serially (one thread per
-  worker, the NUMBA_NUM_THREADS=1 discipline, and no OpenMP in forked workers);
-* ``out=``: either way, every finished chunk is saved at once
-  (:mod:`adadyn.analysis.persistence`) and a rerun resumes.
-
-Workers receive the objective as a picklable recipe (:func:`objective_recipe`),
-because an :class:`~adadyn.Objective` holds compiled Numba functions that the
-standard pickle cannot serialise.
+It is the (a, b) case of :func:`~adadyn.analysis.hyperparameter_sweep`: an
+:class:`~adadyn.sweep.OptimizerTask` run by :func:`~adadyn.sweep.run_sweep`
+(in-process Numba-parallel, or chunks on a process pool or a dask cluster,
+bit-identical; a resumable store with ``out=``), classified chunk by chunk
+(:func:`_classify_all`) and packaged here.
 """
 from __future__ import annotations
 
 import math
-import sys
-from concurrent.futures import as_completed as _cf_as_completed
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
-from adadyn.analysis.persistence import SweepStore, sweep_key
-from adadyn.analysis.regimes import REGIMES, Regime, classify
+from adadyn.analysis.regimes import REGIMES, Regime, classify_many
 
 __all__ = ["PhaseDiagram", "phase_diagram", "objective_recipe", "objective_from_recipe"]
 
-_KEYS = ("loss", "final_x", "status", "steps_done", "late_mean_log10_loss", "late_std_log10_loss",
-         "late_min_loss", "late_max_loss", "final_loss")
-_STATUS = ("ok", "diverged", "converged")
+
+# ---------------------------------------------------------------- classification
+def _classify_all(loss2d, step, f_star, diverged, classify_kw):
+    """Classify every row of ``loss2d`` (G, n) recorded at ``step`` at once
+    (:func:`adadyn.analysis.regimes.classify_many`: the labels of one
+    :func:`~adadyn.analysis.classify` call per curve, compiled)."""
+    diverged = np.asarray(diverged, dtype=bool).reshape(-1)
+    return classify_many(loss2d, step, f_star=f_star, diverged=diverged, **dict(classify_kw or {}))
+
+
+class _Features:
+    """Regime features of a chunk's loss histories (an :class:`~adadyn.sweep.OptimizerTask`
+    ``features`` hook: picklable, so it runs in the workers, on the full histories)."""
+
+    keys = ("regime_code", "spike_count", "osc_amplitude", "level", "trend")
+
+    def __init__(self, f_star, classify_kw):
+        self.f_star = f_star
+        self.classify_kw = dict(classify_kw)
+
+    def identity(self) -> str:
+        return repr((self.f_star, sorted(self.classify_kw.items()), REGIMES))
+
+    def __call__(self, loss, step, diverged) -> dict:
+        r = _classify_all(loss, step, self.f_star, diverged, self.classify_kw)
+        return {"regime_code": np.asarray(r.code, dtype=np.int64),
+                "spike_count": np.asarray(r.spike_count, dtype=np.int64),
+                "osc_amplitude": np.asarray(r.osc_amplitude, dtype=np.float64),
+                "level": np.asarray(r.level, dtype=np.float64), "trend": np.asarray(r.trend, dtype=np.float64)}
 
 
 # ---------------------------------------------------------------- objectives across processes
 def objective_recipe(obj) -> tuple:
-    """The objective's own recipe (:attr:`adadyn.Objective.recipe`), as workers rebuild it."""
+    """The objective's own recipe (:attr:`adadyn.Objective.recipe`) and identity.
+
+    Kept for compatibility: objectives pickle through their recipe themselves.
+    """
     if obj.recipe is None:
         raise ValueError(f"objective {obj.name!r} cannot be sent to worker processes: it has no recipe "
                          "(it was built from process-local functions). Use a library objective, "
@@ -52,110 +72,6 @@ def objective_from_recipe(recipe):
     from adadyn.objectives.base import _rebuild
 
     return _rebuild(*recipe[1])
-
-
-def _identity(recipe):
-    """The objective's identity for the sweep key."""
-    return recipe[2], np.zeros(0), None
-
-
-# ---------------------------------------------------------------- running chunks
-def _run_chunk(recipe, opt, x0, steps, record_every, window, a, b):
-    """Run grid points (a[i], b[i]) one after another on one thread.
-
-    Mirrors the body of the grid kernel of :func:`adadyn.discrete.run_grid`
-    (same ``run_core``, same initial state), so results are bit-identical to it,
-    but never starts Numba's parallel (OpenMP) runtime: safe in forked workers.
-    """
-    from adadyn.discrete import kernels as K
-    from adadyn.discrete.grid import with_params
-    from adadyn.validation import box_arrays as _box
-    from adadyn.discrete.trajectory import State
-
-    obj = objective_from_recipe(recipe)
-    n, d = a.shape[0], obj.dim
-    nrec = steps // record_every + 1
-    out = {"loss": np.full((n, nrec), np.nan), "final_x": np.empty((n, d)),
-           "status": np.empty(n, dtype=np.int64), "steps_done": np.empty(n, dtype=np.int64)}
-    stats = np.empty((n, K.N_STATS))
-    lo, hi, has_box = _box(obj)
-    sched = opt.schedule
-    e = np.empty((0, d))
-    for i in range(n):
-        o = with_params(opt, a=a[i], b=b[i])
-        kind, hp = o.kernel_params()
-        st = State.initial(o, x0)
-        gn, tm = np.empty(nrec), np.empty(nrec)
-        status, done, _ = K.run_kernel(
-            kind, hp, sched.kind, sched.params(), obj.value_grad_fn, obj.data, lo, hi, has_box,
-            st.x, st.m, st.v, st.aux, st.scalars, 0, steps, record_every, 0.0,
-            e, e, e, out["loss"][i], gn, tm, False, window, stats[i])
-        out["final_x"][i] = st.x
-        out["status"][i] = status
-        out["steps_done"][i] = done
-    _stats_into(out, stats)
-    return out
-
-
-def _stats_into(out, stats):
-    out["late_mean_log10_loss"] = stats[:, 0].copy()
-    out["late_std_log10_loss"] = stats[:, 1].copy()
-    out["late_min_loss"] = stats[:, 2].copy()
-    out["late_max_loss"] = stats[:, 3].copy()
-    out["final_loss"] = stats[:, 5].copy()
-
-
-def _run_local(obj, opt, x0, steps, record_every, window, a, b):
-    from adadyn.discrete.grid import run_grid
-
-    n = a.shape[0]
-    # x0 given per point: run_grid broadcasts a shared x0 into a read-only view.
-    X0 = np.ascontiguousarray(np.tile(x0, (n, 1)))
-    gr = run_grid(opt, obj, X0, steps, record_every=record_every, window=window, a=a, b=b)
-    return {"loss": gr.loss, "final_x": gr.final_x,
-            "status": np.array([_STATUS.index(s) for s in gr.status], dtype=np.int64),
-            "steps_done": gr.steps_done, "late_mean_log10_loss": gr.late_mean_log10_loss,
-            "late_std_log10_loss": gr.late_std_log10_loss, "late_min_loss": gr.late_min_loss,
-            "late_max_loss": gr.late_max_loss, "final_loss": gr.final_loss}
-
-
-def _is_dask(executor) -> bool:
-    return type(executor).__module__.split(".")[0] == "distributed"
-
-
-class _Progress:
-    def __init__(self, progress, total):
-        self.fn, self.bar, self.n, self.total = None, None, 0, total
-        if callable(progress):
-            self.fn = progress
-        elif progress or (progress is None and sys.stderr.isatty()):
-            try:
-                from tqdm.auto import tqdm
-
-                self.bar = tqdm(total=total, desc="phase diagram", unit="pt", disable=None if progress is None else False)
-            except ImportError:
-                self.fn = self._print
-
-    def _print(self, done, total):
-        sys.stderr.write(f"\rphase diagram: {done}/{total} points")
-        if done >= total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
-
-    @property
-    def active(self) -> bool:
-        return self.fn is not None or self.bar is not None
-
-    def update(self, k):
-        self.n += k
-        if self.bar is not None:
-            self.bar.update(k)
-        if self.fn is not None:
-            self.fn(self.n, self.total)
-
-    def close(self):
-        if self.bar is not None:
-            self.bar.close()
 
 
 # ---------------------------------------------------------------- result
@@ -182,12 +98,16 @@ class PhaseDiagram:
     status : ndarray of str
         Run status ('ok' or 'diverged').
     final_loss, final_x, loss, step : ndarray
-        Last loss, last iterate, recorded loss histories (``loss[i, j, k]`` at ``step[k]``).
+        Last loss, last iterate, recorded loss histories (``loss[i, j, k]`` at
+        ``step[k]``; thinned when ``history`` was given).
     regimes : ndarray of Regime
+        Computed on first use from the full histories.
     opt : Optimizer
         Template spec (its beta1, beta2 are replaced per point).
     objective : str
         Name of the objective.
+    sweep : HyperSweep
+        The underlying general sweep (success, message, store).
     """
 
     a: np.ndarray
@@ -209,13 +129,25 @@ class PhaseDiagram:
     final_x: np.ndarray = field(repr=False)
     loss: np.ndarray = field(repr=False)
     step: np.ndarray = field(repr=False)
-    regimes: np.ndarray = field(repr=False)
     opt: object = field(repr=False)
     objective: str = ""
+    sweep: object = field(default=None, repr=False)
 
     @property
     def shape(self) -> tuple:
         return self.regime.shape
+
+    @property
+    def success(self) -> bool:
+        return self.sweep.success
+
+    @property
+    def message(self) -> str:
+        return self.sweep.message
+
+    @cached_property
+    def regimes(self) -> np.ndarray:
+        return self.sweep.regimes
 
     def index(self, a: float, b: float) -> tuple[int, int]:
         """Grid index of the point nearest to (a, b) in log scale."""
@@ -225,7 +157,7 @@ class PhaseDiagram:
 
     def at(self, a: float, b: float) -> Regime:
         """The :class:`Regime` of the grid point nearest to (a, b)."""
-        return self.regimes[self.index(a, b)]
+        return self.sweep.regime_at(self.index(a, b))
 
     def counts(self) -> dict:
         """Number of grid points per regime."""
@@ -248,6 +180,7 @@ class PhaseDiagram:
                 f"eta={self.eta:g}, steps={self.steps}, regimes={self.counts()})")
 
 
+# ---------------------------------------------------------------- the front door, in steps
 def _grid_axis(name, vals, eta):
     arr = np.atleast_1d(np.asarray(vals, dtype=np.float64))
     if arr.ndim != 1 or arr.size == 0:
@@ -255,6 +188,27 @@ def _grid_axis(name, vals, eta):
     if not np.all(np.isfinite(arr) & (arr > 0) & (arr * eta <= 1.0)):
         raise ValueError(f"{name} must hold finite values in (0, 1/eta] = (0, {1 / eta:g}], got {arr}")
     return arr
+
+
+def _adam(opt, eta):
+    from adadyn.discrete.specs import Adam
+    from adadyn.validation import check_positive
+
+    eta = check_positive("eta", eta)
+    opt = Adam(eta=eta) if opt is None else opt.replace(eta=eta)
+    if not isinstance(opt, Adam):
+        raise ValueError(f"opt must be Adam-like (beta1 and beta2), got {opt.name}")
+    return opt, eta
+
+
+def _package(sw, a, b, eta) -> PhaseDiagram:
+    return PhaseDiagram(
+        a=a, b=b, eta=eta, steps=sw.steps, record_every=sw.record_every, window=sw.window,
+        regime=sw.regime.astype(str), regime_code=sw.regime_code,
+        late_mean_log10_loss=sw.late_mean_log10_loss, late_std_log10_loss=sw.late_std_log10_loss,
+        spike_count=sw.spike_count, osc_amplitude=sw.osc_amplitude, level=sw.level, trend=sw.trend,
+        status=sw.status, final_loss=sw.final_loss, final_x=sw.final_x, loss=sw.loss, step=sw.step,
+        opt=sw.opt, objective=sw.objective, sweep=sw)
 
 
 def phase_diagram(
@@ -272,6 +226,8 @@ def phase_diagram(
     out=None,
     progress=None,
     classify_kw: dict | None = None,
+    history: int | None = None,
+    full_history: bool = False,
 ) -> PhaseDiagram:
     """Classify Adam's late phase over an (a, b) grid (Figure 8 of Ma, Wu & E).
 
@@ -299,137 +255,32 @@ def phase_diagram(
         Grid points per chunk (default: about 64 chunks, at least 4 points each).
     out : path-like, optional
         Directory where each finished chunk is saved as it completes; rerunning
-        the same sweep resumes from it (:class:`~adadyn.analysis.persistence.SweepStore`).
-    progress : bool or callable, optional
-        Progress bar (``tqdm.auto`` if installed, else a stderr counter); None:
-        only when stderr is a terminal. A callable is called as ``progress(done, total)``.
+        the same sweep resumes from it (:class:`~adadyn.sweep.SweepStore`).
+    progress : Progress, bool or callable, optional
+        A meter of :mod:`adadyn.sweep.progress`; True: a bar (``tqdm.auto`` if
+        installed, else a stderr counter); None: only when stderr is a terminal.
+        A callable is called as ``progress(done, total)``.
     classify_kw : dict, optional
         Options for :func:`~adadyn.analysis.classify` (``window`` also sets the
         late window of the ``late_*`` statistics).
+    history : int, optional
+        Keep only this many records of each loss history in memory (big grids in
+        bounded memory); labels and features still come from the full histories.
+    full_history : bool
+        Also stream the full histories to ``out`` (read back with
+        ``pd.sweep.sweep.load("loss_full")``).
 
     Returns
     -------
     PhaseDiagram
     """
-    from adadyn.discrete.run import _check_args
-    from adadyn.validation import check_x0
-    from adadyn.discrete.specs import Adam
+    from adadyn.analysis.hyper import _run
+    from adadyn.sweep import Grid
 
-    eta = float(eta)
-    if not (math.isfinite(eta) and eta > 0):
-        raise ValueError(f"eta must be a finite number > 0, got {eta!r}")
-    opt = Adam(eta=eta) if opt is None else opt.replace(eta=eta)
-    if not hasattr(opt, "beta1"):
-        raise ValueError(f"opt must be Adam-like (beta1 and beta2), got {opt.name}")
-    _check_args(opt, obj)
+    opt, eta = _adam(opt, eta)
     a = _grid_axis("a", a, eta)
     b = _grid_axis("b", b, eta)
-    steps = int(steps)
-    if steps < 10:
-        raise ValueError(f"steps must be >= 10, got {steps}")
-    record_every = max(1, steps // 2000) if record_every is None else int(record_every)
-    if not (1 <= record_every <= steps // 4):
-        raise ValueError(f"record_every must be in [1, steps/4] = [1, {steps // 4}], got {record_every}")
-    x0 = check_x0(x0, obj.dim)
-    ckw = dict(classify_kw or {})
-    window = max(1, int(round(ckw.get("window", 0.25) * steps)))
-
-    A, B = np.meshgrid(a, b, indexing="ij")
-    fa, fb = A.ravel(), B.ravel()
-    G = fa.size
-    if chunk_size is None:
-        chunk_size = max(4, -(-G // 64))
-    chunk_size = int(chunk_size)
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-
-    recipe = None
-    if executor is not None or out is not None:
-        try:
-            recipe = objective_recipe(obj)
-        except ValueError as exc:
-            if executor is not None:
-                raise
-            raise ValueError(f"out= needs an objective with a stable identity to resume a sweep; {exc}") from None
-    store = None
-    if out is not None:
-        ident, data, bounds = _identity(recipe)
-        kind, hp = opt.kernel_params()
-        parts = {"objective": ident, "data": data, "bounds": repr(bounds), "opt": type(opt).__name__,
-                 "hp": hp, "schedule": repr(opt.schedule), "a": a, "b": b, "x0": x0, "steps": steps,
-                 "record_every": record_every, "window": window}
-        desc = {"objective": obj.name, "optimizer": repr(opt), "a": [float(a.min()), float(a.max()), a.size],
-                "b": [float(b.min()), float(b.max()), b.size], "steps": steps, "record_every": record_every}
-        store = SweepStore(out, sweep_key(parts), desc, G, chunk_size)
-        chunk_size = store.chunk_size
-    n_chunks = -(-G // chunk_size)
-    chunks = [np.arange(i * chunk_size, min((i + 1) * chunk_size, G)) for i in range(n_chunks)]
-
-    nrec = steps // record_every + 1
-    res = {"loss": np.full((G, nrec), np.nan), "final_x": np.empty((G, obj.dim)),
-           "status": np.empty(G, dtype=np.int64), "steps_done": np.empty(G, dtype=np.int64)}
-    for k in _KEYS[4:]:
-        res[k] = np.empty(G)
-
-    def put(i, part):
-        for k in _KEYS:
-            res[k][chunks[i]] = part[k]
-
-    todo = list(range(n_chunks))
-    if store is not None:
-        done = store.finished()
-        for i in done:
-            put(i, store.load(i, _KEYS))
-        todo = [i for i in todo if i not in set(done)]
-    bar = _Progress(progress, G)
-    bar.update(G - sum(chunks[i].size for i in todo))
-
-    def finish(i, part):
-        put(i, part)
-        if store is not None:
-            store.save(i, part)
-        bar.update(chunks[i].size)
-
-    try:
-        if executor is None:
-            if store is None and not bar.active:
-                if todo:
-                    part = _run_local(obj, opt, x0, steps, record_every, window, fa, fb)
-                    for k in _KEYS:
-                        res[k][:] = part[k]
-            else:
-                for i in todo:
-                    c = chunks[i]
-                    finish(i, _run_local(obj, opt, x0, steps, record_every, window, fa[c], fb[c]))
-        else:
-            futs = {}
-            for i in todo:
-                c = chunks[i]
-                f = executor.submit(_run_chunk, recipe, opt, x0, steps, record_every, window, fa[c], fb[c])
-                futs[f] = i
-            if _is_dask(executor):
-                from distributed import as_completed
-            else:
-                as_completed = _cf_as_completed
-            for f in as_completed(list(futs)):
-                finish(futs[f], f.result())
-    finally:
-        bar.close()
-
-    step = record_every * np.arange(nrec)
-    shape = A.shape
-    regs = np.empty(G, dtype=object)
-    for g in range(G):
-        regs[g] = classify(res["loss"][g], step, f_star=obj.min_value, diverged=bool(res["status"][g] == 1), **ckw)
-    feat = lambda name, dt=float: np.array([getattr(r, name) for r in regs], dtype=dt).reshape(shape)  # noqa: E731
-    return PhaseDiagram(
-        a=a, b=b, eta=eta, steps=steps, record_every=record_every, window=window,
-        regime=feat("label", object).astype(str), regime_code=feat("code", np.int64),
-        late_mean_log10_loss=res["late_mean_log10_loss"].reshape(shape),
-        late_std_log10_loss=res["late_std_log10_loss"].reshape(shape),
-        spike_count=feat("spike_count", np.int64), osc_amplitude=feat("osc_amplitude"),
-        level=feat("level"), trend=feat("trend"),
-        status=np.array(_STATUS)[res["status"]].reshape(shape), final_loss=res["final_loss"].reshape(shape),
-        final_x=res["final_x"].reshape(shape + (obj.dim,)), loss=res["loss"].reshape(shape + (nrec,)),
-        step=step, regimes=regs.reshape(shape), opt=opt, objective=obj.name,
-    )
+    sw = _run(opt, obj, x0, steps, Grid(a=a, b=b), record_every=record_every, executor=executor, out=out,
+              progress=progress, chunk_size=chunk_size, classify_kw=classify_kw, history=history,
+              full_history=full_history)
+    return _package(sw, a, b, eta)

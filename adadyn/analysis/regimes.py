@@ -1,36 +1,46 @@
-"""Late-phase regimes of a loss curve: convergence, oscillation, spike, divergence.
+"""Late-phase regimes of a loss curve: convergence, oscillation, spike, divergence, transient.
 
 Ma, Wu & E (section 4, Figures 7 and 8) sort the late phase of Adam (eq. (3))
 into three patterns over the memory rates (a, b) of beta2 = 1 - a*eta,
 beta1 = 1 - b*eta: *spikes* (b >> a: sudden rises of the loss by orders of
 magnitude, each followed by a slow recovery), *oscillation* (a ~ b: small, fast
-oscillation at a low level) and *divergence* (a >> b: the loss stays large or
-blows up). :func:`classify` adds *convergence* (the loss still falls steadily,
-or sits still) and measures the features behind the label.
+oscillation at a low level) and *divergence* (a >> b: "the loss is large and
+blows up", Figure 7 right). :func:`classify` adds *convergence* (the loss falls
+steadily or sits still) and *transient* (the run has not settled).
 
-Every feature is computed from the normalised log-loss
-``y = log10(|f - f*| / |f_0 - f*|)`` (decades below the start), so multiplying
-the objective by a positive constant changes no feature and no label.
+Every feature is measured on the late window itself, in decades of |f - f*|
+and in optimiser steps (never relative to the start, never in samples), so the
+label does not change when the start is moved, the record stride changes, or
+the objective is multiplied by a constant. "Large" is measured against the
+step-size scale: the loss-implied distance to the minimum in steps of the
+run's own length, r/s ~ 2 / |d ln(f - f*) / d step| (docs/regimes.md derives
+it). :func:`classify_many` computes the same features for many curves at once.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.ndimage import maximum_filter1d, median_filter
 
-__all__ = ["Regime", "REGIMES", "classify"]
+import adadyn.analysis.regime_features as _rf
+
+__all__ = ["Regime", "REGIMES", "RegimeArray", "classify", "classify_many", "DEFAULTS"]
 
 #: The labels, in the order used by the integer codes of phase diagrams.
-REGIMES = ("convergence", "oscillation", "spike", "divergence")
+REGIMES = ("convergence", "oscillation", "spike", "divergence", "transient")
+
+#: Default options of :func:`classify` (calibrated on the calibration part of
+#: ``scripts/make_regime_dataset.py``; see docs/regimes.md).
+DEFAULTS = dict(window=0.25, floor=1e-28, spike_height=2.0, min_spikes=2, ripple=10.0,
+                baseline_window=0.1, trend_min=0.0, trend_snr=2.0, flat_tol=0.01, steady=4.0,
+                far=4.0, accel=1.5)
+
+_EMPTY_I = np.empty(0, dtype=np.int64)
 
 
 @dataclass(frozen=True, eq=False)
 class Regime:
     """The late-phase regime of one run and the features behind it.
-
-    Levels and heights are in decades (log10 units) of the loss measured from
-    f*, relative to the reference (initial) loss; steps are optimiser steps.
 
     Attributes
     ----------
@@ -39,28 +49,43 @@ class Regime:
     reason : str
         Which rule decided the label.
     level : float
-        Late mean of log10(|f - f*| / ref): negative = below the start.
+        Late mean of log10(|f - f*| / reference), decades relative to the first
+        sample (information only: no rule reads it).
     trend : float
-        Change of the fitted log-loss across the late window (decades; < 0 falling).
+        Change of the fitted log10 |f - f*| across the late window (decades; < 0 falling).
     residual_std : float
         Standard deviation of the late log-loss around its linear fit (decades).
     spike_count : int
-        Number of excursions higher than ``spike_height`` above the rolling baseline.
+        Spikes in the late window (rises above ``spike_height`` decades over the
+        rolling-median baseline that also rise that much above the preceding valley).
     spike_heights, spike_steps, spike_onsets : ndarray
-        Peak height above the baseline (decades), step of the peak, and step of
-        the lowest point between the previous spike (or the window start) and
-        the peak, where the rise begins.
+        Peak height above the baseline (decades), step of the peak, step of the
+        valley where its rise begins.
     osc_amplitude : float
-        Half the 5-95 % spread of log-loss around the baseline (decades).
+        Half the 5-95 % spread of the log-loss around the baseline (decades).
     osc_frequency : float
-        Upward crossings of the baseline per step (cycles per step at the
-        resolution of the record).
+        Upward crossings of the baseline per step (at the resolution of the record).
     nonfinite : bool
         The run produced a non-finite loss (or stopped as diverged).
     reference : float
-        |f_0 - f*| used for normalisation (scales with the objective).
+        |f_0 - f*| of the first finite sample (only for ``level``).
     window : (int, int)
         First and last step of the late window.
+    step_ratio : float
+        Loss-implied distance to the minimum in steps of the run's own length,
+        2 c / |d ln(f - f*)/d step|, c the resolved fraction (see ``smoothness``).
+    smoothness : float
+        Mean |change| of the log-loss over two samples / over one sample: 2 for
+        drift resolved by the record, about 1 (or below) for fluctuation faster
+        than the stride.
+    trend_halves : (float, float)
+        Slopes of the log-loss fitted on each half of the window (decades per window).
+    log_level : float
+        Late mean of log10 |f - f*|.
+    floor : float
+        log10 of the resolution floor below which |f - f*| is clipped.
+    spread : float
+        5-95 % spread of the late log-loss (decades).
     """
 
     label: str
@@ -77,6 +102,12 @@ class Regime:
     nonfinite: bool
     reference: float
     window: tuple = field(default=(0, 0))
+    step_ratio: float = np.nan
+    smoothness: float = np.nan
+    trend_halves: tuple = (np.nan, np.nan)
+    log_level: float = np.nan
+    floor: float = np.nan
+    spread: float = np.nan
 
     @property
     def code(self) -> int:
@@ -84,17 +115,76 @@ class Regime:
         return REGIMES.index(self.label)
 
     def __repr__(self) -> str:
-        return (f"Regime({self.label!r}, level={self.level:.3g} dec, trend={self.trend:.3g} dec, "
+        return (f"Regime({self.label!r}, log_level={self.log_level:.3g}, trend={self.trend:.3g} dec, "
                 f"spikes={self.spike_count}, osc_amplitude={self.osc_amplitude:.3g} dec, "
-                f"nonfinite={self.nonfinite}, reason={self.reason!r})")
+                f"step_ratio={self.step_ratio:.3g}, nonfinite={self.nonfinite}, reason={self.reason!r})")
 
 
-def _check_pos(name, val, allow_zero=False):
-    ok = np.isfinite(val) and (val >= 0 if allow_zero else val > 0)
-    if not ok:
-        rng = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be a finite number {rng}, got {val!r}")
-    return float(val)
+# ---------------------------------------------------------------- options
+#: options of the first release that the late-window rules no longer read
+_RETIRED = ("growth", "min_decrease")
+
+
+def _params(kw) -> np.ndarray:
+    retired = [k for k in _RETIRED if k in kw]
+    if retired:
+        import warnings
+
+        warnings.warn(f"classify option(s) {retired} are ignored: labels no longer refer to the start "
+                      "(docs/regimes.md)", DeprecationWarning, stacklevel=3)
+        kw = {k: v for k, v in kw.items() if k not in _RETIRED}
+    unknown = set(kw) - set(DEFAULTS)
+    if unknown:
+        raise TypeError(f"unknown classify option(s) {sorted(unknown)}; allowed: {sorted(DEFAULTS)}")
+    o = {**DEFAULTS, **kw}
+
+    def num(name, lo, hi=np.inf, lo_open=True):
+        v = o[name]
+        try:
+            v = float(v)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name} must be a real number, got {type(o[name]).__name__}") from None
+        ok = np.isfinite(v) and (v > lo if lo_open else v >= lo) and v <= hi
+        if not ok:
+            rng = f"{'(' if lo_open else '['}{lo:g}, {hi:g}]"
+            raise ValueError(f"{name} must be a finite number in {rng}, got {o[name]!r}")
+        return v
+
+    P = np.empty(_rf.N_PARAMS)
+    P[_rf.P_WINDOW] = num("window", 0.0, 1.0)
+    P[_rf.P_FLOOR] = num("floor", 0.0, 1.0)
+    P[_rf.P_SPIKE_HEIGHT] = num("spike_height", 0.0)
+    ms = o["min_spikes"]
+    if isinstance(ms, bool) or not isinstance(ms, (int, np.integer)) or ms < 1:
+        raise ValueError(f"min_spikes must be an integer >= 1, got {ms!r}")
+    P[_rf.P_MIN_SPIKES] = int(ms)
+    P[_rf.P_RIPPLE] = num("ripple", 0.0)
+    P[_rf.P_BASELINE] = num("baseline_window", 0.0, 1.0)
+    P[_rf.P_TREND_MIN] = num("trend_min", 0.0, lo_open=False)
+    P[_rf.P_TREND_SNR] = num("trend_snr", 0.0)
+    P[_rf.P_FLAT_TOL] = num("flat_tol", 0.0, lo_open=False)
+    P[_rf.P_STEADY] = num("steady", 1.0, lo_open=False)
+    P[_rf.P_FAR] = num("far", 0.0)
+    P[_rf.P_ACCEL] = num("accel", 1.0, lo_open=False)
+    return P
+
+
+def _check_fstar(f_star):
+    f = float(0.0 if f_star is None else f_star)
+    if not np.isfinite(f):
+        raise ValueError(f"f_star must be a finite number, got {f_star!r}")
+    return f
+
+
+def _step_array(step, n):
+    if step is None:
+        return np.arange(n, dtype=np.float64)
+    s = np.asarray(step, dtype=np.float64).reshape(-1)
+    if s.shape != (n,):
+        raise ValueError(f"step must have one entry per loss sample ({n}), got shape {s.shape}")
+    if not np.all(np.isfinite(s)) or np.any(np.diff(s) <= 0):
+        raise ValueError("step must be finite and strictly increasing")
+    return np.ascontiguousarray(s)
 
 
 def _unpack(traj_or_loss, step, f_star):
@@ -109,77 +199,43 @@ def _unpack(traj_or_loss, step, f_star):
             mv = getattr(getattr(tr, "objective", None), "min_value", None)
             f_star = 0.0 if mv is None else mv
     else:
-        loss = np.asarray(traj_or_loss, dtype=np.float64)
+        try:
+            loss = np.asarray(traj_or_loss, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError("traj_or_loss must be a Trajectory or a 1-D array of real numbers") from None
     if loss.ndim != 1:
         raise ValueError(f"loss must be one-dimensional, got shape {loss.shape}")
-    if step is None:
-        step = np.arange(loss.shape[0])
-    step = np.asarray(step, dtype=np.float64).reshape(-1)
-    if step.shape != loss.shape:
-        raise ValueError(f"step must have the shape of loss {loss.shape}, got {step.shape}")
-    return loss, step, float(0.0 if f_star is None else f_star), diverged
+    if loss.shape[0] < 4:
+        raise ValueError(f"need at least 4 loss samples, got {loss.shape[0]}")
+    return np.ascontiguousarray(loss), _step_array(step, loss.shape[0]), _check_fstar(f_star), diverged
 
 
-def _spikes(y, e, spike_height, ripple):
-    """Excursions of e = y - baseline that reach spike_height and rise at least that
-    much above the lowest point since the previous spike; an excursion ends when e
-    returns to the baseline."""
-    peaks, onsets = [], []
-    n = y.shape[0]
-    if ripple > 1:
-        # the upper envelope over a few samples bridges the fast zig-zag on a spike's
-        # decay, which would otherwise dip to the baseline and look like new spikes
-        e = maximum_filter1d(e, size=ripple, mode="nearest")
-        y = maximum_filter1d(y, size=ripple, mode="nearest")
-    i = 0
-    last_end = 0
-    while i < n:
-        if e[i] > spike_height:
-            j = i
-            while j < n and e[j] > 0.0:
-                j += 1
-            k = i + int(np.argmax(e[i:j]))
-            lo = last_end + int(np.argmin(y[last_end:k + 1]))
-            # a ripple on the decay of the previous spike dips to the baseline but does
-            # not rise spike_height above its own valley: not a new spike
-            if y[k] - y[lo] >= spike_height or not peaks:
-                peaks.append(k)
-                onsets.append(lo)
-                last_end = k
-            i = j
-        else:
-            i += 1
-    return np.array(peaks, dtype=np.int64), np.array(onsets, dtype=np.int64)
+def _regime(out, step, peaks, onsets, heights, cnt) -> Regime:
+    code = int(out[_rf.F_CODE])
+    return Regime(
+        REGIMES[code], _rf.REASONS[int(out[_rf.F_REASON])], float(out[_rf.F_LEVEL]), float(out[_rf.F_TREND]),
+        float(out[_rf.F_RSTD]), int(cnt), heights[:cnt].copy(), step[peaks[:cnt]].astype(np.int64),
+        step[onsets[:cnt]].astype(np.int64), float(out[_rf.F_AMP]), float(out[_rf.F_FREQ]),
+        bool(out[_rf.F_NONFINITE]), float(out[_rf.F_REFERENCE]),
+        (int(out[_rf.F_WIN0]), int(out[_rf.F_WIN1])), float(out[_rf.F_STEP_RATIO]),
+        float(out[_rf.F_SMOOTH]), (float(out[_rf.F_TREND1]), float(out[_rf.F_TREND2])),
+        float(out[_rf.F_LOG_LEVEL]), float(out[_rf.F_FLOOR]), float(out[_rf.F_SPREAD]))
 
 
-def classify(
-    traj_or_loss,
-    step=None,
-    *,
-    f_star: float | None = None,
-    diverged: bool = False,
-    reference: float | None = None,
-    window: float = 0.25,
-    floor: float = 1e-30,
-    spike_height: float = 2.0,
-    min_spikes: int = 2,
-    ripple: int = 5,
-    baseline_window: float = 0.1,
-    trend_min: float = 0.1,
-    trend_snr: float = 2.0,
-    growth: float = 1.0,
-    flat_tol: float = 0.01,
-    min_decrease: float = 6.0,
-) -> Regime:
+def classify(traj_or_loss, step=None, *, f_star: float | None = None, diverged: bool = False,
+             reference: float | None = None, **kw) -> Regime:
     """Classify the late phase of a run (Ma, Wu & E, section 4, Figures 7-8).
 
     Parameters
     ----------
     traj_or_loss : Trajectory or array_like
         A :class:`~adadyn.Trajectory` (its ``loss``, ``step``, ``status`` and the
-        objective's ``min_value`` are used) or a 1-D loss history.
+        objective's ``min_value`` are used) or a 1-D loss history (>= 4 samples).
     step : array_like, optional
-        Steps of the loss samples (default ``arange(len(loss))``).
+        Steps of the loss samples, strictly increasing (default ``arange(len(loss))``).
+        Spikes, ripples and rates are measured in these steps; the record must
+        resolve the dynamics it is asked about (docs/regimes.md: stride <= 20
+        steps for the regimes of Figure 7 at eta = 1e-3).
     f_star : float, optional
         Minimum value subtracted from the loss (default: the objective's
         ``min_value`` when known, else 0).
@@ -187,142 +243,160 @@ def classify(
         The run is known to have stopped on a non-finite value (taken from a
         Trajectory's ``status`` automatically).
     reference : float, optional
-        Scale of the loss, |f_0 - f*| by default (the first sample). Features
-        are in decades relative to it, which makes the label invariant under
-        f -> c f, c > 0.
-    window : float in (0, 1]
-        Late window, as a fraction of the recorded samples (the last quarter by default).
-    floor : float
-        Relative floor: |f - f*| / reference is clipped below at ``floor``
-        (exact zeros and rounding noise at the minimum count as converged).
-    spike_height : float
-        A spike rises more than this many decades above the rolling median
-        baseline (it ends when the loss is back at the baseline).
-    min_spikes : int
-        Spikes needed in the late window for the label 'spike'.
-    ripple : int
-        Spikes are found on the upper envelope of the log-loss over this many
-        samples, so that a fast zig-zag on the decay of one spike is not counted
-        as more spikes (1: no envelope).
-    baseline_window : float in (0, 1]
-        Width of the rolling-median baseline, as a fraction of the late window.
-    trend_min : float
-        A fall of at least this many decades across the window ...
-    trend_snr : float
-        ... and at least ``trend_snr`` times the residual spread means 'convergence'
-        (a steady fall dominates the fluctuations).
-    growth : float
-        A rise of more than this many decades across the window (with the same
-        signal-to-noise rule) that ends within ``min_decrease`` decades of the
-        start means 'divergence'.
-    flat_tol : float
-        Residual spread and |trend| below this (decades) mean the loss sits still:
-        'convergence' (to a fixed point, possibly not the minimum).
-    min_decrease : float
-        A late level fewer than this many decades below the start means the loss
-        stays large: 'divergence' (the a >> b regime of Figure 8). Calibrated on
-        ``scripts/make_regime_dataset.py``: there the a >> b runs sit 1.9-4.3
-        decades below their start, oscillating and spiking Adam runs 9.5-17
-        (with 4, three of 50 large-loss curves were called oscillation).
+        Scale of ``level`` (default |f_0 - f*|); no rule reads it.
+    **kw
+        Options (defaults in :data:`DEFAULTS`): ``window`` (late window, fraction
+        of the recorded step span, (0, 1]); ``floor`` (|f - f*| is clipped below
+        at ``floor`` times its largest recorded value, and at the rounding
+        resolution 4 eps |f*|); ``spike_height`` (decades); ``min_spikes``;
+        ``ripple`` (steps over which the upper envelope bridges the zig-zag of a
+        spike's decay); ``baseline_window`` (rolling-median width, fraction of the
+        late window); ``trend_min`` and ``trend_snr`` (a change of the log-loss
+        across the window larger than ``flat_tol``, at least ``trend_min`` decades and
+        ``trend_snr`` times the residual spread is a trend); ``flat_tol`` (decades: a still
+        loss); ``steady`` and ``accel`` (a trend is steady when the slopes of the
+        two halves of the window have its sign, and the second is at most ``accel``
+        times steeper and at most ``steady`` times flatter than the first);
+        ``far`` (the step-size scale: a stationary loss whose implied distance
+        to the minimum exceeds ``far`` steps is "large").
 
     Returns
     -------
     Regime
 
+    Raises
+    ------
+    ValueError
+        Fewer than 4 samples, a non-1-D loss, a ``step`` of the wrong shape or
+        not increasing, a non-finite ``f_star``, an option out of range.
+    TypeError
+        An unknown option or a non-numeric input.
+
     Notes
     -----
-    Rules, in order: non-finite values or a ``'diverged'`` trajectory ->
-    divergence; a rise that ends within ``min_decrease`` decades of the start ->
-    divergence; at least ``min_spikes`` spikes ->
-    spike; a still loss or a steady fall -> convergence; a late level within
-    ``min_decrease`` decades of the start -> divergence; anything else
-    (stationary, fluctuating, no spikes) -> oscillation.
+    Rules, in order (docs/regimes.md): a non-finite loss or a ``'diverged'``
+    run -> divergence; at least ``min_spikes`` spikes -> spike; a still loss
+    or one at the resolution floor -> convergence; a trend that is steady ->
+    convergence when falling, divergence when rising (geometric blow-up), a
+    trend that is not steady -> transient; a stationary loss whose implied
+    distance to the minimum exceeds ``far`` steps -> divergence ("the loss
+    stays large"); otherwise -> oscillation.
     """
-    loss, steps, f_star, was_diverged = _unpack(traj_or_loss, step, f_star)
-    diverged = bool(diverged or was_diverged)
-    if not (0.0 < window <= 1.0):
-        raise ValueError(f"window must be in (0, 1], got {window!r}")
-    if not (0.0 < baseline_window <= 1.0):
-        raise ValueError(f"baseline_window must be in (0, 1], got {baseline_window!r}")
-    for nm, val in (("floor", floor), ("spike_height", spike_height), ("trend_snr", trend_snr),
-                    ("growth", growth)):
-        _check_pos(nm, val)
-    for nm, val in (("trend_min", trend_min), ("flat_tol", flat_tol), ("min_decrease", min_decrease)):
-        _check_pos(nm, val, allow_zero=True)
-    if int(ripple) < 1:
-        raise ValueError(f"ripple must be >= 1, got {ripple!r}")
-    if int(min_spikes) < 1:
-        raise ValueError(f"min_spikes must be >= 1, got {min_spikes!r}")
-    if loss.shape[0] < 4:
-        raise ValueError(f"need at least 4 loss samples, got {loss.shape[0]}")
-
-    finite = np.isfinite(loss)
-    nonfinite = bool(diverged or not finite.all())
-    dev = np.abs(loss - f_star)
-    if reference is None:
-        reference = dev[0] if finite[0] and dev[0] > 0 else (np.max(dev[finite]) if finite.any() else 1.0)
-        reference = float(reference) if reference > 0 else 1.0  # a run started at f*
-    else:
-        reference = _check_pos("reference", reference)
+    loss, steps, fs, was_div = _unpack(traj_or_loss, step, f_star)
+    P = _params(kw)
     n = loss.shape[0]
-    n_late = max(4, int(round(window * n)))
-    i0 = n - n_late
-    late_dev = dev[i0:]
-    late_ok = np.isfinite(late_dev)
-    win = (int(steps[i0]), int(steps[-1]))
-    empty = np.empty(0, dtype=np.int64)
-    if nonfinite and late_ok.sum() < 4:
-        return Regime("divergence", "non-finite loss", np.inf, np.nan, np.nan, 0, np.empty(0), empty,
-                      empty, np.nan, np.nan, True, float(reference), win)
-    y = np.log10(np.maximum(late_dev[late_ok] / reference, floor))
-    s = steps[i0:][late_ok]
+    out = np.empty(_rf.N_FEATURES)
+    peaks = np.empty(n, dtype=np.int64)
+    onsets = np.empty(n, dtype=np.int64)
+    heights = np.empty(n)
+    cnt = _rf.curve_features(loss, steps, fs, bool(diverged or was_div), P, out, peaks, onsets, heights)
+    if reference is not None:
+        ref = float(reference)
+        if not (np.isfinite(ref) and ref > 0):
+            raise ValueError(f"reference must be a finite number > 0, got {reference!r}")
+        out[_rf.F_LEVEL] = out[_rf.F_LOG_LEVEL] - np.log10(ref)
+        out[_rf.F_REFERENCE] = ref
+    return _regime(out, steps, peaks, onsets, heights, cnt)
 
-    span = max(s[-1] - s[0], 1.0)
-    u = (s - s[0]) / span
-    slope, icpt = np.polyfit(u, y, 1)
-    resid = y - (slope * u + icpt)
-    rstd = float(np.std(resid))
-    trend = float(slope)
-    level = float(np.mean(y))
 
-    w = max(3, int(round(baseline_window * y.shape[0])) | 1)
-    base = median_filter(y, size=w, mode="reflect")
-    h = w // 2
-    if y.shape[0] > w:  # a padded window is biased by where the cut falls: hold the last full one
-        base[:h] = base[h]
-        base[-h:] = base[-h - 1]
-    e = y - base
-    pk, on = _spikes(y, e, spike_height, int(ripple))
-    if pk.size:
-        # report the true peak and valley near the envelope's
-        r = int(ripple) // 2
-        pk = np.array([max(0, p - r) + int(np.argmax(y[max(0, p - r):p + r + 1])) for p in pk])
-        on = np.array([max(0, o - r) + int(np.argmin(y[max(0, o - r):o + r + 1])) for o in on])
-    amp = 0.5 * float(np.percentile(e, 95) - np.percentile(e, 5))
-    ups = np.count_nonzero((e[:-1] <= 0) & (e[1:] > 0))
-    freq = ups / span
+# ---------------------------------------------------------------- many curves
+class RegimeArray:
+    """Regimes of G curves as (G,) arrays (:func:`classify_many`).
 
-    def out(label, reason):
-        return Regime(label, reason, level, trend, rstd, int(pk.shape[0]), e[pk] if pk.size else np.empty(0),
-                      s[pk].astype(np.int64), s[on].astype(np.int64), amp, float(freq), nonfinite,
-                      float(reference), win)
+    Attributes ``label`` (str), ``code``, ``reason``, ``spike_count``,
+    ``osc_amplitude``, ``osc_frequency``, ``level``, ``trend``, ``residual_std``,
+    ``nonfinite``, ``step_ratio``, ``smoothness``, ``log_level``, ``spread``;
+    ``regimes`` builds the full :class:`Regime` objects (with spike positions)
+    on first access.
+    """
 
-    if nonfinite:
-        return out("divergence", "non-finite loss")
-    rising = trend > growth and trend > trend_snr * rstd
-    end_level = float(np.mean(y[-max(1, y.shape[0] // 10):]))
-    if rising and end_level > -min_decrease:
-        return out("divergence", f"loss rising to within {min_decrease:g} decades of the start")
-    if pk.shape[0] >= int(min_spikes):
-        return out("spike", f"{pk.shape[0]} spikes above {spike_height:g} decades")
-    if rstd <= flat_tol and abs(trend) <= flat_tol:
-        return out("convergence", "loss still")
-    if -trend >= trend_min and -trend >= trend_snr * rstd:
-        return out("convergence", "loss falling")
-    if level > -min_decrease:
-        return out("divergence", f"loss stays within {min_decrease:g} decades of the start")
-    if rising:
-        # a jump from a very low loss (the first loss of stability after a fast descent)
-        # that settles far below the start: the late phase has just begun
-        return out("oscillation", "fluctuation without spikes after a rise from a lower loss")
-    return out("oscillation", "stationary fluctuation without spikes")
+    def __init__(self, feats, counts, loss, step, f_star, diverged, P):
+        self._f, self._loss, self._step, self._fs, self._div, self._P = feats, loss, step, f_star, diverged, P
+        self.code = feats[:, _rf.F_CODE].astype(np.int64)
+        self.label = np.array(REGIMES)[self.code]
+        self.reason = np.array(_rf.REASONS)[feats[:, _rf.F_REASON].astype(np.int64)]
+        self.spike_count = counts.copy()
+        self.osc_amplitude = feats[:, _rf.F_AMP].copy()
+        self.osc_frequency = feats[:, _rf.F_FREQ].copy()
+        self.level = feats[:, _rf.F_LEVEL].copy()
+        self.trend = feats[:, _rf.F_TREND].copy()
+        self.residual_std = feats[:, _rf.F_RSTD].copy()
+        self.nonfinite = feats[:, _rf.F_NONFINITE].astype(bool)
+        self.step_ratio = feats[:, _rf.F_STEP_RATIO].copy()
+        self.smoothness = feats[:, _rf.F_SMOOTH].copy()
+        self.log_level = feats[:, _rf.F_LOG_LEVEL].copy()
+        self.spread = feats[:, _rf.F_SPREAD].copy()
+        self._regimes = None
+
+    def __len__(self) -> int:
+        return self.code.shape[0]
+
+    @property
+    def regimes(self) -> list:
+        """One :class:`Regime` per curve (computed on first access)."""
+        if self._regimes is None:
+            n = self._loss.shape[1]
+            out = np.empty(_rf.N_FEATURES)
+            peaks = np.empty(n, dtype=np.int64)
+            onsets = np.empty(n, dtype=np.int64)
+            heights = np.empty(n)
+            regs = []
+            for g in range(len(self)):
+                cnt = _rf.curve_features(self._loss[g], self._step, self._fs[g], self._div[g], self._P, out,
+                                         peaks, onsets, heights)
+                regs.append(_regime(out, self._step, peaks, onsets, heights, cnt))
+            self._regimes = regs
+        return self._regimes
+
+    def __repr__(self) -> str:
+        counts = {r: int(np.sum(self.code == i)) for i, r in enumerate(REGIMES)}
+        return f"RegimeArray({len(self)} curves, {counts})"
+
+
+def classify_many(loss, step=None, *, f_star=None, diverged=None, **kw) -> RegimeArray:
+    """Classify G loss curves at once: :func:`classify` row by row, compiled.
+
+    Parameters
+    ----------
+    loss : array_like, shape (G, n)
+        Loss histories sharing the steps ``step`` (n >= 4).
+    step : array_like, shape (n,), optional
+        Steps of the samples (default ``arange(n)``).
+    f_star : float or array_like of shape (G,), optional
+        Minimum value(s) (default 0).
+    diverged : bool or array_like of bool, shape (G,), optional
+        Runs known to have stopped on a non-finite value.
+    **kw
+        Options of :func:`classify`.
+
+    Returns
+    -------
+    RegimeArray
+        Labels identical to ``classify(loss[g], step, f_star=f_star[g],
+        diverged=diverged[g], **kw)`` for every g (same compiled code); curves
+        run in parallel (Numba ``prange``, one curve per iteration).
+    """
+    try:
+        L = np.asarray(loss, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError("loss must be a (G, n) array of real numbers") from None
+    if L.ndim != 2:
+        raise ValueError(f"loss must be two-dimensional (G, n), got shape {L.shape}")
+    G, n = L.shape
+    if n < 4:
+        raise ValueError(f"need at least 4 loss samples per curve, got {n}")
+    L = np.ascontiguousarray(L)
+    st = _step_array(step, n)
+    fs = np.broadcast_to(np.asarray(0.0 if f_star is None else f_star, dtype=np.float64), (G,)).copy()
+    if not np.all(np.isfinite(fs)):
+        raise ValueError("f_star must be finite")
+    dv = np.zeros(G, dtype=np.bool_) if diverged is None else np.broadcast_to(
+        np.asarray(diverged, dtype=np.bool_), (G,)).copy()
+    P = _params(kw)
+    feats = np.empty((G, _rf.N_FEATURES))
+    counts = np.zeros(G, dtype=np.int64)
+    if G:
+        from adadyn._threads import spread
+
+        spread(G, 64, lambda a, b: _rf.many_features(L[a:b], st, fs[a:b], dv[a:b], P, feats[a:b], counts[a:b]))
+    return RegimeArray(feats, counts, L, st, fs, dv, P)

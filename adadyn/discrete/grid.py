@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from adadyn._threads import spread
 from adadyn.discrete import kernels as K
 from adadyn.discrete.kernels_soa import LANES, chunk_kernel, soa_supported
 from adadyn.discrete.specs import Optimizer
@@ -146,9 +147,9 @@ def run_grid(opt: Optimizer, obj, x0, steps: int, *, record_every: int = 100, wi
                          np.ascontiguousarray(X0[a:b].T), steps, record_every, window,
                          *(arr[a:b] for arr in out))
 
-        _spread(G, LANES, task, parallel)
+        spread(G, LANES, task, parallel)
     else:
-        _spread(G, 1, lambda a, b: _run_points(opts[a:b], obj, X0[a:b], steps, record_every, window,
+        spread(G, 1, lambda a, b: _run_points(opts[a:b], obj, X0[a:b], steps, record_every, window,
                                                 lo, hi, has_box, *(arr[a:b] for arr in out)), parallel)
     names = np.array([str(status_from_code(c)) for c in range(4)])
     return GridResult(
@@ -160,27 +161,6 @@ def run_grid(opt: Optimizer, obj, x0, steps: int, *, record_every: int = 100, wi
         late_max_loss=stats[:, 3].reshape(shape), final_loss=stats[:, 5].reshape(shape),
         window=window, opts=opts.reshape(shape),
     )
-
-
-def _threads() -> int:
-    import numba
-
-    # the configured count, read without starting Numba's threading layer
-    return max(1, int(numba.config.NUMBA_NUM_THREADS))
-
-
-def _spread(G: int, block: int, task, parallel: bool) -> None:
-    """Call ``task(a, b)`` on consecutive blocks of the G points, on threads when parallel."""
-    bounds = [(a, min(G, a + block)) for a in range(0, G, block)]
-    if not parallel or len(bounds) == 1 or _threads() == 1:
-        for a, b in bounds:
-            task(a, b)
-        return
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=min(_threads(), len(bounds))) as pool:
-        for fut in [pool.submit(task, a, b) for a, b in bounds]:
-            fut.result()
 
 
 def _run_points(opts, obj, X0, steps, record_every, window, lo, hi, has_box, loss, fx, st, nd, stats):

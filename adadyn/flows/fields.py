@@ -8,20 +8,18 @@ one front door that integrates any of them.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 
 from adadyn.flows import kernels as FK
+from adadyn.validation import check_nonnegative, check_positive
 
 
-def _check_pos(name, val, *, allow_zero=False):
-    ok = isinstance(val, (int, float, np.floating)) and math.isfinite(val)
-    if not (ok and (val >= 0 if allow_zero else val > 0)):
-        rng = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be a finite number {rng}, got {val!r}")
+def _check_bool(name, val):
+    if not isinstance(val, (bool, np.bool_)):
+        raise ValueError(f"{name} must be a bool, got {val!r}")
 
 
 @dataclass(frozen=True)
@@ -41,11 +39,17 @@ class Flow:
         p[FK.P_A] = getattr(self, "a", 0.0)
         p[FK.P_B] = getattr(self, "b", 0.0)
         p[FK.P_EPS] = getattr(self, "eps", 0.0)
+        p[FK.P_INSIDE] = float(getattr(self, "eps_inside", False))
         return p
 
     @property
     def kernel_kind(self) -> int:
         return self.kind
+
+    @property
+    def blocks(self) -> tuple:
+        """Names of the state blocks, in order (each of length d)."""
+        return ("x",) + (("m",) if self.has_m else ()) + (("v",) if self.has_v else ())
 
     def n_state(self, d: int) -> int:
         """Length of the state vector for an objective of dimension d."""
@@ -75,25 +79,65 @@ class Flow:
 
     def rhs(self, obj, t: float, y) -> np.ndarray:
         """The vector field F(t, y) on the objective ``obj``."""
-        if self.filippov:
-            raise ValueError("the signGD flow is discontinuous; use flows.solve, which treats it as a Filippov system")
+        self._smooth("field")
         y = self._xy(obj, y)
-        d = obj.dim
-        out = np.empty_like(y)
-        FK.flow_rhs(self.kernel_kind, self.params(), float(t), y, obj.value_grad_fn, obj.data,
-                    np.empty(d), np.empty(d), out)
-        return out
+        return self.field(y, obj.grad(y[:obj.dim].copy()), t)
 
     def jacobian(self, obj, t: float, y) -> np.ndarray:
         """The analytic Jacobian dF/dy at (t, y), from ``obj.hessian`` (exact when
         the objective has one, else central differences)."""
-        if self.filippov:
-            raise ValueError("the signGD flow has no Jacobian (its field is discontinuous)")
+        self._smooth("Jacobian")
         y = self._xy(obj, y)
-        d = obj.dim
-        x = np.ascontiguousarray(y[:d])
-        g = obj.grad(x)
-        H = np.ascontiguousarray(obj.hessian(x))
+        x = np.ascontiguousarray(y[:obj.dim])
+        return self.jacobian_at(y, obj.grad(x), obj.hessian(x), t)
+
+    # -- the field from (y, g, H): what the linearisation calls with its own g and H --
+    def _smooth(self, what):
+        if self.filippov:
+            raise ValueError(f"the signGD flow is discontinuous (no {what} to evaluate); "
+                             "use flows.solve, which treats it as a Filippov system")
+
+    def field(self, y, g, t: float = np.inf) -> np.ndarray:
+        """The vector field at state ``y`` given the gradient ``g`` at its x block.
+
+        ``t = inf`` (default) is the autonomous t -> infinity field: for the
+        bias-corrected Adam flow the factors 1 - e^{-at}, 1 - e^{-bt} of eq. (8)
+        are 1 there and (m_hat, v_hat) = (m, v).
+        """
+        self._smooth("field")
+        y = np.array(y, dtype=np.float64).reshape(-1)
+        g = np.array(g, dtype=np.float64).reshape(-1)
+        out = np.empty_like(y)
+        FK._field(self.kernel_kind, self.params(), float(t), y, g, out)
+        return out
+
+    def check_differentiable(self, y, g) -> None:
+        """Raise ValueError where the field has no derivative: sqrt(v) + eps = 0
+        (eps = 0 at v = 0), or v_i = 0 (eps outside the root) with a nonzero
+        numerator (g_i for RMSprop, m_i for Adam), where d sqrt(v)/dv = inf
+        multiplies it. Where the numerator is 0 the derivative is the limit 0
+        (eq. (11) at (x*, v = 0)); :meth:`jacobian_at` returns that."""
+        if not self.has_v:
+            return
+        d = np.size(g)
+        y = np.asarray(y, dtype=np.float64).reshape(-1)
+        v = y[-d:]
+        inside = getattr(self, "eps_inside", False)
+        if np.any((v + self.eps if inside else np.sqrt(np.maximum(v, 0.0)) + self.eps) == 0.0):
+            raise ValueError("sqrt(v) + eps = 0 (eps = 0 at v = 0): the flow is singular there")
+        num = y[d:2 * d] if self.has_m else np.asarray(g, dtype=np.float64).reshape(-1)
+        if not inside and np.any((v <= 0) & (num != 0)):
+            raise ValueError("the flow has no derivative where v = 0 but its numerator is not 0")
+
+    def jacobian_at(self, y, g, H, t: float = np.inf) -> np.ndarray:
+        """The Jacobian of :meth:`field` at ``y`` given g and the Hessian H at x
+        (``t = inf``: the t -> infinity field). Where v_i = 0 the derivative through
+        sqrt(v_i) is taken as its limit 0 when its numerator (g_i, or m_i) is 0,
+        as in eq. (11)."""
+        self._smooth("Jacobian")
+        y = np.array(y, dtype=np.float64).reshape(-1)   # writable, contiguous copies
+        g = np.array(g, dtype=np.float64).reshape(-1)
+        H = np.array(H, dtype=np.float64)
         J = np.empty((y.shape[0], y.shape[0]))
         FK.flow_jac(self.kernel_kind, self.params(), float(t), y, g, H, J)
         return J
@@ -133,7 +177,7 @@ class EpsSignFlow(Flow):
     name: ClassVar[str] = "eps-sign flow"
 
     def __post_init__(self):
-        _check_pos("eps", self.eps)
+        check_positive("eps", self.eps)
 
 
 @dataclass(frozen=True)
@@ -141,18 +185,22 @@ class RMSpropFlow(Flow):
     """RMSprop flow, eq. (7): v' = a (g^2 - v), x' = -g / (sqrt(v) + eps).
 
     The eta -> 0 limit of RMSprop with alpha = 1 - a*eta (Prop. 2). Linearised at
-    (x*, v = 0) its eigenvalues are -lambda/eps and -a (eq. (11)).
+    (x*, v = 0) its eigenvalues are -lambda/eps and -a (eq. (11)). With
+    ``eps_inside=True`` the denominator is sqrt(v + eps) (the same limit for
+    RMSprop with eps inside the root; eigenvalues -lambda/sqrt(eps) and -a).
     """
 
     a: float = 1.0
     eps: float = 1e-8
+    eps_inside: bool = False
     kind: ClassVar[int] = FK.K_RMSPROP
     name: ClassVar[str] = "RMSprop flow"
     has_v: ClassVar[bool] = True
 
     def __post_init__(self):
-        _check_pos("a", self.a)
-        _check_pos("eps", self.eps, allow_zero=True)
+        check_positive("a", self.a)
+        check_nonnegative("eps", self.eps)
+        _check_bool("eps_inside", self.eps_inside)
 
 
 @dataclass(frozen=True)
@@ -160,7 +208,8 @@ class AdamFlow(Flow):
     """Adam flow, eq. (8): v' = a (g^2 - v), m' = b (g - m),
     x' = -(1 - e^{-bt})^{-1} m / (sqrt((1 - e^{-at})^{-1} v) + eps).
 
-    The eta -> 0 limit of Adam with beta2 = 1 - a*eta, beta1 = 1 - b*eta (Prop. 2).
+    The eta -> 0 limit of Adam with beta2 = 1 - a*eta, beta1 = 1 - b*eta (Prop. 2);
+    ``eps_inside=True``: sqrt(v_hat + eps) in the denominator.
     With ``bias_correction=True`` the state integrated is (x, m_hat, v_hat), the
     bias-corrected moments, whose equations are regular along the solution from
     m = v = 0 at t = 0 (see :mod:`adadyn.flows.kernels`); solutions still report
@@ -171,16 +220,17 @@ class AdamFlow(Flow):
     b: float = 10.0
     eps: float = 1e-8
     bias_correction: bool = True
+    eps_inside: bool = False
     name: ClassVar[str] = "Adam flow"
     has_m: ClassVar[bool] = True
     has_v: ClassVar[bool] = True
 
     def __post_init__(self):
-        _check_pos("a", self.a)
-        _check_pos("b", self.b)
-        _check_pos("eps", self.eps, allow_zero=True)
-        if not isinstance(self.bias_correction, (bool, np.bool_)):
-            raise ValueError(f"bias_correction must be a bool, got {self.bias_correction!r}")
+        check_positive("a", self.a)
+        check_positive("b", self.b)
+        check_nonnegative("eps", self.eps)
+        _check_bool("bias_correction", self.bias_correction)
+        _check_bool("eps_inside", self.eps_inside)
 
     @property
     def kernel_kind(self) -> int:

@@ -17,6 +17,17 @@ with the sliding motion given by the equivalent control:
   solver or, for quadratics, in closed form); the flow stops when S holds every
   component (then grad f = 0) or |grad f| <= gtol.
 
+The event "a component reaches its surface" watches the margins h_j = -u_j g_j
+(> 0 while g_j has the sign u_j pushes against). A component that has just left
+its surface starts with h_j = 0 up to rounding, possibly -1e-16: a single event
+function min_j h_j would then start negative and miss the next true crossing
+whenever the solver steps over it in one step (it did, depending on the
+platform's rounding). The margins of the components that just left are
+therefore offset by 2 zero_tol (:func:`_margins`), so the event function is
+strictly positive at the start of every segment and its first zero is the
+first real arrival; a component that leaves and comes back within one segment
+is caught within zero_tol of its surface and snapped onto it.
+
 For a quadratic objective the Hessian is constant, so between events the
 velocity is constant, x is piecewise linear and every event time is found in
 closed form: on f = c x^2 the flow stops at exactly T = x0 after one segment.
@@ -29,13 +40,17 @@ S components, so drift along the surfaces does not accumulate.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 
 import numpy as np
 from scipy.integrate import solve_ivp
 from scipy.optimize import lsq_linear
 
-from adadyn.discrete.run import check_x0
+from adadyn.flows.budget import Budget, BudgetExceeded, storage_plan
 from adadyn.flows.solution import FlowSolution
+from adadyn.status import Status
+from adadyn.validation import check_x0
 
 _U_TOL = 1e-9
 
@@ -85,12 +100,13 @@ def _control(H, g, Z):
     return u, S, Z & ~S
 
 
-def _snap(obj, x, S, quad_A=None):
-    """Newton step on the S components putting g_S back to 0 (exact for quadratics)."""
+def _snap(obj, x, S, H=None):
+    """Newton step on the S components putting g_S back to 0 (exact for quadratics,
+    whose constant Hessian is passed as ``H``)."""
     if not S.any():
         return x
     g = obj.grad(x)
-    H = quad_A if quad_A is not None else obj.hessian(x)
+    H = H if H is not None else obj.hessian(x)
     HSS = H[np.ix_(S, S)]
     try:
         dx = np.linalg.solve(HSS, -g[S])
@@ -131,16 +147,199 @@ class _PiecewiseDense:
         return out[:, 0] if scalar else out
 
 
+def _margins(g, u, S, left, ztol):
+    """Event margins of the components off the sliding set (see the module doc):
+    h_j = -u_j g_j, offset by 2 ztol for the components that just left their
+    surface; +inf on S."""
+    h = np.where(S, np.inf, -u * g)
+    return np.where(left & ~S, h + 2.0 * ztol, h)
+
+
+def _constant_hessian(obj):
+    """The Hessian of a declared quadratic (matrix or diagonal), else None."""
+    if obj.A is not None:
+        return np.asarray(obj.A, dtype=np.float64)
+    if obj.diagonal is not None:
+        return np.diag(np.asarray(obj.diagonal, dtype=np.float64))
+    return None
+
+
+@dataclass
+class _Walk:
+    """The solution so far: segment break times, states, per-segment interpolants."""
+
+    obj: object
+    t_final: float
+    ztol: float
+    A: np.ndarray | None
+    budget: Budget
+    t: float = 0.0
+    x: np.ndarray = None
+    S: np.ndarray = None
+    breaks: list = dc_field(default_factory=list)
+    states: list = dc_field(default_factory=list)
+    segs: list = dc_field(default_factory=list)
+    switches: list = dc_field(default_factory=list)
+    n_seg: int = 0
+
+    def hessian(self, x):
+        self.budget.jac()
+        return self.A if self.A is not None else self.obj.hessian(x)
+
+    def close(self, seg):
+        """End a segment at (t, x) with interpolant ``seg`` (None: linear)."""
+        self.segs.append(seg)
+        self.breaks.append(self.t)
+        self.states.append(self.x.copy())
+        self.budget.step(self.t, self.x)
+
+
+def _quadratic_segment(w: _Walk, g, u, left):
+    """Closed-form segment of a quadratic: constant velocity u until the first
+    component off S reaches its surface (h_j(t) = h_j + t hd_j = 0) or t_final."""
+    A, S = w.A, w.S
+    N = ~S
+    hd = -u * (A @ u)
+    h0 = -u * g
+    s = np.full(g.shape[0], np.inf)
+    cand = N & (hd < 0)
+    s[cand] = np.maximum(h0[cand], 0.0) / -hd[cand]
+    s[left & (s <= 0)] = np.inf           # just left, h ~ 0: only a later return counts
+    j = int(np.argmin(s))
+    dt = min(float(s[j]), w.t_final - w.t)
+    w.x = w.x + dt * u
+    w.t += dt
+    if dt == float(s[j]) and np.isfinite(s[j]):
+        w.S[j] = True
+        w.switches.append(w.t)
+        w.x = _snap(w.obj, w.x, w.S, A)
+    w.close(None)
+
+
+def _sliding_velocity(w: _Walk, S, uN):
+    """x' on a smooth segment: u_N fixed, u_S the equivalent control
+    H_SS u_S = -H_SN u_N recomputed from the Hessian at every evaluation."""
+    d = S.shape[0]
+
+    def vel(tt, xx):
+        w.budget.rhs(tt, xx)
+        uu = np.empty(d)
+        uu[~S] = uN
+        if S.any():
+            HH = w.hessian(xx)
+            rhs = -HH[np.ix_(S, ~S)] @ uN
+            try:
+                uu[S] = np.linalg.solve(HH[np.ix_(S, S)], rhs)
+            except np.linalg.LinAlgError:
+                uu[S] = np.linalg.lstsq(HH[np.ix_(S, S)], rhs, rcond=None)[0]
+        return uu
+
+    return vel
+
+
+def _smooth_segment(w: _Walk, u, left, rtol, atol):
+    """One segment of a non-quadratic objective, integrated with DOP853 until a
+    component reaches its surface (event on :func:`_margins`), a sliding
+    component saturates (|u_i| = 1) or t_final. Returns solve_ivp's message on failure."""
+    S, obj, ztol = w.S.copy(), w.obj, w.ztol
+    vel = _sliding_velocity(w, S, u[~S].copy())
+    u0, lft = u.copy(), left.copy()
+
+    def hit(tt, xx):
+        return float(np.min(_margins(obj.grad(xx), u0, S, lft, ztol))) if (~S).any() else 1.0
+
+    def saturate(tt, xx):
+        return 1.0 + _U_TOL - float(np.max(np.abs(vel(tt, xx)[S]))) if S.any() else 1.0
+
+    hit.terminal, hit.direction = True, -1
+    saturate.terminal, saturate.direction = True, -1
+    res = solve_ivp(vel, (w.t, w.t_final), w.x, method="DOP853", rtol=rtol, atol=atol,
+                    events=[hit, saturate], dense_output=True)
+    if res.status < 0:
+        return res.message
+    w.x, w.t = res.y[:, -1].copy(), float(res.t[-1])
+    if res.status == 1:
+        w.switches.append(w.t)
+        if res.t_events[0].size:
+            w.S[int(np.argmin(_margins(obj.grad(w.x), u0, S, lft, ztol)))] = True
+        w.x = _snap(obj, w.x, w.S)
+    w.close(res.sol)
+    return None
+
+
+def _stop_reason(w: _Walk, g, gtol, u, max_events):
+    """Status and message if the walk ends here, else None."""
+    gn = float(np.linalg.norm(g))
+    if gtol is not None and gn <= gtol:
+        return Status.CONVERGED, f"|grad f| <= gtol={gtol:g} at t={w.t:.12g}"
+    if w.S.all() or not np.any(u):
+        return Status.CONVERGED, f"stationary point reached at t={w.t:.12g} (|grad f| = {gn:.3g})"
+    if w.t >= w.t_final:
+        return Status.OK, f"reached t_final={w.t_final:g}"
+    if w.n_seg >= max_events:
+        return Status.FAILED, f"more than max_events={max_events} switching events before t_final"
+    return None
+
+
+def _walk(w: _Walk, gtol, max_events, rtol, atol):
+    """Segments until a stop: returns (status, message, stop_time)."""
+    while True:
+        g = w.obj.grad(w.x)
+        Z = w.S | (np.abs(g) <= w.ztol)
+        if gtol is not None and float(np.linalg.norm(g)) <= gtol:
+            return Status.CONVERGED, f"|grad f| <= gtol={gtol:g} at t={w.t:.12g}", w.t
+        u, w.S, left = _control(w.hessian(w.x), g, Z)
+        w.budget.rhs(w.t, w.x)
+        if left.any():
+            w.switches.append(w.t)
+        stop = _stop_reason(w, g, gtol, u, max_events)
+        if stop is not None:
+            return stop[0], stop[1], (w.t if stop[0] == Status.CONVERGED else None)
+        w.n_seg += 1
+        if w.A is not None:
+            _quadratic_segment(w, g, u, left)
+        else:
+            failure = _smooth_segment(w, u, left, rtol, atol)
+            if failure is not None:
+                return Status.FAILED, failure, None
+
+
+def _package(w: _Walk, status, message, stop_time, t_eval) -> FlowSolution:
+    from adadyn.flows.fields import SignGDFlow
+
+    if w.breaks[-1] < w.t_final and status != Status.FAILED:
+        w.breaks.append(w.t_final)
+        w.states.append(w.x.copy())
+        w.segs.append(None)
+    dense = _PiecewiseDense(w.breaks, w.states, w.segs if w.A is None else None)
+    T = np.asarray(w.breaks)
+    if t_eval is not None:
+        T = np.unique(np.concatenate([T, t_eval]))
+    X = dense(T).T
+    loss, gnorm = np.empty(T.size), np.empty(T.size)
+    for k in range(T.size):
+        f, gg = w.obj.value_and_grad(X[k])
+        loss[k], gnorm[k] = f, float(np.linalg.norm(gg))
+    return FlowSolution(
+        flow=SignGDFlow(), t=T, x=X, m=None, v=None, loss=loss, grad_norm=gnorm, status=status,
+        message=message, stop_time=stop_time, t_end=float(w.breaks[-1]), nfev=w.budget.nfev,
+        njev=w.budget.njev, nlu=0, n_steps=w.n_seg, method="filippov", sol=dense,
+        events={"switch_times": np.asarray(w.switches), "exact": w.A is not None,
+                "elapsed": w.budget.elapsed()}, objective=w.obj,
+    )
+
+
 def solve_signgd(obj, x0, t_final: float, *, gtol: float | None = None, t_eval=None,
                  zero_tol: float = 1e-12, max_events: int | None = None, rtol: float = 1e-12,
-                 atol: float = 1e-14) -> FlowSolution:
+                 atol: float = 1e-14, time_limit: float | None = None,
+                 max_bytes: int | None = None) -> FlowSolution:
     """Solve the signGD flow (5) on [0, t_final] as a Filippov system (see module doc).
 
     Parameters
     ----------
     obj : Objective
-        Time-independent objective; quadratics (``adadyn.objectives.quadratic``)
-        take the exact piecewise-linear path.
+        Time-independent objective; declared quadratics (``obj.A`` or
+        ``obj.diagonal``) take the exact piecewise-linear path.
     x0 : array_like (d,)
     t_final : float
     gtol : float, optional
@@ -153,6 +352,11 @@ def solve_signgd(obj, x0, t_final: float, *, gtol: float | None = None, t_eval=N
         Give up (status ``'failed'``) after this many segments; default 50 d + 50.
     rtol, atol : float
         Tolerances of the per-segment DOP853 solves (non-quadratic objectives).
+    time_limit : float, optional
+        Give up (status ``'failed'``) after this many seconds, checked in every
+        velocity evaluation and between segments.
+    max_bytes : int, optional
+        Memory limit for ``t_eval`` and the stored segments (see :mod:`adadyn.flows.budget`).
 
     Returns
     -------
@@ -161,131 +365,23 @@ def solve_signgd(obj, x0, t_final: float, *, gtol: float | None = None, t_eval=N
         point (None if it did not within t_final); ``events['switch_times']``
         the times a component joined or left the sliding set.
     """
-    from adadyn.flows.fields import SignGDFlow
-
     d = obj.dim
     x = check_x0(x0, d)
     t_final = float(t_final)
     max_events = 50 * d + 50 if max_events is None else int(max_events)
-    A = getattr(obj, "A", None)
-    quad = A is not None and obj.has_hessian
-    g = obj.grad(x)
-    ztol = zero_tol * max(1.0, float(np.max(np.abs(g))))
-    S = np.abs(g) <= ztol
-    t = 0.0
-    breaks, states, segs, switches = [0.0], [x.copy()], [], []
-    nfev = 0
-    status, message, stop_time = "ok", f"reached t_final={t_final:g}", None
-    n_seg = 0
-    while True:
-        g = obj.grad(x)
-        gn = float(np.linalg.norm(g))
-        if gtol is not None and gn <= gtol:
-            status, stop_time, message = "stationary", t, f"|grad f| <= gtol={gtol:g} at t={t:.12g}"
-            break
-        Z = S | (np.abs(g) <= ztol)
-        H = A if quad else obj.hessian(x)
-        u, S, left = _control(H, g, Z)
-        nfev += 1
-        if left.any():
-            switches.append(t)
-        if S.all() or not np.any(u):
-            status, stop_time = "stationary", t
-            message = f"stationary point reached at t={t:.12g} (|grad f| = {gn:.3g})"
-            break
-        if t >= t_final:
-            break
-        if n_seg >= max_events:
-            status, message = "failed", f"more than max_events={max_events} switching events before t_final"
-            break
-        n_seg += 1
-        N = ~S
-        if quad:
-            r = A @ u
-            # h_i = -u_i g_i >= 0 off S; it reaches zero where -u_i r_i < 0
-            h0 = -u * g
-            hd = -u * r
-            cand = N & (hd < 0)
-            s = np.full(d, np.inf)
-            s[cand] = np.maximum(h0[cand], 0.0) / -hd[cand]
-            # components that just left sit at h ~ 0: only a later return counts
-            s[left & (s <= 0)] = np.inf
-            j = int(np.argmin(s))
-            dt = min(float(s[j]), t_final - t)
-            x = x + dt * u
-            t += dt
-            segs.append(None)
-            if dt == float(s[j]) and np.isfinite(s[j]):
-                S[j] = True
-                switches.append(t)
-                x = _snap(obj, x, S, A)
-        else:
-            Sf, uN = S.copy(), u[~S].copy()
-
-            def vel(tt, xx, Sf=Sf, uN=uN):
-                nonlocal nfev
-                nfev += 1
-                uu = np.empty(d)
-                uu[~Sf] = uN
-                if Sf.any():
-                    HH = obj.hessian(xx)
-                    rhs = -HH[np.ix_(Sf, ~Sf)] @ uN
-                    try:
-                        uu[Sf] = np.linalg.solve(HH[np.ix_(Sf, Sf)], rhs)
-                    except np.linalg.LinAlgError:
-                        uu[Sf] = np.linalg.lstsq(HH[np.ix_(Sf, Sf)], rhs, rcond=None)[0]
-                return uu
-
-            def hit(tt, xx, Sf=Sf, u0=u.copy()):
-                gg = obj.grad(xx)
-                h = -u0[~Sf] * gg[~Sf]
-                return float(np.min(h)) if h.size else 1.0
-
-            hit.terminal, hit.direction = True, -1
-
-            def saturate(tt, xx, Sf=Sf):
-                if not Sf.any():
-                    return 1.0
-                return 1.0 + _U_TOL - float(np.max(np.abs(vel(tt, xx)[Sf])))
-
-            saturate.terminal, saturate.direction = True, -1
-            res = solve_ivp(vel, (t, t_final), x, method="DOP853", rtol=rtol, atol=atol,
-                            events=[hit, saturate], dense_output=True)
-            segs.append(res.sol)
-            x = res.y[:, -1].copy()
-            t = float(res.t[-1])
-            if res.status == 1:
-                switches.append(t)
-                if res.t_events[0].size:
-                    gg = obj.grad(x)
-                    hval = np.where(~S, -u * gg, np.inf)
-                    S[int(np.argmin(hval))] = True
-                x = _snap(obj, x, S)
-            elif res.status < 0:
-                status, message = "failed", res.message
-                break
-        breaks.append(t)
-        states.append(x.copy())
-    if breaks[-1] < t_final and status != "failed":
-        breaks.append(t_final)
-        states.append(x.copy())
-        segs.append(None)
-    dense = _PiecewiseDense(breaks, states, segs if not quad else None)
-    T = np.asarray(breaks)
+    te = None
     if t_eval is not None:
         te = np.asarray(t_eval, dtype=np.float64)
         if te.ndim != 1 or np.any(te < 0) or np.any(te > t_final):
             raise ValueError("t_eval must be a 1-D array of times inside [0, t_final]")
-        T = np.unique(np.concatenate([T, te]))
-    X = dense(T).T
-    loss = np.empty(T.size)
-    gnorm = np.empty(T.size)
-    for k in range(T.size):
-        f, gg = obj.value_and_grad(X[k])
-        loss[k], gnorm[k] = f, float(np.linalg.norm(gg))
-    return FlowSolution(
-        flow=SignGDFlow(), t=T, x=X, m=None, v=None, loss=loss, grad_norm=gnorm, status=status,
-        message=message, stop_time=stop_time, t_end=float(breaks[-1]), nfev=nfev, njev=0, nlu=0,
-        n_steps=n_seg, method="filippov", sol=dense,
-        events={"switch_times": np.asarray(switches), "exact": quad}, objective=obj,
-    )
+    plan = storage_plan(d, d, "DOP853", dense_jacobian=False, n_t_eval=None if te is None else te.size,
+                        max_bytes=max_bytes)
+    g = obj.grad(x)
+    ztol = zero_tol * max(1.0, float(np.max(np.abs(g))))
+    w = _Walk(obj, t_final, ztol, _constant_hessian(obj), Budget(None, time_limit, plan, 0.0, x),
+              x=x, S=np.abs(g) <= ztol, breaks=[0.0], states=[x.copy()])
+    try:
+        status, message, stop_time = _walk(w, gtol, max_events, rtol, atol)
+    except BudgetExceeded as exc:
+        status, message, stop_time = Status.FAILED, f"{exc.reason} reached at t={w.t:.6g}", None
+    return _package(w, status, message, stop_time, te)

@@ -1,21 +1,29 @@
-"""The eta -> 0 limit of a discrete optimiser spec: :func:`limit`."""
+"""The eta -> 0 limit of a discrete optimiser spec: :func:`limit`, read from the
+spec's coefficient view (:meth:`adadyn.discrete.specs.Optimizer.coefficients`)."""
 from __future__ import annotations
 
+from adadyn.discrete.coefficients import Coefficients
 from adadyn.discrete.schedules import Constant
-from adadyn.discrete.specs import GD, Adam, Optimizer, RMSprop, SignGD
 from adadyn.flows.fields import AdamFlow, EpsSignFlow, Flow, GDFlow, RMSpropFlow, SignGDFlow
+from adadyn.validation import check_optimizer
 
 HOLDS = ("rates", "factors")
 
 
-def limit(opt: Optimizer, hold: str = "rates") -> Flow:
+class NoFlowError(ValueError):
+    """The optimiser has no continuous-time limit among the flows of this package."""
+
+
+def limit(opt, hold: str = "rates") -> Flow:
     """The continuous-time flow a discrete optimiser tends to as eta -> 0.
 
     Parameters
     ----------
     opt : Optimizer
-        ``GD``, ``SignGD``, ``RMSprop`` or ``Adam`` (eps outside the root,
-        constant schedule). AMSGrad, Adagrad, AdaFix and ``Family`` have no flow here.
+        ``GD``, ``SignGD``, ``RMSprop``, ``Adam`` or a ``Family`` with the
+        coefficients of one of them (eps outside the root, constant schedule).
+        AMSGrad, Adagrad, AdaFix and Lion have no flow here (:class:`NoFlowError`,
+        a ValueError).
     hold : {"rates", "factors"}
         What stays fixed as eta -> 0.
 
@@ -31,28 +39,60 @@ def limit(opt: Optimizer, hold: str = "rates") -> Flow:
     Returns
     -------
     Flow
+
+    Notes
+    -----
+    Props. 1 and 2 are stated for eps outside the square root, so ``eps_inside``
+    specs are refused here. The formal analogue with eps inside, used by the
+    linearisation, is :func:`flow_of` with ``eps_inside_ok=True``.
     """
     if hold not in HOLDS:
         raise ValueError(f"hold must be one of {HOLDS}, got {hold!r}")
-    if not isinstance(opt, Optimizer):
-        raise ValueError(f"opt must be an optimiser spec (adadyn.Adam, ...), got {type(opt).__name__}")
-    if not isinstance(opt.schedule, Constant):
-        raise ValueError("the flows are limits at a constant learning rate; "
-                         f"opt has schedule {opt.schedule!r}")
-    kind = type(opt)
-    if kind is GD:
+    try:
+        check_optimizer(opt)
+    except TypeError as exc:
+        raise ValueError(str(exc)) from None
+    return flow_of(opt.coefficients(), hold, name=opt.name)
+
+
+def flow_of(coef: Coefficients, hold: str = "rates", *, name: str = "this optimiser",
+            eps_inside_ok: bool = False) -> Flow:
+    """The flow of a coefficient view (the body of :func:`limit`).
+
+    The moment methods of eq. (1) have a flow when their coefficients have the
+    form of Prop. 2's scaling: p = 1 - q (rate a = (1 - q)/eta) and either r = 0,
+    h = 1 (the RMSprop flow (7)) or h = 1 - r (rate b = (1 - r)/eta, the Adam
+    flow (8)). Raises :class:`NoFlowError` naming what is missing.
+    """
+    if not isinstance(coef.schedule, (Constant, type(None))):
+        raise NoFlowError("the flows are limits at a constant learning rate; "
+                          f"{name} has schedule {coef.schedule!r}")
+    method = coef.method
+    if method == "gd":
         return GDFlow()
-    if kind is SignGD:
+    if method == "sign":
         return SignGDFlow()
-    if kind in (RMSprop, Adam):
-        if opt.eps_inside:
-            raise ValueError("eps_inside=True has no flow here: limit() supports eps outside the "
-                             "square root only (eqs. (4), (7), (8))")
-        if hold == "factors":
-            if opt.eps <= 0:
-                raise ValueError("the eps-sign flow (4) needs eps > 0; with eps = 0 use SignGDFlow()")
-            return EpsSignFlow(opt.eps)
-        if kind is RMSprop:
-            return RMSpropFlow(a=opt.a, eps=opt.eps)
-        return AdamFlow(a=opt.a, b=opt.b, eps=opt.eps, bias_correction=opt.bias_correction)
-    raise ValueError(f"no continuous-time limit for {opt.name}; supported: GD, SignGD, RMSprop, Adam")
+    if method != "moment":
+        raise NoFlowError(f"no continuous-time limit for {name} (method {method!r}); "
+                          "supported: GD, SignGD, RMSprop, Adam (AdaFix and Lion have no flow here)")
+    if coef.amsgrad != "none":
+        raise NoFlowError(f"no continuous-time limit for {name}: AMSGrad's running max has no flow here")
+    a, b = coef.rates
+    if a is None:
+        raise NoFlowError(f"no continuous-time limit for {name}: the second moment has no rate "
+                          "(needs p = 1 - q < 1, as RMSprop/Adam; Adagrad's q = 1 accumulates)")
+    if coef.r == 0.0 and coef.h != 1.0 or coef.r != 0.0 and b is None:
+        raise NoFlowError(f"no continuous-time limit for {name}: the first moment needs h = 1 - r")
+    if coef.eps_inside and not eps_inside_ok:
+        raise NoFlowError("eps_inside=True has no flow here: limit() supports eps outside the "
+                          "square root only (eqs. (4), (7), (8))")
+    if hold == "factors":
+        if coef.eps <= 0:
+            raise NoFlowError("the eps-sign flow (4) needs eps > 0; with eps = 0 use SignGDFlow()")
+        if coef.eps_inside:
+            raise NoFlowError("the eps-sign flow (4) has eps outside the root; got eps_inside=True")
+        return EpsSignFlow(coef.eps)
+    if coef.r == 0.0:
+        return RMSpropFlow(a=a, eps=coef.eps, eps_inside=coef.eps_inside)
+    return AdamFlow(a=a, b=b, eps=coef.eps, bias_correction=coef.bias_correction,
+                    eps_inside=coef.eps_inside)

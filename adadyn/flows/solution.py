@@ -6,6 +6,8 @@ from typing import Callable
 
 import numpy as np
 
+from adadyn.status import Status
+
 
 @dataclass(frozen=True, eq=False)
 class FlowSolution:
@@ -23,10 +25,13 @@ class FlowSolution:
         discrete run's ``m``, ``v``; ``m_hat``, ``v_hat`` hold the bias-corrected ones.
     loss, grad_norm : ndarray (n,)
         f(x(t)) and |grad f(x(t))|.
-    status : str
-        ``'ok'`` (reached ``t_final``), ``'stationary'`` (|grad f| <= gtol, or the
-        signGD flow stopped at a stationary point), ``'diverged'`` (|y| >= max_norm)
-        or ``'failed'`` (solver error, see ``message``).
+    status : Status
+        ``'ok'`` (reached ``t_final``), ``'converged'`` (|grad f| <= gtol, or the
+        signGD flow stopped at a stationary point), ``'diverged'`` (|y| >= max_norm
+        or a non-finite state) or ``'failed'`` (solver error or a budget exhausted,
+        see ``message``). A :class:`adadyn.status.Status`, equal to its word.
+    message : str
+        What happened, with the numbers (time reached, limit hit, ...).
     stop_time : float or None
         Time at which the solve stopped early (stationary or diverged); for the
         signGD flow the finite stop time of Prop. 4.
@@ -55,7 +60,7 @@ class FlowSolution:
     v: np.ndarray | None
     loss: np.ndarray
     grad_norm: np.ndarray
-    status: str
+    status: Status
     message: str
     stop_time: float | None
     t_end: float
@@ -70,9 +75,13 @@ class FlowSolution:
     events: dict = field(default_factory=dict, repr=False)
     objective: object = field(default=None, repr=False)
 
+    def __post_init__(self):
+        object.__setattr__(self, "status", Status(self.status))
+
     @property
     def success(self) -> bool:
-        return self.status in ("ok", "stationary")
+        """True when the solve covered what was asked (status ok or converged)."""
+        return self.status.success
 
     @property
     def dim(self) -> int:
@@ -87,7 +96,7 @@ class FlowSolution:
         y = y.reshape(-1, t_arr.shape[0])
         d = self.dim
         x, m, v = self.flow.split(y, d)
-        if hasattr(self.flow, "raw_moments"):
+        if self.flow.has_m and self.flow.has_v:     # the Adam flow: report the raw m, v
             m, v = self.flow.raw_moments(t_arr, m, v)
         return np.ndim(t) == 0, x, m, v
 
@@ -121,6 +130,6 @@ class FlowSolution:
 
     def __repr__(self) -> str:
         st = f", stop_time={self.stop_time:.10g}" if self.stop_time is not None else ""
-        return (f"FlowSolution({self.flow!r}, method={self.method!r}, status={self.status!r}, "
+        return (f"FlowSolution({self.flow!r}, method={self.method!r}, status={str(self.status)!r}, "
                 f"t_end={self.t_end:.6g}{st}, points={len(self.t)}, nfev={self.nfev}, njev={self.njev}, "
                 f"final loss={self.loss[-1]:.4g})")

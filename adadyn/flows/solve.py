@@ -3,155 +3,251 @@
 Near a stationary point the adaptive flows are stiff: the RMSprop flow linearised
 at (x*, v = 0) has eigenvalues -lambda/eps (eq. (11) of Ma, Wu & E), so an
 explicit method's step is capped at about 2 eps/lambda_max. The default method is
-therefore implicit, fed the analytic Jacobian of :mod:`adadyn.flows.kernels`:
-LSODA (switches between Adams and BDF on its own) for the RMSprop, eps-sign and
-gradient flows, Radau for the Adam flow (see :func:`default_method`); any
-``solve_ivp`` method can be chosen.
+therefore implicit, fed the analytic Jacobian of :mod:`adadyn.flows.kernels`
+(see :func:`default_method`); any ``solve_ivp`` method can be chosen.
 
-Two starts are singular and are removed analytically (:func:`initial_state`):
-
-* Adam with bias correction from m = v = 0: eq. (8) is 0/0 at t = 0. The
-  bias-corrected moments m_hat, v_hat tend to g0 = grad f(x0) and g0^2, and
-  their equations m_hat' = b (g - m_hat)/(1 - e^{-bt}) have a 1/t coefficient
-  multiplying a difference that is O(t). The solve starts at t0 = delta (tiny)
-  from the Taylor values m_hat = g0 + delta g0'/2, v_hat = g0^2 + delta g0 g0',
-  x = x0 + delta u0 + delta^2 x''(0)/2 with u0 = -g0/(|g0| + eps),
-  g0' = H(x0) u0 and x''(0) = -(g0'/2) eps/(|g0| + eps)^2 (componentwise).
-  Errors in m_hat, v_hat at t0 decay like t0/t along the flow (the homogeneous
-  part of m_hat' = -m_hat/t); the error left in x is O(delta^3).
-* RMSprop from v_i = 0 with g_i != 0: x_i' ~ -sign(g_i)/sqrt(a t) as t -> 0, an
-  integrable singularity. The solve starts at t0 = delta with the gradient frozen
-  on [0, delta], where v and x have closed forms (error O(L delta / (a |g|))).
-
-On [0, t0] the dense output interpolates linearly between the two states.
+The solve reads as a sequence of named steps: check the arguments, find the
+start (:func:`adadyn.flows.start.initial_state`, which removes the singular
+starts), choose the method and the Jacobian's form (:func:`_plan_method`),
+estimate and bound the memory (:func:`adadyn.flows.budget.storage_plan`), build
+the callbacks (:class:`_Callbacks`, which account evaluations and time in a
+:class:`~adadyn.flows.budget.Budget`), integrate, read the outcome
+(:func:`_outcome`) and package the :class:`FlowSolution` (:func:`_package`).
 """
 from __future__ import annotations
 
 import math
-import time
+from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.integrate import solve_ivp
 
-from adadyn.discrete.run import check_x0
 from adadyn.flows import kernels as FK
-from adadyn.flows.fields import AdamFlow, Flow, RMSpropFlow
+from adadyn.flows.budget import Budget, BudgetExceeded, StoragePlan, lu_seconds, storage_plan
+from adadyn.flows.fields import AdamFlow, Flow
 from adadyn.flows.solution import FlowSolution
+from adadyn.flows.start import Dense, initial_state
 from adadyn.objectives.base import Objective
+from adadyn.status import Status
+from adadyn.validation import check_int, check_nonnegative, check_objective, check_positive
+
+__all__ = ["solve", "default_method", "initial_state", "METHODS", "SPARSE_MIN_STATE"]
 
 IMPLICIT = ("LSODA", "BDF", "Radau")
 METHODS = ("LSODA", "BDF", "Radau", "RK45", "RK23", "DOP853")
+#: From this state length on, a separable objective's flow gets a sparse Jacobian
+#: (BDF, or Radau for the Adam flow: LSODA takes dense Jacobians only).
+SPARSE_MIN_STATE = 600
 
 
-def _check_common(flow, obj, t_final):
+def default_method(flow: Flow) -> str:
+    """The default solver for a flow: Radau for the Adam flow, LSODA otherwise.
+
+    Near a minimum the Adam flow is a stiff *oscillator*: with x' = -m/eps and
+    m' = b (H x - m) its eigenvalues are -b/2 +- i sqrt(b lambda/eps), close to the
+    imaginary axis, where BDF of order >= 3 (and so LSODA's stiff mode) is
+    unstable and crawls (on the 10-d quadratic with a = 100, b = 1000 LSODA and
+    BDF spent 2 million evaluations short of t = 5; Radau, A-stable, took 18,500).
+    The RMSprop and eps-sign flows have real stiff eigenvalues -lambda/eps (eq. (11)),
+    where LSODA with the analytic Jacobian is cheapest. For separable objectives
+    with a state of at least :data:`SPARSE_MIN_STATE` entries, BDF replaces LSODA
+    so that the Jacobian can be sparse (see :func:`solve`).
+    """
+    return "Radau" if isinstance(flow, AdamFlow) else "LSODA"
+
+
+# ---------------------------------------------------------------------- argument checks
+def _check_args(flow, obj, t_final, rtol, atol, gtol, max_norm, max_nfev, time_limit):
     if not isinstance(flow, Flow):
         raise ValueError(f"flow must be a Flow spec (GDFlow(), AdamFlow(a, b, eps), ...), got {type(flow).__name__}")
-    if not isinstance(obj, Objective):
-        raise ValueError(f"obj must be an adadyn Objective, got {type(obj).__name__}")
+    check_objective(obj)
     if obj.time_dependent:
         raise ValueError("flows need a time-independent objective; obj is online (time dependent)")
-    if not (isinstance(t_final, (int, float, np.floating)) and math.isfinite(t_final) and t_final > 0):
-        raise ValueError(f"t_final must be a finite number > 0, got {t_final!r}")
+    check_positive("t_final", t_final)
+    check_positive("rtol", rtol)
+    if not np.all(np.asarray(atol, dtype=np.float64) > 0):
+        raise ValueError(f"atol must be > 0, got {atol!r}")
+    if gtol is not None:
+        check_nonnegative("gtol", gtol)
+    if not (isinstance(max_norm, (int, float)) and max_norm > 0):
+        raise ValueError(f"max_norm must be a number > 0, got {max_norm!r}")
+    if max_nfev is not None:
+        check_int("max_nfev", max_nfev, lo=1)
+    if time_limit is not None:
+        check_positive("time_limit", time_limit)
 
 
-def _rmsprop_x_integral(g, v0, eps, a, delta):
-    """int_0^delta dt / (sqrt(v(t)) + eps) with v(t) = v0 e^{-at} + (1 - e^{-at}) g^2,
-    closed form for v0 = 0 (using 1 - e^{-at} ~ a t, valid for a*delta << 1), first
-    order in delta otherwise."""
-    den = np.sqrt(v0) + eps
-    out = np.where(den > 0, delta / np.where(den > 0, den, 1.0), 0.0)
-    zero = (v0 == 0) & (g != 0)
-    if np.any(zero):
-        c = np.sqrt(a) * np.abs(g[zero])
-        sd = math.sqrt(delta)
-        if eps == 0:
-            val = 2.0 * sd / c
+def _atol_array(flow, atol, n, d):
+    """Per-component atol: a scalar applies to x and m, its square to v."""
+    atol_arr = np.asarray(atol, dtype=np.float64)
+    if atol_arr.ndim == 0:
+        atol_arr = np.full(n, float(atol))
+        if flow.has_v:
+            atol_arr[n - d:] = float(atol) ** 2
+    elif atol_arr.shape != (n,):
+        raise ValueError(f"atol must be a scalar or have shape ({n},), got {atol_arr.shape}")
+    return atol_arr
+
+
+def _t_eval_array(t_eval, t_final):
+    if t_eval is None:
+        return None
+    t_ev = np.asarray(t_eval, dtype=np.float64)
+    if t_ev.ndim != 1 or t_ev.size == 0 or np.any(np.diff(t_ev) <= 0) or t_ev[0] < 0 or t_ev[-1] > t_final:
+        raise ValueError("t_eval must be a non-empty increasing array inside [0, t_final]")
+    return t_ev
+
+
+# ---------------------------------------------------------------------- method and Jacobian
+@dataclass(frozen=True)
+class _MethodPlan:
+    method: object          # str or OdeSolver class
+    name: str
+    implicit: bool
+    sparse: bool            # separable objective: sparse Jacobian
+
+
+def _plan_method(flow, obj, method, jac, n) -> _MethodPlan:
+    """The method, whether it is implicit, and whether its Jacobian is sparse."""
+    if isinstance(method, str) and method != "auto" and method not in METHODS:
+        raise ValueError(f"method must be 'auto', one of {METHODS} or an OdeSolver class, got {method!r}")
+    big_separable = obj.separable and n >= SPARSE_MIN_STATE
+    if method == "auto":
+        method = default_method(flow)
+        if big_separable and method == "LSODA":
+            method = "BDF"
+    name = method if isinstance(method, str) else getattr(method, "__name__", "custom")
+    implicit = name in IMPLICIT
+    sparse = bool(jac and implicit and big_separable and name != "LSODA")
+    return _MethodPlan(method, name, implicit, sparse)
+
+
+class _Callbacks:
+    """The right-hand side, Jacobian and events handed to solve_ivp; each call is
+    accounted in the :class:`Budget` (evaluations, accepted steps, time)."""
+
+    def __init__(self, flow, obj, budget: Budget, plan: _MethodPlan):
+        self.flow, self.obj, self.budget, self.plan = flow, obj, budget, plan
+        d = obj.dim
+        self.kind, self.p, self.data = flow.kernel_kind, flow.params(), obj.data
+        self.rhs_c, self.jac_c = FK.specialised(obj.value_grad_fn, obj.hessian_fn)
+        self.xs, self.gs = np.empty(d), np.empty(d)
+        self.Hs = None if plan.sparse else np.empty((d, d))
+        if plan.sparse:
+            k = len(flow.blocks)
+            self.k = k
+            rows, cols = FK.separable_pattern(d, k)
+            n = k * d
+            self._coo = (rows, cols)
+            self._shape = (n, n)
+            self._nz = np.empty(rows.size)
+
+    def fun(self, t, y):
+        self.budget.rhs(t, y)
+        return self.rhs_c(self.kind, self.p, t, y if y.flags.c_contiguous else np.ascontiguousarray(y),
+                          self.data, self.xs, self.gs)
+
+    def jac(self, t, y):
+        self.budget.jac()
+        y = np.ascontiguousarray(y)
+        if self.plan.sparse:
+            return self._sparse_jac(t, y)
+        if self.jac_c is not None:
+            return self.jac_c(self.kind, self.p, t, y, self.data, self.xs, self.gs, self.Hs)
+        return self.flow.jacobian(self.obj, t, y)
+
+    def _hessian_diagonal(self, x):
+        """diag H(x) of a separable objective: declared, or H 1 by central differences."""
+        if self.obj.diagonal is not None:
+            return np.ascontiguousarray(self.obj.diagonal, dtype=np.float64)
+        h = 1e-6 * max(1.0, float(np.max(np.abs(x))))
+        one = np.ones_like(x)
+        return (self.obj.grad(x + h * one) - self.obj.grad(x - h * one)) / (2.0 * h)
+
+    def _sparse_jac(self, t, y):
+        d = self.obj.dim
+        x = y[:d].copy()
+        g = self.obj.grad(x)
+        FK.jac_separable(self.kind, self.p, float(t), y, g, self._hessian_diagonal(x), self.k, self._nz)
+        return sp.csc_matrix((self._nz, self._coo), shape=self._shape)
+
+    def events(self, gtol, max_norm):
+        """The divergence event (also the per-step accounting) and the gtol event."""
+        budget, obj, d = self.budget, self.obj, self.obj.dim
+
+        def diverge(t, y):
+            budget.step(t, y)
+            return max_norm - float(np.max(np.abs(y))) if np.all(np.isfinite(y)) else -1.0
+
+        diverge.terminal = True
+        out = [diverge]
+        if gtol is not None:
+            def stationary(t, y):
+                g = obj.grad(y[:d].copy())
+                return math.sqrt(float(g @ g)) - gtol
+
+            stationary.terminal = True
+            stationary.direction = -1
+            out.append(stationary)
+        return out
+
+
+# ---------------------------------------------------------------------- outcome and result
+@dataclass
+class _Raw:
+    """What the integration produced, before packaging."""
+
+    T: np.ndarray
+    Y: np.ndarray
+    dense: Dense
+    status: Status
+    message: str
+    stop_time: float | None
+    t_end: float
+    n_steps: int
+    nlu: int
+
+
+def _from_budget(exc: BudgetExceeded, budget: Budget, y_zero, t0) -> _Raw:
+    """Keep where a solve stopped by a budget got to: the start and the last accepted state."""
+    t_last, y_last = budget.t, budget.y
+    T = np.array([0.0, t_last]) if t_last > 0 else np.array([0.0])
+    Y = np.stack([y_zero, y_last], axis=1)[:, : T.size]
+    return _Raw(T, Y, Dense(max(t_last, t0), y_zero, y_last, None), Status.FAILED,
+                f"{exc.reason} reached at t={t_last:.6g}", None, t_last, budget.steps, 0)
+
+
+def _outcome(res, t_eval, t0, y_zero, y0, gtol, max_norm) -> _Raw:
+    """Status, message and the output grid of a finished solve_ivp call."""
+    n = y0.shape[0]
+    T, Y = res.t, res.y
+    dense = Dense(t0, y_zero, y0, res.sol)
+    early = np.array([0.0]) if t_eval is None else t_eval
+    early = early[early < t0]
+    if early.size:                      # the true start t = 0 when the solve began at t0 > 0
+        T = np.concatenate([early, T])
+        Y = np.concatenate([dense(early).reshape(n, -1), Y], axis=1)
+    status, stop_time, message = Status.OK, None, res.message
+    if res.status == 1:
+        if res.t_events[0].size:
+            status, stop_time = Status.DIVERGED, float(res.t_events[0][0])
+            message = f"max|y| reached max_norm={max_norm:g} at t={stop_time:.6g}"
         else:
-            z = c * sd / eps
-            # (2 eps/c^2)(z - log1p z), by its series where z - log1p(z) cancels
-            small = z < 1e-3
-            zs = np.where(small, z, 0.0)
-            series = (eps / c**2) * 2.0 * (zs**2 / 2 - zs**3 / 3 + zs**4 / 4 - zs**5 / 5)
-            zl = np.where(small, 1.0, z)
-            direct = 2.0 * sd / c - (2.0 * eps / c**2) * np.log1p(zl)
-            val = np.where(small, series, direct)
-        out[zero] = val
-    return out
-
-
-def initial_state(flow: Flow, obj: Objective, x0, m0=None, v0=None, t_final: float = 1.0):
-    """Where the numerical solve starts: ``(t0, y0, y_zero)``.
-
-    ``y_zero`` is the state at t = 0 in the integrated variables (for the Adam flow
-    with bias correction: x0, m_hat(0+) = g0, v_hat(0+) = g0^2); ``y0`` the state at
-    ``t0``, which is 0 except for the two singular starts described in
-    :mod:`adadyn.flows.solve`, where it is a tiny delta with the exact small-time
-    values.
-    """
-    d = obj.dim
-    x0 = check_x0(x0, d)
-    m0 = None if m0 is None else check_x0(m0, d, "m0")
-    v0 = None if v0 is None else check_x0(v0, d, "v0")
-    if m0 is not None and not flow.has_m:
-        raise ValueError(f"m0 given but {flow.name} has no first moment")
-    if v0 is not None and not flow.has_v:
-        raise ValueError(f"v0 given but {flow.name} has no second moment")
-    if v0 is not None and np.any(v0 < 0):
-        raise ValueError("v0 must be >= 0 componentwise")
-    if isinstance(flow, AdamFlow) and flow.bias_correction:
-        if (m0 is not None and np.any(m0 != 0)) or (v0 is not None and np.any(v0 != 0)):
-            raise ValueError("the bias-corrected Adam flow (8) starts from m = v = 0; "
-                             "pass bias_correction=False to start from other m0, v0")
-        eps, a, b = flow.eps, flow.a, flow.b
-        delta = 1e-9 * min(1.0, 1.0 / a, 1.0 / b, t_final)
-        g0 = obj.grad(x0)
-        H0 = obj.hessian(x0)
-        den = np.abs(g0) + eps
-        safe = den > 0
-        u0 = np.where(safe, -g0 / np.where(safe, den, 1.0), 0.0)
-        gdot = H0 @ u0
-        xdd = np.where(safe, -0.5 * gdot * eps / np.where(safe, den, 1.0) ** 2, 0.0)
-        y_zero = np.concatenate([x0, g0, g0 * g0])
-        y0 = np.concatenate([x0 + delta * u0 + 0.5 * delta**2 * xdd,
-                             g0 + 0.5 * delta * gdot, g0 * g0 + delta * g0 * gdot])
-        return delta, y0, y_zero
-    parts = [x0]
-    if flow.has_m:
-        parts.append(np.zeros(d) if m0 is None else m0)
-    if flow.has_v:
-        parts.append(np.zeros(d) if v0 is None else v0)
-    y_zero = np.concatenate(parts)
-    if isinstance(flow, RMSpropFlow):
-        vv = np.zeros(d) if v0 is None else v0
-        g0 = obj.grad(x0)
-        if np.any((vv == 0) & (g0 != 0)):
-            a, eps = flow.a, flow.eps
-            delta = 1e-12 * min(1.0, 1.0 / a, t_final)
-            ea = -math.expm1(-a * delta)
-            v_d = vv * (1.0 - ea) + ea * g0 * g0
-            x_d = x0 - g0 * _rmsprop_x_integral(g0, vv, eps, a, delta)
-            return delta, np.concatenate([x_d, v_d]), y_zero
-    return 0.0, y_zero.copy(), y_zero
-
-
-class _Dense:
-    """Dense output on [0, t_end]: the solver's interpolant on [t0, t_end], a line on [0, t0]."""
-
-    def __init__(self, t0, y_zero, y0, ode_sol):
-        self.t0, self.y_zero, self.y0, self.ode_sol = t0, y_zero, y0, ode_sol
-
-    def __call__(self, t):
-        t = np.asarray(t, dtype=np.float64)
-        scalar = t.ndim == 0
-        ta = np.atleast_1d(t)
-        out = np.empty((self.y0.shape[0], ta.shape[0]))
-        early = ta < self.t0
-        if np.any(early):
-            w = ta[early] / self.t0
-            out[:, early] = self.y_zero[:, None] * (1 - w) + self.y0[:, None] * w
-        if np.any(~early):
-            out[:, ~early] = self.ode_sol(ta[~early]) if self.ode_sol is not None else self.y0[:, None]
-        return out[:, 0] if scalar else out
+            status, stop_time = Status.CONVERGED, float(res.t_events[1][0])
+            message = f"|grad f| reached gtol={gtol:g} at t={stop_time:.6g}"
+    elif res.status < 0:
+        status = Status.FAILED
+    finite = np.all(np.isfinite(Y), axis=0)
+    if not np.all(finite):
+        status = Status.DIVERGED if status == Status.OK else status
+        keep = np.cumprod(finite).astype(bool)
+        T, Y = T[keep], Y[:, keep]
+        message = "non-finite state (" + message + ")"
+    t_end = float(T[-1]) if T.size else t0
+    if T.size == 0:
+        T, Y = np.array([0.0]), y_zero[:, None]
+    return _Raw(T, Y, dense, status, message, stop_time, t_end, res.t.size - 1, res.nlu)
 
 
 def _losses(obj, X):
@@ -164,24 +260,31 @@ def _losses(obj, X):
     return loss, gn
 
 
-def default_method(flow: Flow) -> str:
-    """The default solver for a flow: Radau for the Adam flow, LSODA otherwise.
+def _package(flow, obj, raw: _Raw, budget: Budget, mplan: _MethodPlan, t0: float,
+             splan: StoragePlan) -> FlowSolution:
+    x, m, v = flow.split(raw.Y, obj.dim)
+    m_hat = v_hat = None
+    if isinstance(flow, AdamFlow) and flow.bias_correction:
+        m_hat, v_hat = m.T.copy(), v.T.copy()
+        m, v = flow.raw_moments(raw.T, m, v)
+    loss, gn = _losses(obj, x.T)
+    return FlowSolution(
+        flow=flow, t=raw.T.copy(), x=x.T.copy(), m=None if m is None else m.T.copy(),
+        v=None if v is None else v.T.copy(), loss=loss, grad_norm=gn, status=raw.status,
+        message=raw.message, stop_time=raw.stop_time, t_end=raw.t_end, nfev=budget.nfev,
+        njev=budget.njev, nlu=int(raw.nlu), n_steps=int(raw.n_steps), method=mplan.name, sol=raw.dense,
+        m_hat=m_hat, v_hat=v_hat, objective=obj,
+        events={"t0": t0, "sparse_jacobian": mplan.sparse, "elapsed": budget.elapsed(),
+                "estimated_bytes": splan.fixed + budget.steps * splan.per_step},
+    )
 
-    Near a minimum the Adam flow is a stiff *oscillator*: with x' = -m/eps and
-    m' = b (H x - m) its eigenvalues are -b/2 +- i sqrt(b lambda/eps), close to the
-    imaginary axis, where BDF of order >= 3 (and so LSODA's stiff mode) is
-    unstable and crawls (on the 10-d quadratic with a = 100, b = 1000 LSODA and
-    BDF spent 2 million evaluations short of t = 5; Radau, A-stable, took 18,500).
-    The RMSprop and eps-sign flows have real stiff eigenvalues -lambda/eps (eq. (11)),
-    where LSODA with the analytic Jacobian is cheapest.
-    """
-    return "Radau" if isinstance(flow, AdamFlow) else "LSODA"
 
-
+# ---------------------------------------------------------------------- the front door
 def solve(flow: Flow, obj: Objective, x0, t_final: float, *, m0=None, v0=None, method="auto",
           rtol: float = 1e-8, atol: float = 1e-10, jac: bool = True, t_eval=None,
           gtol: float | None = None, max_norm: float = 1e12, max_step: float = np.inf,
-          max_nfev: int | None = 2_000_000, time_limit: float | None = None, **options) -> FlowSolution:
+          max_nfev: int | None = 2_000_000, time_limit: float | None = None,
+          max_bytes: int | None = None, **options) -> FlowSolution:
     """Integrate a flow on ``obj`` from ``x0`` over [0, t_final].
 
     Parameters
@@ -199,29 +302,43 @@ def solve(flow: Flow, obj: Objective, x0, t_final: float, *, m0=None, v0=None, m
         End time (continuous time, t = eta * steps).
     method : str or scipy OdeSolver class
         Any ``solve_ivp`` method, or ``"auto"`` (default: :func:`default_method`,
-        Radau for the Adam flow and LSODA otherwise). Implicit methods ("LSODA",
-        "BDF", "Radau") get the analytic Jacobian unless ``jac=False``. Ignored for
-        the signGD flow, which is solved as a Filippov system
+        Radau for the Adam flow and LSODA otherwise; BDF instead of LSODA for a
+        separable objective with a state of at least :data:`SPARSE_MIN_STATE`
+        entries). Implicit methods ("LSODA", "BDF", "Radau") get the analytic
+        Jacobian unless ``jac=False``; for a separable objective (declared
+        ``obj.separable``) with a large state, BDF and Radau get it as a sparse
+        matrix (k^2 d nonzeros for k state blocks), so no dense n x n matrix is
+        built. Ignored for the signGD flow, which is solved as a Filippov system
         (:func:`adadyn.flows.filippov.solve_signgd`).
     rtol, atol : float
         Solver tolerances. A scalar ``atol`` applies to x and m; the v block gets
         ``atol**2``: v ~ g^2 enters the field through 1/sqrt(v), so it needs
-        relative accuracy down to v ~ atol^2 (with the same atol, error control of v
-        switches off once |g| < sqrt(atol), near every minimum). An array of length
-        ``n_state`` is used as given.
+        relative accuracy down to v ~ atol^2. An array of length ``n_state`` is
+        used as given.
     t_eval : array_like, optional
         Output times (default: the solver's steps). Dense output is always kept.
     gtol : float, optional
-        Stop with status ``'stationary'`` once |grad f(x)| <= gtol (event).
+        Stop with status ``'converged'`` once |grad f(x)| <= gtol (event).
     max_norm : float
         Stop with status ``'diverged'`` once max|y| >= max_norm (event).
     max_step : float
         Largest step the solver may take.
     max_nfev, time_limit : int, float, optional
-        Give up (status ``'failed'``, keeping the last state reached) after this many
-        right-hand-side evaluations or seconds; None for no limit. An explicit
-        method on a stiff flow, or LSODA asked for rtol near 1e-12, can otherwise
-        crawl for hours.
+        Give up (status ``'failed'``, keeping the last accepted state) after this
+        many right-hand-side evaluations or seconds; None for no limit. Both are
+        checked inside every right-hand-side and Jacobian call. The time check is
+        also predictive (:class:`adadyn.flows.budget.Budget`): the solve stops
+        when the elapsed time plus the longest stretch between two callbacks
+        seen so far would pass the limit, so the overrun is at most one stretch
+        longer than every earlier one (for a dense implicit method, in practice
+        the first LU factorisation; measured margins in ``docs/flows.md``).
+    max_bytes : int, optional
+        Memory limit (default :data:`adadyn.flows.budget.MAX_BYTES`, 2 GiB): the
+        dense matrices of an implicit method and the ``t_eval`` output are
+        estimated first and the solve is refused (ValueError with the estimate
+        and what fits) above it, with a ResourceWarning above 1/8 of it; the
+        dense output of the solver's steps is capped at run time (status
+        ``'failed'``). See :mod:`adadyn.flows.budget`.
     **options
         Passed to ``solve_ivp`` (``first_step``, ``min_step``, ...).
 
@@ -229,146 +346,39 @@ def solve(flow: Flow, obj: Objective, x0, t_final: float, *, m0=None, v0=None, m
     -------
     FlowSolution
     """
-    _check_common(flow, obj, t_final)
-    if not (rtol > 0 and np.all(np.asarray(atol) > 0)):
-        raise ValueError(f"rtol and atol must be > 0, got rtol={rtol!r}, atol={atol!r}")
-    if gtol is not None and not (math.isfinite(gtol) and gtol >= 0):
-        raise ValueError(f"gtol must be a finite number >= 0, got {gtol!r}")
-    if not max_norm > 0:
-        raise ValueError(f"max_norm must be > 0, got {max_norm!r}")
+    _check_args(flow, obj, t_final, rtol, atol, gtol, max_norm, max_nfev, time_limit)
+    t_final = float(t_final)
+    t_ev = _t_eval_array(t_eval, t_final)
     if flow.filippov:
         from adadyn.flows.filippov import solve_signgd
 
-        return solve_signgd(obj, x0, float(t_final), gtol=gtol, t_eval=t_eval)
-    if method == "auto":
-        method = default_method(flow)
-    if isinstance(method, str) and method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS} or an OdeSolver class, got {method!r}")
-
-    t_final = float(t_final)
-    d = obj.dim
+        return solve_signgd(obj, x0, t_final, gtol=gtol, t_eval=t_ev, time_limit=time_limit,
+                            max_bytes=max_bytes)
     t0, y0, y_zero = initial_state(flow, obj, x0, m0, v0, t_final)
-    kind, p = flow.kernel_kind, flow.params()
-    data = obj.data
-    rhs_c, jac_c = FK.specialised(obj.value_grad_fn, obj.hessian_fn)
-    xs, gs, Hs = np.empty(d), np.empty(d), np.empty((d, d))
-    n = y0.shape[0]
-
-    budget = {"n": 0, "t": t0, "y": y0}
-    clock = time.perf_counter()
-
-    def fun(t, y):
-        out = rhs_c(kind, p, t, y if y.flags.c_contiguous else np.ascontiguousarray(y), data, xs, gs)
-        budget["n"] += 1
-        if budget["n"] % 256 == 0:
-            budget["t"], budget["y"] = t, y.copy()
-            if (max_nfev is not None and budget["n"] >= max_nfev) or (
-                    time_limit is not None and time.perf_counter() - clock > time_limit):
-                raise _Budget()
-        return out
-
-    if jac_c is not None:
-        def jac_fn(t, y):
-            return jac_c(kind, p, t, np.ascontiguousarray(y), data, xs, gs, Hs)
-    else:
-        def jac_fn(t, y):
-            return flow.jacobian(obj, t, y)
-
-    events = []
-
-    def diverge(t, y):
-        return max_norm - float(np.max(np.abs(y))) if np.all(np.isfinite(y)) else -1.0
-
-    diverge.terminal = True
-    events.append(diverge)
-    if gtol is not None:
-        def stationary(t, y):
-            g = obj.grad(y[:d].copy())
-            return math.sqrt(float(g @ g)) - gtol
-
-        stationary.terminal = True
-        stationary.direction = -1
-        events.append(stationary)
-
-    atol_arr = np.asarray(atol, dtype=np.float64)
-    if atol_arr.ndim == 0:
-        atol_arr = np.full(n, float(atol))
-        if flow.has_v:
-            atol_arr[n - d:] = float(atol) ** 2
-    elif atol_arr.shape != (n,):
-        raise ValueError(f"atol must be a scalar or have shape ({n},), got {atol_arr.shape}")
+    n, d = y0.shape[0], obj.dim
+    mplan = _plan_method(flow, obj, method, jac, n)
+    splan = storage_plan(n, d, mplan.name, dense_jacobian=bool(jac and mplan.implicit and not mplan.sparse),
+                         n_t_eval=None if t_ev is None else t_ev.size, max_bytes=max_bytes)
+    budget = Budget(max_nfev, time_limit, splan, t0, y0)
+    if splan.matrices:                  # an optimistic first-factorisation time (see budget.FLOP_RATE)
+        budget.expect_gap(lu_seconds(n, mplan.name))
+    cb = _Callbacks(flow, obj, budget, mplan)
     kw = dict(options)
-    implicit = method in IMPLICIT if isinstance(method, str) else getattr(method, "__name__", "") in IMPLICIT
-    if jac and implicit:
-        kw["jac"] = jac_fn
-    t_ev = None
-    if t_eval is not None:
-        t_ev = np.asarray(t_eval, dtype=np.float64)
-        if t_ev.ndim != 1 or np.any(np.diff(t_ev) <= 0) or t_ev[0] < 0 or t_ev[-1] > t_final:
-            raise ValueError("t_eval must be increasing and inside [0, t_final]")
-        t_ev = t_ev[t_ev >= t0]
+    if jac and mplan.implicit:
+        kw["jac"] = cb.jac
     try:
         with np.errstate(all="ignore"):
-            res = solve_ivp(fun, (t0, t_final), y0, method=method, rtol=rtol, atol=atol_arr, t_eval=t_ev,
-                            dense_output=True, events=events, max_step=max_step, **kw)
-    except _Budget:
-        # keep where it got to: the start and the last state the solver evaluated
-        t_last, y_last = float(budget["t"]), np.asarray(budget["y"])
-        T = np.array([0.0, t_last]) if t_last > 0 else np.array([0.0])
-        Y = np.stack([y_zero, y_last], axis=1)[:, : T.size]
-        why = f"max_nfev={max_nfev}" if max_nfev is not None and budget["n"] >= max_nfev else f"time_limit={time_limit}s"
-        return _package(flow, obj, T, Y, _Dense(t_last, y_zero, y_last, None), "failed",
-                        f"{why} reached at t={t_last:.6g}", None, t_last, budget["n"], 0, 0,
-                        0, method, t0)
-
-    T, Y = res.t, res.y
-    dense = _Dense(t0, y_zero, y0, res.sol)
-    # the true start t = 0 when the numerical solve began at t0 > 0
-    early = np.array([0.0]) if t_eval is None else np.asarray(t_eval, dtype=np.float64)
-    early = early[early < t0]
-    if early.size:
-        T = np.concatenate([early, T])
-        Y = np.concatenate([dense(early).reshape(n, -1), Y], axis=1)
-    finite = np.all(np.isfinite(Y), axis=0)
-    status, stop_time, message = "ok", None, res.message
-    if res.status == 1:
-        if res.t_events[0].size:
-            status, stop_time = "diverged", float(res.t_events[0][0])
-            message = f"max|y| reached max_norm={max_norm:g} at t={stop_time:.6g}"
-        else:
-            status, stop_time = "stationary", float(res.t_events[1][0])
-            message = f"|grad f| reached gtol={gtol:g} at t={stop_time:.6g}"
-    elif res.status < 0:
-        status = "failed"
-    if not np.all(finite):
-        status = "diverged" if status == "ok" else status
-        keep = np.cumprod(finite).astype(bool)
-        T, Y = T[keep], Y[:, keep]
-        message = "non-finite state (" + message + ")"
-    t_end = float(T[-1]) if T.size else t0
-    if T.size == 0:
-        T, Y = np.array([0.0]), y_zero[:, None]
-    return _package(flow, obj, T, Y, dense, status, message, stop_time, t_end, res.nfev, res.njev,
-                    res.nlu, res.t.size - 1, method, t0)
-
-
-class _Budget(Exception):
-    pass
-
-
-def _package(flow, obj, T, Y, dense, status, message, stop_time, t_end, nfev, njev, nlu, n_steps,
-             method, t0):
-    d = obj.dim
-    x, m, v = flow.split(Y, d)
-    m_hat = v_hat = None
-    if isinstance(flow, AdamFlow) and flow.bias_correction:
-        m_hat, v_hat = m.T.copy(), v.T.copy()
-        m, v = flow.raw_moments(T, m, v)
-    loss, gn = _losses(obj, x.T)
-    return FlowSolution(
-        flow=flow, t=T.copy(), x=x.T.copy(), m=None if m is None else m.T.copy(),
-        v=None if v is None else v.T.copy(), loss=loss, grad_norm=gn, status=status, message=message,
-        stop_time=stop_time, t_end=t_end, nfev=int(nfev), njev=int(njev), nlu=int(nlu),
-        n_steps=int(n_steps), method=method if isinstance(method, str) else method.__name__,
-        sol=dense, m_hat=m_hat, v_hat=v_hat, events={"t0": t0}, objective=obj,
-    )
+            res = solve_ivp(cb.fun, (t0, t_final), y0, method=mplan.method, rtol=rtol,
+                            atol=_atol_array(flow, atol, n, d), dense_output=True,
+                            t_eval=None if t_ev is None else t_ev[t_ev >= t0],
+                            events=cb.events(gtol, max_norm), max_step=max_step, **kw)
+    except BudgetExceeded as exc:
+        raw = _from_budget(exc, budget, y_zero, t0)
+    except ValueError as exc:           # a non-finite Jacobian reached the solver's LU
+        if "inf" not in str(exc).lower() and "nan" not in str(exc).lower():
+            raise
+        raw = _from_budget(BudgetExceeded(f"non-finite Jacobian ({exc})"), budget, y_zero, t0)
+        raw.status = Status.DIVERGED
+    else:
+        raw = _outcome(res, t_ev, t0, y_zero, y0, gtol, max_norm)
+    return _package(flow, obj, raw, budget, mplan, t0, splan)

@@ -347,7 +347,17 @@ class Objective:
     @classmethod
     def from_sympy(cls, expr, symbols=None, *, time_symbol=None, name: str | None = None, **kw) -> "Objective":
         """Objective from a sympy expression; exact gradient and Hessian by sympy,
-        compiled to cached Numba functions. See :mod:`adadyn.objectives.symbolic`."""
+        compiled to cached Numba functions. See :mod:`adadyn.objectives.symbolic`.
+
+        ``expr`` must be a sympy expression: a string is refused with a
+        TypeError (it would reach ``sympy.sympify``, which executes Python; use
+        :meth:`from_expr` for text). The expression passes the whitelist and
+        limits of :func:`adadyn.objectives.parser.check_expression` (at most
+        :data:`~adadyn.objectives.parser.MAX_DIM` symbols, bounded constants and
+        depth, constants real and finite), else ``ExpressionError`` (a ValueError).
+        Abs, sign, Max, Min and Heaviside are differentiated almost everywhere
+        (:mod:`adadyn.objectives.nonsmooth`); the Hessian is compiled on first use.
+        """
         from adadyn.objectives.symbolic import objective_from_sympy
 
         return objective_from_sympy(expr, symbols, time_symbol=time_symbol, name=name, **kw)
@@ -358,7 +368,11 @@ class Objective:
 
         Only numbers, the variables, ``t`` (step index, makes it online), the
         names in ``params`` and whitelisted functions are accepted; no Python
-        code is evaluated. See :func:`adadyn.objectives.symbolic.parse_expr`.
+        code is evaluated. The dimension (at most 1000), the size of exact
+        constants, the nesting depth and the formula's size are bounded, and
+        constant sub-expressions must be finite reals (``sqrt(-1)`` is refused);
+        every refusal is an ``ExpressionError`` (a ValueError) naming the limit.
+        See :func:`adadyn.objectives.parser.parse_expr` and ``docs/formulas.md``.
         """
         from adadyn.objectives.symbolic import objective_from_text
 
@@ -376,28 +390,62 @@ class Objective:
         **kw,
     ) -> "Objective":
         """Objective from user-written ``@njit`` functions ``value(x)``,
-        ``grad(x)`` (returns an array) and optionally ``hessian(x)``.
+        ``grad(x)`` (returns an array of length ``dim``) and optionally
+        ``hessian(x)`` (returns a ``(dim, dim)`` array).
 
         The functions are wrapped into adadyn's signatures; the wrappers are
         compiled once per process (a closure cannot be cached on disk).
         Functions taking a second argument ``t`` are treated as time dependent
         when ``time_dependent=True`` is passed.
+
+        The functions are called once at construction, at the probe point
+        ``x_i = 0.3 + 0.4 i/d`` (and ``t = 1``), to check the shapes of what
+        they return: a gradient of the wrong length (which the compiled
+        wrapper would otherwise copy out of unowned memory) raises a
+        ValueError naming ``grad`` and the expected length. Should a function
+        later return a wrong shape anyway, the wrapper writes NaN (and the run
+        reports "diverged") instead of reading past the array.
         """
         for nm, fn in (("value", value), ("grad", grad), ("hessian", hessian)):
             if fn is not None and not hasattr(fn, "py_func"):
                 raise TypeError(f"{nm} must be a numba @njit function, got {type(fn).__name__}")
+        dim = int(dim)
+        if dim < 1:
+            raise ValueError(f"dim must be >= 1, got {dim}")
         timed = bool(kw.get("time_dependent", False))
         import numba
+
+        probe = 0.3 + 0.4 * np.arange(dim) / dim
+        for nm, fn, shape in (("value", value, ()), ("grad", grad, (dim,)), ("hessian", hessian, (dim, dim))):
+            if fn is None:
+                continue
+            try:
+                out = fn(probe.copy(), 1.0) if timed else fn(probe.copy())
+            except Exception as exc:
+                raise ValueError(f"calling {nm} at the probe point x = 0.3 + 0.4*arange(dim)/dim failed "
+                                 f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
+                                 f"adadyn calls it once to check the shape of its result") from exc
+            got = np.shape(out)
+            if got != shape:
+                expect = "a scalar" if not shape else f"an array of shape {shape}"
+                length = f" (length {dim} = dim)" if nm == "grad" else ""
+                raise ValueError(f"{nm} must return {expect}{length}, got shape {got} at the probe point")
 
         if timed:
             def vg(x, t, data, g):
                 gg = grad(x, t)
+                if gg.shape[0] != x.shape[0]:
+                    g[:] = np.nan
+                    return np.nan
                 for i in range(x.shape[0]):
                     g[i] = gg[i]
                 return value(x, t)
         else:
             def vg(x, t, data, g):
                 gg = grad(x)
+                if gg.shape[0] != x.shape[0]:
+                    g[:] = np.nan
+                    return np.nan
                 for i in range(x.shape[0]):
                     g[i] = gg[i]
                 return value(x)
@@ -407,10 +455,16 @@ class Objective:
             if timed:
                 def hs(x, t, data, H):
                     HH = hessian(x, t)
-                    H[:, :] = HH
+                    if HH.shape[0] != H.shape[0] or HH.shape[1] != H.shape[1]:
+                        H[:, :] = np.nan
+                    else:
+                        H[:, :] = HH
             else:
                 def hs(x, t, data, H):
                     HH = hessian(x)
-                    H[:, :] = HH
+                    if HH.shape[0] != H.shape[0] or HH.shape[1] != H.shape[1]:
+                        H[:, :] = np.nan
+                    else:
+                        H[:, :] = HH
             h_c = numba.njit(HESSIAN_SIG)(hs)
         return cls(dim, vg_c, h_c, None, name=name, **kw)

@@ -38,7 +38,17 @@ def hessian_at(obj: Objective, x, exact: bool | None = None) -> tuple[np.ndarray
         import sympy as sp
 
         syms = list(obj.symbols)
-        Hs = sp.hessian(obj.expr, syms)
+        from adadyn.objectives.derivative import Differentiator
+
+        # the package's own differentiator: cost follows the size of the result, nonzero
+        # entries only, and the a.e. conventions of abs/sign/max/min (docs/formulas.md)
+        D = Differentiator("Hessian")
+        d = len(syms)
+        Hs = sp.zeros(d, d)
+        for i, gi in enumerate(D.gradient(obj.expr, syms)):
+            for j in range(i, d):
+                if syms[j] in D.free(gi):
+                    Hs[i, j] = Hs[j, i] = D.d(gi, syms[j])
         sub = {s: sp.Float(repr(float(xi)), 30) for s, xi in zip(syms, x)}
         H = np.array(Hs.subs(sub).evalf(30).tolist(), dtype=np.float64)
         return H, "exact (sympy Hessian, evaluated to 30 digits)"

@@ -1,24 +1,29 @@
-"""Symbolic objectives: a safe formula parser and sympy -> cached Numba code.
+"""Symbolic objectives: sympy -> generated source -> cached Numba functions.
 
-The parser walks Python's ``ast`` of the formula and builds the sympy
-expression node by node from a whitelist: numbers, the variables, ``t``, named
-parameters, ``+ - * / **``, and the functions in :data:`FUNCTIONS`. Attribute
-access, subscripts, comprehensions, lambdas, keyword arguments, dunder names
-and calls of anything else are rejected; nothing the user typed is evaluated.
+Formulas given as text are parsed by :mod:`adadyn.objectives.parser` (never
+evaluated); sympy expressions are checked against the same whitelist and
+limits (:func:`~adadyn.objectives.parser.check_expression`). Strings are
+refused by :func:`objective_from_sympy`: text goes through ``from_expr``.
 
-Gradients and Hessians are differentiated exactly by sympy, simplified by
-common-subexpression elimination, printed as plain ``math`` code into a file
-in adadyn's cache directory named by the hash of its source, and compiled with
-``cache=True``: an expression compiled once loads from disk in later
-processes (``njit`` on ``lambdify`` or ``exec`` output cannot be cached).
+Gradients and Hessians are differentiated exactly by sympy (abs, sign, max
+and min by their a.e. derivatives, :mod:`adadyn.objectives.nonsmooth`),
+simplified by common-subexpression elimination, printed as plain ``math``
+code and compiled with ``cache=True``. Cost is kept proportional to the
+formula, not to d^2:
+
+* only nonzero gradient and Hessian entries are generated (the sparsity is
+  read from the free symbols of each derivative); the rest are zero-filled;
+* the Hessian is generated and compiled on first use, not at construction;
+* generated files are named by a hash of the expression, the variables and
+  this generator's own source, so a later process finds them without
+  differentiating again, and Numba loads their machine code from disk.
 """
 from __future__ import annotations
 
-import ast
 import hashlib
 import importlib.util
+import math
 import os
-import re
 import sys
 import tempfile
 from pathlib import Path
@@ -26,151 +31,43 @@ from pathlib import Path
 import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
 
+from adadyn._jit import Lazy
+from adadyn.objectives import nonsmooth
+from adadyn.objectives.derivative import Differentiator
 from adadyn.objectives.base import recorded
+from adadyn.objectives.parser import (  # noqa: F401  (re-exported: the public names of 0.1)
+    CONSTANTS, FUNCTIONS, MAX_DEPTH, MAX_DIM, MAX_EXACT, MAX_EXPONENT, MAX_LENGTH, MAX_NODES,
+    ExpressionError, check_expression, parse_expr,
+)
 
-FUNCTIONS = {
-    "sin": sp.sin, "cos": sp.cos, "tan": sp.tan, "exp": sp.exp, "log": sp.log,
-    "sqrt": sp.sqrt, "abs": sp.Abs, "Abs": sp.Abs, "tanh": sp.tanh, "sinh": sp.sinh,
-    "cosh": sp.cosh, "atan": sp.atan, "asin": sp.asin, "acos": sp.acos,
-    "log1p": lambda z: sp.log(1 + z), "sigmoid": lambda z: 1 / (1 + sp.exp(-z)),
-    "softplus": lambda z: sp.log(1 + sp.exp(z)),
-}
-CONSTANTS = {"pi": sp.pi, "E": sp.E}
-_VAR = re.compile(r"^x(\d+)$")
-_MAX_LEN = 20_000
+__all__ = ["objective_from_sympy", "objective_from_text", "parse_expr", "ExpressionError",
+           "generate_source", "FUNCTIONS"]
 
-
-class ExpressionError(ValueError):
-    """A formula that the safe parser refuses, with the reason."""
+#: Changes whenever the code generator changes, so stale generated files are never reused.
+GENERATOR = hashlib.sha256(
+    b"".join(Path(f).read_bytes() for f in (__file__, nonsmooth.__file__, sys.modules[Differentiator.__module__].__file__))
+).hexdigest()[:16]
 
 
-def _reject(node, why):
-    col = getattr(node, "col_offset", None)
-    where = f" at column {col}" if col is not None else ""
-    raise ExpressionError(f"cannot use {why}{where}; allowed: numbers, variables, t, "
-                          f"+ - * / **, and the functions {sorted(FUNCTIONS)}")
-
-
-def parse_expr(text: str, variables=None, params=None):
-    """Parse ``text`` into ``(expr, symbols, t_symbol)`` without evaluating it.
-
-    Parameters
-    ----------
-    text : str
-        Formula in Python syntax, e.g. ``"1 - cos(x1**2 + x2**2)"``.
-    variables : sequence of str, optional
-        Names of the coordinates in order. By default the variables are
-        ``x1 ... xd`` (d the largest index used) or a single ``x``.
-    params : dict of str -> float, optional
-        Named constants substituted into the formula.
-
-    Raises
-    ------
-    ExpressionError
-        For any construct outside the whitelist, unknown names, or bad syntax.
-    """
-    if not isinstance(text, str):
-        raise ExpressionError(f"expression must be a string, got {type(text).__name__}")
-    if len(text) > _MAX_LEN:
-        raise ExpressionError(f"expression longer than {_MAX_LEN} characters")
-    try:
-        tree = ast.parse(text.strip(), mode="eval")
-    except SyntaxError as exc:
-        raise ExpressionError(f"syntax error in expression: {exc.msg}") from None
-    params = dict(params or {})
-    for k, v in params.items():
-        if not isinstance(k, str) or not k.isidentifier() or k.startswith("_"):
-            raise ExpressionError(f"bad parameter name {k!r}")
-        if not isinstance(v, (int, float)) or v != v:
-            raise ExpressionError(f"parameter {k!r} must be a real number, got {v!r}")
-
-    for node in ast.walk(tree):  # dunders anywhere are refused outright, before anything else
-        ident = getattr(node, "id", None) or getattr(node, "attr", None)
-        if isinstance(ident, str) and ident.startswith("__"):
-            _reject(node, f"the dunder name {ident!r}")
-    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
-    if variables is None:
-        idx = sorted(int(_VAR.match(n).group(1)) for n in names if _VAR.match(n))
-        if idx:
-            if idx[0] < 1:
-                raise ExpressionError("variables are numbered from x1")
-            variables = [f"x{i}" for i in range(1, idx[-1] + 1)]
-        elif "x" in names:
-            variables = ["x"]
-        else:
-            variables = []  # the build below rejects bad constructs first, then "no variables"
-
-    variables = list(variables)
-    for v in variables:
-        if not isinstance(v, str) or not v.isidentifier() or v.startswith("_") or v in FUNCTIONS:
-            raise ExpressionError(f"bad variable name {v!r}")
-    syms = {v: sp.Symbol(v, real=True) for v in variables}
-    tsym = sp.Symbol("t", real=True)
-    used_t = [False]
-
-    def build(node):
-        if isinstance(node, ast.Expression):
-            return build(node.body)
-        if isinstance(node, ast.Constant):
-            if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
-                _reject(node, f"the constant {node.value!r}")
-            return sp.Integer(node.value) if isinstance(node.value, int) else sp.Float(node.value)
-        if isinstance(node, ast.Name):
-            n = node.id
-            if n.startswith("__"):
-                _reject(node, f"the dunder name {n!r}")
-            if n in syms:
-                return syms[n]
-            if n in params:
-                return sp.Float(params[n])
-            if n == "t":
-                used_t[0] = True
-                return tsym
-            if n in CONSTANTS:
-                return CONSTANTS[n]
-            _reject(node, f"the unknown name {n!r}")
-        if isinstance(node, ast.BinOp):
-            ops = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b,
-                   ast.Mult: lambda a, b: a * b, ast.Div: lambda a, b: a / b,
-                   ast.Pow: lambda a, b: a ** b}
-            op = ops.get(type(node.op))
-            if op is None:
-                _reject(node, f"the operator {type(node.op).__name__}")
-            return op(build(node.left), build(node.right))
-        if isinstance(node, ast.UnaryOp):
-            if isinstance(node.op, ast.USub):
-                return -build(node.operand)
-            if isinstance(node.op, ast.UAdd):
-                return build(node.operand)
-            _reject(node, f"the operator {type(node.op).__name__}")
-        if isinstance(node, ast.Call):
-            if not isinstance(node.func, ast.Name):
-                _reject(node, "calls of anything but a whitelisted function name")
-            fname = node.func.id
-            if fname not in FUNCTIONS:
-                _reject(node, f"a call to the unknown function {fname!r}")
-            if node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
-                _reject(node, "keyword or starred arguments")
-            if len(node.args) != 1:
-                _reject(node, f"{fname} with {len(node.args)} arguments (takes 1)")
-            return FUNCTIONS[fname](build(node.args[0]))
-        if isinstance(node, ast.Attribute):
-            _reject(node, "attribute access")
-        _reject(node, f"a {type(node).__name__} expression")
-
-    expr = build(tree)
-    if not variables:
-        raise ExpressionError("no variables found: use x1, x2, ... (or pass variables=)")
-    return expr, [syms[v] for v in variables], (tsym if used_t[0] else None)
-
-
-# ------------------------------------------------------------------ code generation
+# ------------------------------------------------------------------ printing
 class _Printer(PythonCodePrinter):
     def _print_Integer(self, e):  # float constants: Numba lowers int zeros badly
-        return f"{float(e.p)!r}"
+        return self._float(int(e.p), 1)
 
     def _print_Rational(self, e):
-        return f"({float(e.p)!r}/{float(e.q)!r})"
+        return self._float(int(e.p), int(e.q))
+
+    @staticmethod
+    def _float(p: int, q: int) -> str:
+        try:
+            v = p / q  # correctly rounded, also for big integers
+        except OverflowError:
+            v = math.inf if p > 0 else -math.inf
+        return repr(v) if math.isfinite(v) else ("math.inf" if v > 0 else "(-math.inf)")
+
+    def _print_Float(self, e):
+        v = float(e)
+        return f"({v!r})" if math.isfinite(v) else ("math.inf" if v > 0 else "(-math.inf)")
 
     def _print_Pow(self, e, rational=False):
         if e.exp == sp.Rational(1, 2):
@@ -182,11 +79,94 @@ class _Printer(PythonCodePrinter):
             return f"(1.0/({body}))" if e.exp < 0 else f"({body})"
         return super()._print_Pow(e, rational=rational)
 
-    def _print_sign(self, e):
-        a = self._print(e.args[0])
-        return f"(0.0 if {a} == 0.0 else math.copysign(1.0, {a}))"
+    def _print_AbsAE(self, e):
+        return f"abs({self._print(e.args[0])})"
+
+    def _print_SignAE(self, e):
+        return f"sign_nb({self._print(e.args[0])})"
+
+    def _print_MaxAE(self, e):
+        return f"max_nb({self._print(e.args[0])}, {self._print(e.args[1])})"
+
+    def _print_MinAE(self, e):
+        return f"min_nb({self._print(e.args[0])}, {self._print(e.args[1])})"
 
 
+_HEADER = ("# generated by adadyn.objectives.symbolic (key {key}); do not edit\nimport math\n"
+           "from adadyn._jit import jit, VALUE_GRAD_SIG, HESSIAN_SIG\n"
+           "from adadyn.objectives.nonsmooth import sign_nb, max_nb, min_nb\n\n\n")
+
+
+def _prepare(expr, symbols, time_symbol):
+    """The expression over real symbols ``_x0 ... _x{d-1}`` and ``t``, in canonical form."""
+    xs = [sp.Symbol(f"_x{i}", real=True) for i in range(len(symbols))]
+    sub = dict(zip(symbols, xs))
+    if time_symbol is not None:
+        sub[time_symbol] = sp.Symbol("t", real=True)
+    # real symbols can re-evaluate e.g. sqrt(a**2) into sympy's Abs: canonicalise afterwards
+    return nonsmooth.canonical(expr.xreplace(sub)), xs
+
+
+def _gradient(e, xs, D: Differentiator | None = None):
+    return (D or Differentiator("gradient")).gradient(e, xs)
+
+
+def _body(outputs):
+    pr = _Printer({"fully_qualified_modules": True, "order": "none"})
+    reps, red = sp.cse(outputs, symbols=sp.numbered_symbols("_c"), optimizations=None, order="none")
+    lines = [f"    {pr.doprint(s)} = {pr.doprint(v)}\n" for s, v in reps]
+    return "".join(lines), [pr.doprint(r) for r in red]
+
+
+def _unpack(e_list, xs):
+    used = set().union(*(o.free_symbols for o in e_list)) if e_list else set()
+    return "".join(f"    _x{i} = x[{i}]\n" for i, xi in enumerate(xs) if xi in used)
+
+
+def value_grad_source(e, xs, key: str = "") -> str:
+    """Source of ``value_grad`` for the prepared expression (nonzero entries only)."""
+    d = len(xs)
+    grads = _gradient(e, xs)
+    nz = [i for i in range(d) if grads[i] != 0]
+    pre, out = _body([e] + [grads[i] for i in nz])
+    zero = "    for _i in range(x.shape[0]):\n        g[_i] = 0.0\n" if len(nz) < d else ""
+    return (_HEADER.format(key=key) + "@jit(VALUE_GRAD_SIG)\ndef value_grad(x, t, data, g):\n"
+            + _unpack([e], xs) + pre + zero
+            + "".join(f"    g[{i}] = {s}\n" for i, s in zip(nz, out[1:])) + f"    return {out[0]}\n")
+
+
+def hessian_source(e, xs, key: str = "") -> str:
+    """Source of ``hessian`` for the prepared expression: the nonzero entries of the
+    upper triangle, mirrored; every other entry is set to zero."""
+    index = {xi: i for i, xi in enumerate(xs)}
+    entries = []
+    D = Differentiator("gradient")
+    grads = _gradient(e, xs, D)
+    D.what, D.total = "Hessian", 0
+    for i, gi in enumerate(grads):
+        if gi == 0:
+            continue
+        for j in sorted(index[s] for s in D.free(gi) if s in index and index[s] >= i):
+            h = D.count(D.d(gi, xs[j]))
+            if h != 0:
+                entries.append((i, j, h))
+    pre, out = _body([h for _, _, h in entries])
+    src = (_HEADER.format(key=key) + "@jit(HESSIAN_SIG)\ndef hessian(x, t, data, H):\n"
+           + _unpack([h for _, _, h in entries], xs) + pre)
+    if len(entries) < len(xs) * (len(xs) + 1) // 2:
+        src += "    H[:, :] = 0.0\n"
+    for (i, j, _), s in zip(entries, out):
+        src += f"    H[{i}, {j}] = {s}\n" + (f"    H[{j}, {i}] = H[{i}, {j}]\n" if i != j else "")
+    return src + "    return None\n"
+
+
+def generate_source(expr, symbols, time_symbol=None) -> str:
+    """Python source of ``value_grad`` and ``hessian`` for ``expr`` (exact, with CSE)."""
+    e, xs = _prepare(expr, symbols, time_symbol)
+    return value_grad_source(e, xs) + "\n\n" + hessian_source(e, xs).split("\n\n\n", 1)[1]
+
+
+# ------------------------------------------------------------------ files and modules
 def _cache_dir() -> Path:
     for base in (os.environ.get("ADADYN_CACHE_DIR"), os.environ.get("NUMBA_CACHE_DIR")):
         if base:
@@ -196,7 +176,7 @@ def _cache_dir() -> Path:
         p = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "adadyn" / "generated"
     try:
         p.mkdir(parents=True, exist_ok=True)
-        probe = p / ".write_probe"
+        probe = p / f".write_probe.{os.getpid()}"
         probe.write_text("")
         probe.unlink()
         return p
@@ -206,56 +186,84 @@ def _cache_dir() -> Path:
         return q
 
 
-def generate_source(expr, symbols, time_symbol=None) -> str:
-    """Python source of ``value_grad`` and ``hessian`` for ``expr`` (exact, with CSE)."""
-    d = len(symbols)
-    xs = [sp.Symbol(f"_x{i}", real=True) for i in range(d)]
-    tt = sp.Symbol("t", real=True)
-    sub = dict(zip(symbols, xs))
-    if time_symbol is not None:
-        sub[time_symbol] = tt
-    e = sp.sympify(expr).xreplace(sub)
-    grads = [sp.diff(e, xi) for xi in xs]
-    hess = [[sp.diff(grads[i], xs[j]) if j >= i else None for j in range(d)] for i in range(d)]
-    pr = _Printer({"fully_qualified_modules": True})
-    unpack = "".join(f"    _x{i} = x[{i}]\n" for i in range(d))
+def _import(modname: str, path: Path):
+    spec = importlib.util.spec_from_file_location(modname, path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[modname] = mod
+    try:
+        spec.loader.exec_module(mod)
+    except BaseException:
+        sys.modules.pop(modname, None)
+        raise
+    return mod
 
-    def body(outputs):
-        reps, red = sp.cse(outputs, symbols=sp.numbered_symbols("_c"), optimizations="basic")
-        lines = [f"    {pr.doprint(s)} = {pr.doprint(v)}\n" for s, v in reps]
-        return "".join(lines), [pr.doprint(r) for r in red]
 
-    pre, out = body([e] + grads)
-    vg = (
-        "@jit(VALUE_GRAD_SIG)\ndef value_grad(x, t, data, g):\n" + unpack + pre
-        + "".join(f"    g[{i}] = {out[1 + i]}\n" for i in range(d)) + f"    return {out[0]}\n"
-    )
-    flat = [(i, j, hess[i][j]) for i in range(d) for j in range(i, d)]
-    pre_h, out_h = body([h for _, _, h in flat])
-    hs = "@jit(HESSIAN_SIG)\ndef hessian(x, t, data, H):\n" + unpack + pre_h
-    for (i, j, _), s in zip(flat, out_h):
-        hs += f"    H[{i}, {j}] = {s}\n" + (f"    H[{j}, {i}] = H[{i}, {j}]\n" if i != j else "")
-    hs += "    return None\n"
-    return ("# generated by adadyn.objectives.symbolic; do not edit\nimport math\n"
-            "from adadyn._jit import jit, VALUE_GRAD_SIG, HESSIAN_SIG\n\n\n" + vg + "\n\n" + hs)
+def _module(modname: str, key: str, make_source):
+    """Import the generated module ``modname``, writing it from ``make_source()``
+    when no file with this key's header exists yet."""
+    if modname in sys.modules:
+        return sys.modules[modname]
+    path = _cache_dir() / f"{modname}.py"
+    header = _HEADER.format(key=key).splitlines()[0]
+    try:
+        with open(path, encoding="utf-8") as fh:
+            ok = fh.readline().rstrip("\n") == header
+    except OSError:
+        ok = False
+    if not ok:
+        src = make_source()
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(src, encoding="utf-8")
+        os.replace(tmp, path)
+    return _import(modname, path)
 
 
 def compile_source(src: str):
     """Write generated source under its hash and import it (cached by Numba)."""
     key = hashlib.sha256(src.encode()).hexdigest()[:20]
-    modname = f"adadyn_sym_{key}"
-    if modname in sys.modules:
-        return sys.modules[modname]
-    path = _cache_dir() / f"{modname}.py"
-    if not path.exists() or path.read_text() != src:
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(src)
-        os.replace(tmp, path)
-    spec = importlib.util.spec_from_file_location(modname, path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[modname] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return _module(f"adadyn_sym_{key}", key, lambda: src.replace("(key )", f"(key {key})", 1))
+
+
+class _LazyHessian(Lazy):
+    """The Hessian of a symbolic objective, generated and compiled on first use."""
+
+    def __init__(self, build):
+        self._build, self._compiled = build, None
+        self.__name__, self.__doc__ = "hessian", _LazyHessian.__doc__
+
+    @property
+    def compiled(self):
+        if self._compiled is None:
+            self._compiled = self._build()
+        return self._compiled
+
+
+def _compiled_functions(expr, symbols, time_symbol):
+    """``(value_grad, lazy hessian)`` for a checked, canonical expression."""
+    names = "|".join(s.name for s in symbols) + f"|t={time_symbol}"
+    key = hashlib.sha256(f"{GENERATOR}|{names}|{sp.srepr(expr)}".encode()).hexdigest()[:24]
+    state = {}
+
+    def prepared():
+        if "e" not in state:
+            state["e"] = _prepare(expr, symbols, time_symbol)
+        return state["e"]
+
+    vg = _module(f"adadyn_sym_{key}_vg", key, lambda: value_grad_source(*prepared(), key)).value_grad
+
+    def build_hessian():
+        return _module(f"adadyn_sym_{key}_h", key, lambda: hessian_source(*prepared(), key)).hessian
+
+    return vg, _LazyHessian(build_hessian)
+
+
+# ------------------------------------------------------------------ constructors
+def _check_symbol(s, what: str):
+    if isinstance(s, str):
+        raise TypeError(f"{what} must be a sympy Symbol, got the string {s[:40]!r}; text formulas go "
+                        "through Objective.from_expr (the safe parser)")
+    if not isinstance(s, sp.Symbol):
+        raise TypeError(f"{what} must be a sympy Symbol, got {type(s).__name__}")
 
 
 @recorded
@@ -263,19 +271,32 @@ def objective_from_sympy(expr, symbols=None, *, time_symbol=None, name=None, **k
     """See :meth:`adadyn.Objective.from_sympy`."""
     from adadyn.objectives.base import Objective
 
-    expr = sp.sympify(expr) if not isinstance(expr, sp.Basic) else expr
+    if isinstance(expr, str):
+        raise TypeError("from_sympy takes a sympy expression, not a string: a string would reach "
+                        "sympy.sympify, which executes Python. Use Objective.from_expr(text) (the safe "
+                        "parser) for formulas given as text.")
+    if not isinstance(expr, sp.Expr):
+        raise TypeError(f"from_sympy takes a sympy expression, got {type(expr).__name__}")
+    if time_symbol is not None:
+        _check_symbol(time_symbol, "time_symbol")
     if symbols is None:
         free = [s for s in expr.free_symbols if s != time_symbol]
         symbols = sorted(free, key=lambda s: (len(s.name), s.name))
+    elif isinstance(symbols, (str, sp.Basic)):
+        raise TypeError("symbols must be a sequence of sympy Symbols")
     symbols = list(symbols)
+    if len(symbols) > MAX_DIM:
+        raise ExpressionError(f"{len(symbols)} variables exceed the maximum dimension {MAX_DIM} (MAX_DIM)")
+    for s in symbols:
+        _check_symbol(s, "each of symbols")
     if not symbols:
         raise ValueError("the expression has no variables")
-    extra = expr.free_symbols - set(symbols) - ({time_symbol} if time_symbol is not None else set())
-    if extra:
-        raise ValueError(f"unbound symbols in expression: {sorted(map(str, extra))}")
-    mod = compile_source(generate_source(expr, symbols, time_symbol))
-    return Objective(len(symbols), mod.value_grad, mod.hessian, None, name=name or str(expr),
-                     expr=expr, symbols=tuple(symbols),
+    if len(set(symbols)) != len(symbols) or time_symbol in symbols:
+        raise ValueError("symbols must be distinct (and differ from time_symbol)")
+    checked = check_expression(expr, symbols, time_symbol)
+    vg, hess = _compiled_functions(checked, symbols, time_symbol)
+    return Objective(len(symbols), vg, hess, None, name=name or str(expr), expr=checked,
+                     symbols=tuple(symbols),
                      time_dependent=kw.pop("time_dependent", time_symbol is not None), **kw)
 
 

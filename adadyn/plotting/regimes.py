@@ -8,7 +8,7 @@ __all__ = ["REGIME_COLORS", "plot_late_loss", "plot_regime_map", "plot_phase_dia
 
 #: One colour per regime, in the order of :data:`adadyn.analysis.regimes.REGIMES`.
 REGIME_COLORS = {"convergence": "#2ca02c", "oscillation": "#1f77b4", "spike": "#ff7f0e",
-                 "divergence": "#d62728"}
+                 "divergence": "#d62728", "transient": "#7f7f7f"}
 
 
 def _ax(ax, **kw):

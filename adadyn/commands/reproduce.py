@@ -1,0 +1,115 @@
+"""``adadyn reproduce``: every quantitative result of the four papers by name.
+
+    adadyn reproduce --list
+    adadyn reproduce NAME [--out DIR] [--full] [--scale S]
+    adadyn reproduce all --out DIR [--full]
+
+Each reproduction prints its numbers next to the paper's and a verdict; ``all``
+also writes ``DIR/index.md`` with every figure and verdict.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+
+PROG = "adadyn reproduce"
+
+
+def _fail(msg: str) -> int:
+    print(f"{PROG}: error: {msg}", file=sys.stderr)
+    return 2
+
+
+def listing() -> str:
+    """One line per reproduction: name, paper, figure or claim, runtime at the default scale."""
+    from adadyn.reproduce import entries
+
+    es = entries()
+    w = max(len(e.name) for e in es)
+    wp = max(len(e.paper) for e in es)
+    return "\n".join(f"{e.name:<{w}}  {e.paper:<{wp}}  {e.claim}  (~{e.runtime:.0f} s)" for e in es)
+
+
+def _run(args) -> int:
+    from adadyn.reproduce import get, run_all
+
+    if args.list:
+        if args.name:
+            return _fail("give either --list or a NAME, not both")
+        print(listing())
+        return 0
+    if not args.name:
+        return _fail("give a reproduction NAME, 'all', or --list")
+    if not (math.isfinite(args.scale) and args.scale > 0):
+        return _fail(f"--scale must be a finite number > 0, got {args.scale}")
+    if args.name == "all":
+        def show(rep):
+            print(rep.text(), flush=True)
+
+        try:
+            reps, index = run_all(args.out, full=args.full, scale=args.scale, progress=show)
+        except OSError as exc:
+            return _fail(f"cannot write to {args.out}: {exc}")
+        counts = {v: sum(r.verdict == v for r in reps) for v in ("reproduces", "partly", "does not reproduce")}
+        print(f"wrote {index} ({len(reps)} reproductions: " + ", ".join(f"{n} {v}" for v, n in counts.items()) + ")")
+        return 0
+    try:
+        entry = get(args.name)
+    except KeyError as exc:
+        return _fail(str(exc.args[0]))
+    if not entry.available():
+        return _fail(f"{args.name} needs {', '.join(entry.requires)} (pip install \"adadyn[torch]\")")
+    try:
+        rep = entry.run(args.out, full=args.full, scale=args.scale)
+    except OSError as exc:
+        return _fail(f"cannot write to {args.out}: {exc}")
+    print(rep.text())
+    return 0
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors on stderr and exit code 2."""
+
+    def error(self, message):
+        print(f"{PROG}: error: {message}", file=sys.stderr)
+        sys.exit(2)
+
+
+def _add_args(p) -> None:
+    p.add_argument("name", nargs="?", default=None, help="reproduction name (see --list), or 'all'")
+    p.add_argument("--list", action="store_true", help="list the reproductions and exit")
+    p.add_argument("--out", default="reproductions", help="output directory (default: ./reproductions)")
+    p.add_argument("--full", action="store_true", help="the paper's sizes (steps, grids, seeds)")
+    p.add_argument("--scale", type=float, default=1.0, help="multiply the default sizes (default 1)")
+    p.set_defaults(func=_run)
+
+
+def register(subparsers) -> None:
+    """Add ``adadyn reproduce``."""
+    p = subparsers.add_parser("reproduce", help="reproduce a figure or claim of the papers by name",
+                              description=__doc__.splitlines()[0])
+    p.error = _Parser.error.__get__(p)  # one-line errors, exit code 2
+    base = p.parse_known_args
+
+    def strict(args=None, namespace=None):
+        # unknown options would otherwise reach the top-level parser (usage + error, two lines)
+        ns, extras = base(args, namespace)
+        if extras:
+            p.error(f"unrecognized arguments: {' '.join(extras)}")
+        return ns, extras
+
+    p.parse_known_args = strict
+    _add_args(p)
+
+
+def main(argv=None) -> int:
+    """``adadyn reproduce`` on its own (``python -m adadyn.commands.reproduce``)."""
+    p = _Parser(prog=PROG, description=__doc__.splitlines()[0])
+    _add_args(p)
+    args = p.parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
