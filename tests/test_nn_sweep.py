@@ -12,6 +12,7 @@ from adadyn import nn  # noqa: E402
 from adadyn.analysis.regimes import REGIMES  # noqa: E402
 from adadyn.nn.sweep import NetworkTask, phase_diagram  # noqa: E402
 from adadyn.status import Status  # noqa: E402
+from adadyn.sweep import Grid, Task, run_sweep  # noqa: E402
 
 KEYS = ("loss", "grad_norm", "x_norm", "m_norm", "sqrt_v_norm")
 
@@ -62,7 +63,7 @@ def test_task_contract_pickles_identity_and_describe():
     task = NetworkTask(_prob(), (3, 6, 1), ad.Adam(1e-3), 10, seed=0)
     back = pickle.loads(pickle.dumps(task))
     assert back.identity() == task.identity()
-    assert all(isinstance(p, str) for p in task.identity())
+    assert isinstance(task, Task) and all(isinstance(v, (str, int)) for v in task.identity().values())
     pts = {"a": np.array([1.0, 3.0]), "b": np.array([2.0, 4.0])}
     np.testing.assert_array_equal(back.run_chunk(pts)["loss"], task.run_chunk(pts)["loss"])
     for other in (NetworkTask(_prob(), (3, 6, 1), ad.Adam(1e-3), 10, seed=1),
@@ -70,7 +71,7 @@ def test_task_contract_pickles_identity_and_describe():
                   NetworkTask(_prob(), (3, 6, 1), ad.Adam(2e-3), 10, seed=0),
                   NetworkTask(nn.sine_regression(120, 3, seed=5), (3, 6, 1), ad.Adam(1e-3), 10, seed=0)):
         assert other.identity() != task.identity()
-    assert "3-6-1" in task.describe() and "Adam" in task.describe()
+    assert task.describe()["network"] == "3-6-1 relu" and "Adam" in task.describe()["spec"]
     with pytest.raises(ValueError, match="one entry per point"):
         task.run_chunk({"a": np.ones(2), "b": np.ones(3)})
     with pytest.raises(ValueError, match="widths"):
@@ -92,3 +93,24 @@ def test_network_phase_diagram():
             assert pd.regime[i, j] == want
     with pytest.raises(ValueError, match="memory rates"):
         phase_diagram(_prob(), (3, 6, 1), np.array([2000.0]), b, eta=1e-3, steps=10)
+
+
+def test_run_sweep_chunks_store_resume_and_a_process_pool_agree_bit_for_bit(tmp_path):
+    import multiprocessing
+
+    from adadyn.sweep import process_pool
+
+    task = NetworkTask(_prob(), (3, 5, 1), ad.Adam(2e-3), 12, seed=3)
+    grid = Grid(a=[1.0, 10.0, 100.0], b=[2.0, 50.0])
+    whole = run_sweep(task, grid)
+    chunked = run_sweep(task, grid, chunk_size=2, out=tmp_path / "s")
+    again = run_sweep(task, grid, chunk_size=2, out=tmp_path / "s")
+    assert chunked.computed == 3 and again.computed == 0 and again.loaded == 3
+    with process_pool(2, mp_context=multiprocessing.get_context("spawn")) as ex:
+        pooled = run_sweep(task, grid, executor=ex, chunk_size=3)
+    for res in (chunked, again, pooled):
+        for k in task.keys:
+            np.testing.assert_array_equal(res[k], whole[k], err_msg=k)
+    assert whole["loss"].shape == (3, 2, 13) and whole.success
+    ref = task.run_points({"a": np.array([10.0]), "b": np.array([50.0])})
+    np.testing.assert_allclose(whole["loss"][1, 1], ref["loss"][0], rtol=1e-10)

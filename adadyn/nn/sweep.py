@@ -29,6 +29,7 @@ from adadyn.nn.models import ACTIVATIONS, mlp
 from adadyn.nn.problems import Problem, Regression
 from adadyn.nn.train import train
 from adadyn.status import Status
+from adadyn.sweep import Grid, Task, run_sweep
 from adadyn.validation import check_optimizer
 
 __all__ = ["NetworkTask"]
@@ -36,7 +37,7 @@ __all__ = ["NetworkTask"]
 _DTYPES = {"float64": torch.float64, "float32": torch.float32}  # as adadyn.nn.DTYPES
 
 
-class NetworkTask:
+class NetworkTask(Task):
     """Train an MLP on a regression/classification problem at each grid point.
 
     Parameters
@@ -65,6 +66,9 @@ class NetworkTask:
     (:data:`adadyn.status.STATUS_CODES`) and ``stop_step``.
     """
 
+    keys = ("loss", "grad_norm", "x_norm", "m_norm", "sqrt_v_norm", "status", "stop_step")
+    status_key = "status"
+
     def __init__(self, problem: Problem, widths, spec, steps: int, *, activation: str = "relu",
                  record_every: int = 1, seed: int = 0, dtype: str = "float64", device: str = "cpu"):
         check_optimizer(spec)
@@ -81,14 +85,23 @@ class NetworkTask:
         self.activation, self.dtype, self.device = activation, dtype, str(device)
 
     # ---------------------------------------------------------------- the task contract
-    def identity(self) -> tuple:
-        """Resume-key parts: everything that determines the results."""
-        return ("adadyn.nn.NetworkTask", self.problem.identity(), "-".join(map(str, self.widths)), self.activation,
-                repr(self.spec), str(self.steps), str(self.record_every), str(self.seed), self.dtype)
+    def identity(self) -> dict:
+        """Everything that determines the results (the sweep's resume key is a hash of it)."""
+        return {"task": "adadyn.nn.NetworkTask", "problem": self.problem.identity(),
+                "widths": "-".join(map(str, self.widths)), "activation": self.activation, "spec": repr(self.spec),
+                "steps": self.steps, "record_every": self.record_every, "seed": self.seed, "dtype": self.dtype}
 
-    def describe(self) -> str:
-        return (f"{'-'.join(map(str, self.widths))} {self.activation} network on {self.problem.name}, "
-                f"{self.spec.name} (base {self.spec!r}), {self.steps} full-batch steps, seed {self.seed}, {self.dtype}")
+    def describe(self) -> dict:
+        """A JSON-serialisable summary (the store's manifest)."""
+        return {"task": "NetworkTask", "network": f"{'-'.join(map(str, self.widths))} {self.activation}",
+                "problem": self.problem.name, "spec": repr(self.spec), "steps": self.steps, "seed": self.seed,
+                "dtype": self.dtype, "device": self.device}
+
+    def point_bytes(self) -> int:
+        """Activations and optimiser state of one network while its chunk trains."""
+        n_par = sum((i + 1) * o for i, o in zip(self.widths[:-1], self.widths[1:]))
+        act = self.problem.n * sum(self.widths[1:]) * 3
+        return 8 * (act + 5 * n_par)
 
     def specs(self, points: dict) -> list:
         """The spec at each point (``spec.replace(**point)``)."""
@@ -138,7 +151,8 @@ class NetworkTask:
         return out
 
     def __repr__(self) -> str:
-        return f"NetworkTask({self.describe()})"
+        d = self.describe()
+        return f"NetworkTask({d['network']} on {d['problem']}, {d['spec']}, {self.steps} steps)"
 
 
 def _batchable(problem, cs) -> bool:
@@ -192,15 +206,13 @@ class _BatchedRun:
         return torch.as_tensor(vals, dtype=self.dt).to(self.dev)[:, None]
 
     def loss(self) -> torch.Tensor:
-        G, z, n = self.G, None, self.X.shape[0]
+        G, z = self.G, None
         for i, (w0, shape, b0, nb) in enumerate(self.layout):
             W = self.flat[:, w0:w0 + shape[0] * shape[1]].view(G, shape[0], shape[1])
             b = self.flat[:, b0:b0 + nb].view(G, 1, nb)
-            if i == 0:  # the inputs are shared: one (n, in) x (in, G * out) product for every network
-                Wc = W.permute(1, 0, 2).reshape(shape[0], G * shape[1])
-                z = (self.X @ Wc).view(n, G, shape[1]).transpose(0, 1) + b
-            else:
-                z = torch.baddbmm(b, self.act(z), W)
+            # one batched product per layer: each network's product is the same computation
+            # whatever the chunk holds, so chunks of any size give the same bits
+            z = torch.baddbmm(b, self.Xe if i == 0 else self.act(z), W)
         r = z - self.Y
         return (r * r).sum(dim=(1, 2)) / (2 * self.X.shape[0])
 
@@ -287,18 +299,21 @@ class _BatchedRun:
 
 def task_hash(task: NetworkTask) -> str:
     """sha256 of :meth:`NetworkTask.identity` (a directory name for a sweep's results)."""
-    return hashlib.sha256("\x00".join(task.identity()).encode()).hexdigest()
+    return hashlib.sha256(repr(sorted(task.identity().items())).encode()).hexdigest()
 
 
 def phase_diagram(problem: Problem, widths, a, b, eta: float = 1e-3, steps: int = 1000, *, spec=None,
                   activation: str = "relu", seed: int = 0, record_every: int = 1, window: float = 0.5,
-                  chunk_size: int = 64, dtype: str = "float64", device: str = "cpu", progress=None):
+                  chunk_size: int = 64, dtype: str = "float64", device: str = "cpu", executor=None, out=None,
+                  progress=None):
     """Figure 8 of Ma, Wu & E for a network: Adam's late-phase regime over an (a, b) grid.
 
     Every point trains ``mlp(widths, activation, seed=seed)`` on ``problem`` for
     ``steps`` full-batch steps of ``spec.replace(eta=eta, a=a_i, b=b_j)``
     (default spec ``Adam(eta)``), ``chunk_size`` networks at a time batched
-    (:class:`NetworkTask`); each loss curve is classified by
+    (:class:`NetworkTask`), through :func:`adadyn.sweep.run_sweep` (``executor``:
+    a process pool or a dask client; ``out``: a store directory, resumable;
+    ``progress``: a meter); each loss curve is classified by
     :func:`adadyn.analysis.classify` over its last ``window`` fraction.
 
     Returns
@@ -323,14 +338,9 @@ def phase_diagram(problem: Problem, widths, a, b, eta: float = 1e-3, steps: int 
     spec = Adam(eta) if spec is None else spec.replace(eta=float(eta))
     task = NetworkTask(problem, widths, spec, steps, activation=activation, record_every=record_every, seed=seed,
                        dtype=dtype, device=device)
-    A, B = np.meshgrid(a, b, indexing="ij")
-    pa, pb = A.ravel(), B.ravel()
-    parts = []
-    for lo in range(0, pa.size, chunk_size):
-        parts.append(task.run_chunk({"a": pa[lo:lo + chunk_size], "b": pb[lo:lo + chunk_size]}))
-        if progress is not None:
-            progress(min(lo + chunk_size, pa.size), pa.size)
-    res = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    sw = run_sweep(task, Grid(a=a, b=b), executor=executor, out=out, progress=progress,
+                   chunk_size=int(chunk_size))
+    res = {k: np.asarray(v).reshape((a.size * b.size,) + np.asarray(v).shape[2:]) for k, v in sw.data.items()}
     step = record_every * np.arange(res["loss"].shape[1])
     regs = []
     for loss, code in zip(res["loss"], res["status"]):
@@ -356,5 +366,24 @@ def phase_diagram(problem: Problem, widths, a, b, eta: float = 1e-3, steps: int 
         final_loss=np.array([lo[np.isfinite(lo)][-1] if np.isfinite(lo).any() else np.nan
                              for lo in res["loss"]]).reshape(shape),
         final_x=np.empty(shape + (0,)), loss=res["loss"].reshape(shape + (-1,)), step=step,
-        regimes=grid(regs, object), opt=spec, objective=f"{task.describe()}",
+        opt=spec, objective=repr(task), sweep=_NetworkSweep(sw, grid(regs, object)),
     )
+
+
+class _NetworkSweep:
+    """What :class:`~adadyn.analysis.phase.PhaseDiagram` reads from its ``sweep``: the
+    engine's result and the :class:`~adadyn.analysis.regimes.Regime` of every point."""
+
+    def __init__(self, result, regimes):
+        self.result, self.regimes = result, regimes
+
+    def regime_at(self, index):
+        return self.regimes[index]
+
+    @property
+    def success(self) -> bool:
+        return self.result.success
+
+    @property
+    def message(self) -> str:
+        return self.result.message
