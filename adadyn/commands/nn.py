@@ -1,0 +1,218 @@
+"""``adadyn nn-train`` and ``adadyn nn-phase``: the torch back end from the shell.
+
+This module imports without torch; the commands report a missing torch as a
+one-line error (exit code 2) naming the extra to install.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+PROBLEMS = ("sine", "digits2", "digits10", "poisson-square", "poisson-disc", "cifar10", "fashion-mnist")
+#: the networks of Ma, Wu & E for each problem (widths, activation)
+DEFAULT_NETS = {
+    "sine": ("5,100,100,1", "relu"), "digits2": ("64,64,64,2", "relu"), "digits10": ("64,64,64,10", "relu"),
+    "poisson-square": ("4,200,200,1", "tanh"), "poisson-disc": ("2,10,10,10,1", "gelu"),
+    "cifar10": ("3072,256,256,128,2", "relu"), "fashion-mnist": ("784,500,500,500,500,500,500,10", "relu"),
+}
+
+
+class _Fail(Exception):
+    pass
+
+
+def _widths(text: str, problem) -> list:
+    try:
+        w = [int(s) for s in text.split(",")]
+    except ValueError:
+        raise ValueError(f"--widths must be comma-separated integers, got {text!r}") from None
+    if w[0] != problem.in_dim or w[-1] != problem.out_dim:
+        raise ValueError(f"--widths {text} does not fit {problem.name}: it needs {problem.in_dim} inputs "
+                         f"and {problem.out_dim} outputs")
+    return w
+
+
+def _problem(args):
+    from adadyn import nn
+
+    name = args.problem
+    if name == "sine":
+        return nn.sine_regression(args.points, 5, n_test=args.test_points, seed=args.data_seed)
+    if name in ("digits2", "digits10"):
+        return nn.digits(2 if name == "digits2" else 10, seed=args.data_seed)
+    if name == "poisson-square":
+        return nn.poisson_square(args.points, args.points, n_test=max(1, args.test_points), seed=args.data_seed)
+    if name == "poisson-disc":
+        return nn.poisson_disc(args.points, args.points, n_test=max(1, args.test_points), seed=args.data_seed)
+    if not args.data:
+        raise ValueError(f"--problem {name} reads local files: give --data DIR (nothing is downloaded)")
+    classes = [int(c) for c in args.classes.split(",")] if args.classes else None
+    if name == "cifar10":
+        return nn.cifar10(args.data, classes=classes or (0, 1), per_class=args.per_class)
+    return nn.fashion_mnist(args.data, classes=classes or tuple(range(10)), per_class=args.per_class)
+
+
+def _common(p) -> None:
+    p.add_argument("--problem", choices=PROBLEMS, default="sine",
+                   help="sine: f* = sum sin(2 pi x_k) on [0,1]^5 (Figure 1 right); digits2/10: scikit-learn digits; "
+                        "poisson-square/-disc: DGM problems of section 4.2; cifar10/fashion-mnist: local files")
+    p.add_argument("--data", default=None, help="directory of the CIFAR-10 / Fashion-MNIST files")
+    p.add_argument("--classes", default=None, help="class subset, e.g. 0,1")
+    p.add_argument("--per-class", type=int, default=1000, help="training images per class")
+    p.add_argument("--points", type=int, default=2000, help="training points (sine, poisson: each part)")
+    p.add_argument("--test-points", type=int, default=0, help="test points (sine; poisson default 10000)")
+    p.add_argument("--data-seed", type=int, default=0)
+    p.add_argument("--widths", default=None, help="network widths, e.g. 5,100,100,1 (default: the paper's)")
+    p.add_argument("--activation", choices=("relu", "tanh", "gelu"), default=None)
+    p.add_argument("--seed", type=int, default=0, help="initial weights")
+    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--dtype", choices=("float64", "float32"), default="float64")
+    p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
+    p.add_argument("--out", default="adadyn_nn", help="output directory")
+
+
+def register(subparsers) -> None:
+    """Add ``nn-train`` and ``nn-phase`` to the ``adadyn`` command."""
+    from adadyn.commands.common import add_optimizer_args
+
+    t = subparsers.add_parser("nn-train", help="train a network with one optimiser (torch back end)")
+    _common(t)
+    add_optimizer_args(t, default="adam", eta=1e-3)
+    t.add_argument("--batch-size", type=int, default=None, help="minibatch size (default: full batch)")
+    t.add_argument("--record-every", type=int, default=1)
+    t.add_argument("--sharpness-every", type=int, default=None,
+                   help="record the preconditioned sharpness every k steps (Lanczos on Hessian-vector products)")
+    t.set_defaults(func=_train)
+    ph = subparsers.add_parser("nn-phase", help="Adam's (a, b) phase diagram for a network (Figure 8)")
+    _common(ph)
+    ph.add_argument("--eta", type=float, default=1e-3)
+    ph.add_argument("--a", dest="a_range", default="0.1:100:4", help="memory rates a: lo:hi:n (log-spaced)")
+    ph.add_argument("--b", dest="b_range", default="0.1:100:4", help="memory rates b: lo:hi:n (log-spaced)")
+    ph.add_argument("--record-every", type=int, default=1)
+    ph.add_argument("--chunk-size", type=int, default=16, help="networks trained together (batched)")
+    ph.set_defaults(func=_phase)
+
+
+def _setup(args):
+    try:
+        from adadyn import nn
+    except ImportError as exc:
+        raise _Fail(str(exc)) from None
+    if args.threads is not None:
+        nn.set_num_threads(args.threads)
+    prob = _problem(args)
+    widths_text, act = DEFAULT_NETS[args.problem]
+    if args.widths is None and args.problem in ("cifar10", "fashion-mnist"):
+        widths_text = ",".join([str(prob.in_dim)] + widths_text.split(",")[1:-1] + [str(prob.out_dim)])
+    widths = _widths(args.widths or widths_text, prob)
+    return prob, widths, args.activation or act, nn.DTYPES[args.dtype]
+
+
+def _run(name, body, args) -> int:
+    try:
+        return body(args)
+    except (_Fail, ImportError, ValueError, TypeError, OSError) as exc:
+        print(f"adadyn {name}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _train(args) -> int:
+    return _run("nn-train", _train_body, args)
+
+
+def _train_body(args) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    import adadyn as ad
+    from adadyn import nn
+    from adadyn.commands.common import build_optimizer
+    from adadyn.nn.plots import plot_state_space
+
+    prob, widths, act, dtype = _setup(args)
+    spec = build_optimizer(args)
+    model = nn.mlp(widths, act, dtype=dtype, seed=args.seed)
+    tr = nn.train(spec, model, prob, args.steps, record_every=args.record_every, batch_size=args.batch_size,
+                  device=args.device, dtype=dtype, sharpness_every=args.sharpness_every)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ad.plotting.plot_loss(tr, ax=ax, time_axis=False)
+    ax.set_title(f"{prob.name}, {'-'.join(map(str, widths))} {act}")
+    fig.tight_layout()
+    fig.savefig(out / "loss.png", dpi=110)
+    plt.close(fig)
+    ax3 = plot_state_space(tr)
+    ax3.set_title("state space (||x||, ||m||, ||sqrt v||), Figure 7")
+    ax3.figure.savefig(out / "state_space.png", dpi=110)
+    plt.close(ax3.figure)
+    reg = ad.analysis.classify(tr)
+    late = tr.loss[-max(1, len(tr) // 10):]
+    lines = [f"problem: {prob!r}", f"network: {'-'.join(map(str, widths))} {act}, seed {args.seed}, {args.dtype}",
+             f"optimiser: {spec!r}", f"{tr!r}", tr.message,
+             f"loss: start {tr.loss[0]:.6g}, end {tr.loss[-1]:.6g}, last 10% of records in "
+             f"[{np.min(late):.4g}, {np.max(late):.4g}]",
+             f"final |x| = {tr.x_norm[-1]:.6g}, |m| = {tr.m_norm[-1]:.6g}, |sqrt v| = {tr.sqrt_v_norm[-1]:.6g}",
+             f"regime: {reg}"]
+    if "test_error" in tr.extras:
+        lines.append(f"test error ({prob.test_metric}): start {tr.test_error[0]:.6g}, end {tr.test_error[-1]:.6g}")
+    if args.sharpness_every and spec.coefficients().method in ("gd", "moment", "adafix"):
+        try:
+            S = nn.edge_of_stability(tr)
+            lines.append(f"preconditioned sharpness / threshold: late median {S.late_median_ratio:.4g}, late "
+                         f"fraction above {S.late_fraction_above:.3g}; spikes {S.spike_steps.size}, preceded by a "
+                         f"crossing {int(S.crossed.sum())}")
+        except ValueError as exc:
+            lines.append(f"sharpness: {exc}")
+    np.savez_compressed(out / "trajectory.npz", step=tr.step, time=tr.time, loss=tr.loss, grad_norm=tr.grad_norm,
+                        **{k: v for k, v in tr.extras.items()})
+    (out / "summary.txt").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    print(f"wrote {out / 'loss.png'}, {out / 'state_space.png'}, {out / 'trajectory.npz'}, {out / 'summary.txt'}")
+    return 0 if tr.success else 1
+
+
+def _phase(args) -> int:
+    return _run("nn-phase", _phase_body, args)
+
+
+def _phase_body(args) -> int:
+    import argparse
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from adadyn.commands.phase import parse_range
+    from adadyn.nn.plots import plot_network_phase
+    from adadyn.nn.sweep import phase_diagram
+
+    try:
+        a, b = parse_range(args.a_range), parse_range(args.b_range)
+    except argparse.ArgumentTypeError as exc:
+        raise ValueError(str(exc)) from None
+    prob, widths, act, _ = _setup(args)
+    pd = phase_diagram(prob, widths, a, b, args.eta, args.steps, activation=act, seed=args.seed,
+                       record_every=args.record_every, chunk_size=args.chunk_size, dtype=args.dtype,
+                       device=args.device)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    axes = plot_network_phase(pd.a, pd.b, pd.late_mean_log10_loss, pd.regime)
+    axes[0].figure.suptitle(f"{prob.name}, {'-'.join(map(str, widths))} {act}, Adam eta={args.eta:g}, "
+                            f"{args.steps} steps")
+    axes[0].figure.tight_layout()
+    axes[0].figure.savefig(out / "phase.png", dpi=110)
+    plt.close(axes[0].figure)
+    pd.to_npz(out / "phase.npz")
+    lines = [repr(pd), "a \\ b  " + "  ".join(f"{x:9.3g}" for x in pd.b)]
+    for i, ai in enumerate(pd.a):
+        lines.append(f"{ai:6.3g} " + "  ".join(f"{pd.regime[i, j]:>9s}" for j in range(pd.b.size)))
+    (out / "summary.txt").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    print(f"wrote {out / 'phase.png'}, {out / 'phase.npz'}, {out / 'summary.txt'}")
+    return 0

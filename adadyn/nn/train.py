@@ -1,0 +1,306 @@
+"""Training a network with a spec: :func:`train` returns an :class:`adadyn.Trajectory`.
+
+The loop is the one of :func:`adadyn.run` (:mod:`adadyn.discrete.kernels`):
+at x_k evaluate the loss and its gradient (on the minibatch of step k + 1),
+record every ``record_every`` steps, stop on a non-finite value, then take the
+step. A record holds the loss, |grad|, the time t = sum of the step sizes
+taken, and the state-space coordinates of Figure 7 of Ma, Wu & E,
+(|x|, |m|, |sqrt(v)|), in ``Trajectory.extras``.
+"""
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from adadyn.discrete.trajectory import Trajectory
+from adadyn.nn.optim import optimizer as make_optimizer
+from adadyn.nn.problems import Problem
+from adadyn.status import Status
+from adadyn.validation import check_optimizer
+
+__all__ = ["NetState", "train"]
+
+
+@dataclass(frozen=True, eq=False)
+class NetState:
+    """Everything needed to continue a network run bit for bit (``train(..., state=)``).
+
+    Attributes
+    ----------
+    params : tuple of torch.Tensor
+        Copies of the model's parameters (in ``model.parameters()`` order).
+    optim : dict
+        A copy of the optimiser's ``state_dict()`` (moments, step count, time,
+        AdaFix's estimate).
+    rng : torch.Tensor
+        State of the minibatch generator, before the next step's draw.
+    k : int
+        Steps taken.
+    last_grad_norm : float
+        |g| of the last step's gradient (m = h g for the methods with r = 0).
+    """
+
+    params: tuple
+    optim: dict
+    rng: torch.Tensor
+    k: int
+    last_grad_norm: float
+    _moments: tuple = ()
+
+    @property
+    def time(self) -> float:
+        """Continuous time reached: the sum of the step sizes taken."""
+        return float(self.optim["param_groups"][0].get("time", 0.0))
+
+    @property
+    def x(self) -> np.ndarray:
+        """The parameters as one float64 vector."""
+        return _flat(self.params)
+
+    @property
+    def m(self) -> np.ndarray:
+        """The first moment as one vector (zeros where the method has none or stores none)."""
+        return self._moments[0]
+
+    @property
+    def v(self) -> np.ndarray:
+        """The second moment as one vector."""
+        return self._moments[1]
+
+    @property
+    def dim(self) -> int:
+        return int(sum(p.numel() for p in self.params))
+
+    def __repr__(self) -> str:
+        return f"NetState(k={self.k}, time={self.time:.6g}, d={self.dim})"
+
+
+def _flat(ts) -> np.ndarray:
+    if not ts:
+        return np.zeros(0)
+    return torch.cat([t.detach().reshape(-1) for t in ts]).to("cpu", torch.float64).numpy()
+
+
+def _norm(ts, ord=2.0) -> torch.Tensor:
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(ts, ord)), ord)
+
+
+def _check_args(spec, model, problem, steps, record_every, batch_size, seed, dtype, rpe, sharp_every):
+    check_optimizer(spec)
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(problem, Problem):
+        raise TypeError(f"problem must be an adadyn.nn Problem (sine_regression, digits, ...), "
+                        f"got {type(problem).__name__}")
+    for name, val, lo in (("steps", steps, 0), ("record_every", record_every, 1), ("seed", seed, 0)):
+        if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < lo:
+            raise ValueError(f"{name} must be an integer >= {lo}, got {val!r}")
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
+                                   or not 1 <= batch_size <= problem.n):
+        raise ValueError(f"batch_size must be None (full batch) or an integer in [1, {problem.n}], got {batch_size!r}")
+    if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise TypeError(f"dtype must be a floating-point torch.dtype, got {dtype!r}")
+    for name, val in (("record_params_every", rpe), ("sharpness_every", sharp_every)):
+        if val is None:
+            continue
+        if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < 1 or val % record_every:
+            raise ValueError(f"{name} must be a positive multiple of record_every={record_every}, got {val!r}")
+    if not any(p.requires_grad for p in model.parameters()):
+        raise ValueError("model has no trainable parameters")
+
+
+def _device(device) -> torch.device:
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device='cuda' was asked for but torch sees no CUDA device")
+    return dev
+
+
+def train(spec, model: torch.nn.Module, problem: Problem, steps: int, *, record_every: int = 1,
+          batch_size: int | None = None, seed: int = 0, device="cpu", dtype: torch.dtype = torch.float64,
+          record_params_every: int | None = None, sharpness_every: int | None = None,
+          state: NetState | None = None) -> Trajectory:
+    """Train ``model`` on ``problem`` with the optimiser ``spec`` for ``steps`` steps.
+
+    Parameters
+    ----------
+    spec : adadyn.discrete.specs.Optimizer
+        Any spec (``ad.Adam(1e-3)``, ``ad.RMSprop.from_a(...)``, ...); the torch
+        optimiser is :func:`adadyn.nn.optimizer` ``(spec, model.parameters())``.
+    model : torch.nn.Module
+        Trained in place (moved to ``device`` and ``dtype`` first).
+    problem : Problem
+        Data and loss (:func:`sine_regression`, :func:`digits`, :func:`poisson_square`, ...).
+    steps : int
+        Number of optimiser steps.
+    record_every : int
+        Record every this many steps (row j is the state after j * record_every steps).
+    batch_size : int, optional
+        Minibatch size (``batch_size`` distinct points drawn uniformly each step
+        from a generator seeded by ``seed``); None is full batch.
+    seed : int
+        Seed of the minibatch generator.
+    device : str or torch.device
+        ``'cpu'`` or ``'cuda'``.
+    dtype : torch.dtype
+        Floating type of the model and the data (default float64).
+    record_params_every : int, optional
+        Also record the flattened parameters every this many steps (a multiple
+        of ``record_every``) as ``traj.x``: row i is at step
+        ``traj.step[i * record_params_every // record_every]``.
+    sharpness_every : int, optional
+        Record the preconditioned sharpness lambda_max(P^{1/2} H P^{1/2}),
+        P = diag(1 / (sqrt(v_hat) + eps)), of the full-batch loss every this
+        many steps (a multiple of ``record_every``) in ``extras["sharpness"]``
+        (NaN elsewhere and at step 0); see :func:`adadyn.nn.preconditioned_sharpness`.
+    state : NetState, optional
+        Continue from a previous run's ``final_state`` (same model architecture,
+        spec and problem): the continuation is bit for bit the uninterrupted run,
+        minibatches included.
+
+    Returns
+    -------
+    adadyn.Trajectory
+        ``loss``, ``grad_norm``, ``time`` (sum of eta_t), ``step``; ``extras``:
+        ``x_norm``, ``m_norm``, ``sqrt_v_norm`` (Figure 7's state space, m and v of
+        the coefficient view), ``test_error`` when the problem has a test set,
+        ``sharpness`` when asked. ``x``, ``m``, ``v`` have no rows unless the
+        parameters are recorded (then ``x``). A non-finite loss or gradient ends
+        the run with status ``'diverged'`` at ``stop_step``, keeping the records
+        before it. ``final_state`` is a :class:`NetState`.
+    """
+    _check_args(spec, model, problem, steps, record_every, batch_size, seed, dtype,
+                record_params_every, sharpness_every)
+    steps, record_every = int(steps), int(record_every)
+    dev = _device(device)
+    model.to(device=dev, dtype=dtype)
+    prob = problem.to(dev, dtype)
+    params = [p for p in model.parameters() if p.requires_grad]
+    d = int(sum(p.numel() for p in params))
+    opt = make_optimizer(spec, params)
+    c = opt.coefficients
+    gen = torch.Generator().manual_seed(int(seed))
+    last_gn = 0.0
+    k0 = 0
+    if state is not None:
+        if not isinstance(state, NetState):
+            raise TypeError(f"state must be a NetState (a run's final_state), got {type(state).__name__}")
+        shapes = [tuple(p.shape) for p in params]
+        if [tuple(p.shape) for p in state.params] != shapes:
+            raise ValueError("state does not fit this model: its parameter shapes differ")
+        with torch.no_grad():
+            for p, q in zip(params, state.params):
+                p.copy_(q)
+        opt.load_state_dict(copy.deepcopy(state.optim))
+        gen.set_state(state.rng.clone())
+        last_gn = float(state.last_grad_norm)
+        k0 = state.k
+
+    nrec = steps // record_every + 1
+    np_ = len(params)
+    loss_rec, gn_rec, m_rec, times = (np.empty(nrec) for _ in range(4))
+    # per-tensor norms of (x, m) and l1 norms of v (v >= 0: the sum), reduced after the run,
+    # so that a record costs two foreach reductions and two copies
+    norm_buf = torch.zeros((nrec, 2 * np_), dtype=dtype, device=dev)
+    v_buf = torch.zeros((nrec, np_), dtype=dtype, device=dev)
+    v_seen = np.zeros(nrec, dtype=bool)
+    m_live = np.zeros(nrec, dtype=bool)
+    test = np.full(nrec, np.nan) if prob.has_test else None
+    sharp = np.full(nrec, np.nan) if sharpness_every else None
+    p_every = None if record_params_every is None else int(record_params_every) // record_every
+    xs = np.empty(((nrec - 1) // p_every + 1 if p_every else 0, d))
+    h_abs = abs(c.h)
+    batch = None
+
+    def closure():
+        opt.zero_grad()
+        lo = prob.loss(model, batch)
+        lo.backward()
+        return lo
+
+    @torch.no_grad()
+    def _record(j, lv, g, step):
+        ms, vs = opt.moments()
+        loss_rec[j], gn_rec[j], times[j] = lv, g, opt.time
+        if ms is not None:
+            norm_buf[j] = torch.stack(torch._foreach_norm(params + ms))
+            m_live[j] = True
+        else:
+            norm_buf[j, :np_] = torch.stack(torch._foreach_norm(params))
+            m_rec[j] = h_abs * last_gn if opt.m_is_last_grad else 0.0
+        if vs is not None:
+            v_buf[j] = torch.stack(torch._foreach_norm(vs, 1.0))
+            v_seen[j] = True
+        if test is not None:
+            test[j] = float(prob.test_error(model))
+        if sharp is not None and step % int(sharpness_every) == 0 and step > 0:
+            from adadyn.nn.hessian import sharpness_at
+
+            sharp[j] = sharpness_at(model, prob, opt)
+        if p_every and j % p_every == 0:
+            xs[j // p_every] = _flat(params)
+
+    status, n, nr, cnt = Status.OK, 0, 0, 1
+    rng_state = gen.get_state()
+    while True:
+        if batch_size is not None:
+            rng_state = gen.get_state()
+            batch = prob.draw(gen, int(batch_size)).to(dev)
+        opt.zero_grad()
+        loss = prob.loss(model, batch)
+        if loss.ndim != 0:
+            raise ValueError(f"the problem's loss is not a scalar (shape {tuple(loss.shape)}): "
+                             f"does the model map {prob.in_dim} inputs to {prob.out_dim} outputs?")
+        loss.backward()
+        with torch.no_grad():
+            gs = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+            g = _norm(gs).item()
+        lv = loss.item()
+        if not (math.isfinite(lv) and math.isfinite(g)):
+            status = Status.DIVERGED
+            break
+        cnt -= 1
+        if cnt == 0 and nr < nrec:
+            cnt = record_every
+            _record(nr, lv, g, k0 + n)
+            nr += 1
+        if n == steps:
+            break
+        if opt.needs_closure:
+            opt.step(closure)
+        else:
+            opt.step()
+        if opt.m_is_last_grad:
+            last_gn = g
+        n += 1
+
+    nb = norm_buf[:nr].to("cpu", torch.float64).numpy()
+    x_norm = np.sqrt(np.sum(nb[:, :np_] ** 2, axis=1))
+    m_norm = np.where(m_live[:nr], np.sqrt(np.sum(nb[:, np_:] ** 2, axis=1)), m_rec[:nr])
+    sqrt_v0 = math.sqrt(d * c.v0) if c.has_v else 0.0
+    vb = v_buf[:nr].to("cpu", torch.float64).numpy()
+    sqrt_v_norm = np.where(v_seen[:nr], np.sqrt(np.sum(vb, axis=1)), sqrt_v0)
+    ms, vs = opt.moments()
+    mflat = _flat(ms) if ms is not None else np.zeros(d)
+    vflat = _flat(vs) if vs is not None else np.full(d, c.v0 if c.has_v else 0.0)
+    final = NetState(params=tuple(p.detach().clone() for p in params), optim=copy.deepcopy(opt.state_dict()),
+                     rng=rng_state.clone(), k=k0 + n, last_grad_norm=float(last_gn), _moments=(mflat, vflat))
+    extras = {"x_norm": x_norm, "m_norm": m_norm, "sqrt_v_norm": sqrt_v_norm}
+    if test is not None:
+        extras["test_error"] = test[:nr]
+    if sharp is not None:
+        extras["sharpness"] = sharp[:nr]
+    nx = (nr - 1) // p_every + 1 if (p_every and nr) else 0
+    empty = np.empty((0, d))
+    return Trajectory(
+        x=xs[:nx], m=empty, v=empty, loss=loss_rec[:nr].copy(), grad_norm=gn_rec[:nr].copy(), time=times[:nr].copy(),
+        step=k0 + record_every * np.arange(nr), status=status, stop_step=k0 + n, final_state=final,
+        opt=spec, objective=problem, record_every=record_every, extras=extras,
+    )
