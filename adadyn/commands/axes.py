@@ -39,7 +39,7 @@ def parse_values(text: str, what: str, *, positive: bool = False) -> np.ndarray:
             raise CLIError(f"{what}: lo == hi gives {n} equal values")
         if spacing == "log":
             if not (lo > 0 and hi > 0):
-                raise CLIError(f"{what}: log spacing needs lo, hi > 0 (add :lin for a linear axis), got {text[:80]!r}")
+                raise CLIError(f"{what}: log spacing of lo:hi:n needs lo, hi > 0 (add :lin for a linear axis), got {text[:80]!r}")
             vals = np.logspace(math.log10(lo), math.log10(hi), n)
             vals[0] = lo
             if n > 1:
