@@ -1,0 +1,70 @@
+"""The network reproductions of Ma, Wu & E (adadyn.reproduce.networks) at tiny scale.
+
+The reported numbers are checked against a bare torch loop (torch.optim.Adam with
+betas (1 - b eta, 1 - a eta), the paper's a, b), and the verdicts against the rows.
+"""
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from adadyn import nn  # noqa: E402
+from adadyn.reproduce import get  # noqa: E402
+from adadyn.reproduce.registry import verdict_from  # noqa: E402
+
+
+def bare_adam(model, prob, eta, a, b, steps):
+    """Full-batch torch.optim.Adam with beta1 = 1 - b eta, beta2 = 1 - a eta; the loss after ``steps``."""
+    opt = torch.optim.Adam(model.parameters(), lr=eta, betas=(1 - b * eta, 1 - a * eta), eps=1e-8)
+    for _ in range(steps):
+        opt.zero_grad()
+        prob.loss(model).backward()
+        opt.step()
+    return float(prob.loss(model).detach())   # no no_grad: the DGM loss differentiates the model
+
+
+def check_verdict(rep):
+    assert rep.verdict == verdict_from([r.ok for r in rep.rows if r.ok is not None])
+    assert rep.figures and all(p.exists() and p.stat().st_size > 1000 for p in rep.figures)
+
+
+def test_fig7_net_numbers_match_a_bare_torch_adam_loop(tmp_path):
+    e = get("mwe-fig7-net")
+    assert e.requires == ("torch",) and e.available()
+    rep = e.run(tmp_path, scale=0.01)          # 200 steps
+    check_verdict(rep)
+    nn.set_num_threads(1)
+    model = nn.mlp([64, 32, 32, 2], "relu", seed=0, dtype=torch.float64)
+    ref = bare_adam(model, nn.digits(2).to(dtype=torch.float64), 1e-3, 10.0, 10.0, 200)
+    assert rep.values["a10_b10"]["final_loss"] == pytest.approx(ref, rel=1e-9)
+    # the rule of the third row: label divergence or late loss >= 1e3 x the (10, 10) run's
+    third = rep.rows[2]
+    v = rep.values["a100_b1"]
+    ratio = v["late_loss"] / rep.values["a10_b10"]["late_loss"]
+    assert rep.values["large_over_oscillation"] == pytest.approx(ratio)
+    assert third.ok == (v["label"] == "divergence" or ratio >= 1e3)
+    assert rep.rows[0].ok == (rep.values["a1_b100"]["label"] == "spike")
+
+
+def test_fig10_numbers_match_a_bare_torch_adam_loop(tmp_path):
+    rep = get("mwe-fig10").run(tmp_path, scale=0.025)   # 50 steps
+    check_verdict(rep)
+    nn.set_num_threads(1)
+    prob = nn.poisson_disc(400, 400, n_test=2000)
+    model = nn.mlp([2, 10, 10, 10, 1], "gelu", seed=0, dtype=torch.float32)
+    ref = bare_adam(model, prob.to(dtype=torch.float32), 5e-4, 2.0, 200.0, 50)
+    got = rep.values["unit_a2_b200"]
+    assert got["final_step"] == 50
+    assert got["final_loss"] == pytest.approx(ref, rel=1e-4)
+    for name in ("square", "unit"):
+        d, q = rep.values[f"{name}_a2_b200"], rep.values[f"{name}_a20_b20"]
+        oks = [r.ok for r in rep.rows if r.quantity.startswith("square" if name == "square" else "unit")]
+        assert oks == [q["late_loss"] < d["late_loss"], q["late_test_error"] < d["late_test_error"]]
+
+
+def test_late_median_is_the_median_of_the_last_fifth():
+    from adadyn.reproduce.networks import late_median
+
+    s = np.arange(100.0)
+    assert late_median(s) == np.median(s[80:])
+    assert late_median([3.0]) == 3.0
