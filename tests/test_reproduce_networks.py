@@ -68,3 +68,29 @@ def test_late_median_is_the_median_of_the_last_fifth():
     s = np.arange(100.0)
     assert late_median(s) == np.median(s[80:])
     assert late_median([3.0]) == 3.0
+
+
+def test_fig3_net_times_are_first_crossings_of_a_bare_torch_rmsprop_run(tmp_path):
+    rep = get("mwe-fig3-net").run(tmp_path, scale=0.05)   # 200 steps
+    check_verdict(rep)
+    for row in rep.rows:   # each row is ok exactly when its three times strictly decrease
+        key = ("adam" if row.quantity.startswith("Adam") else "rmsprop") + "_time_" + row.quantity.split("= ")[1].split(",")[0]
+        t = np.array(rep.values[key])
+        assert row.ok == bool(np.all(np.isfinite(t[1:])) and np.all(np.diff(t) < 0))
+    # RMSprop a = 10: alpha = 1 - a eta = 0.99 in torch.optim.RMSprop, first crossing of 1e-2 f0
+    nn.set_num_threads(1)
+    prob = nn.digits(2).to(dtype=torch.float32)
+    model = nn.mlp([64, 64, 32, 2], "relu", seed=0, dtype=torch.float32)
+    opt = torch.optim.RMSprop(model.parameters(), lr=1e-3, alpha=0.99, eps=1e-8)
+    losses = []
+    for k in range(201):
+        opt.zero_grad()
+        loss = prob.loss(model)
+        losses.append(float(loss.detach()))
+        loss.backward()
+        opt.step()
+    losses = np.array(losses)[::5]   # the reproduction records every 5 steps
+    hit = np.nonzero(losses <= 1e-2 * losses[0])[0]
+    assert hit.size   # reached at t ~ 0.055 (measured)
+    want = 1e-3 * 5 * hit[0]
+    assert rep.values["rmsprop_time_0.01"][1] == pytest.approx(want, rel=1e-6)
