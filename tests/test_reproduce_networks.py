@@ -94,3 +94,15 @@ def test_fig3_net_times_are_first_crossings_of_a_bare_torch_rmsprop_run(tmp_path
     assert hit.size   # reached at t ~ 0.055 (measured)
     want = 1e-3 * 5 * hit[0]
     assert rep.values["rmsprop_time_0.01"][1] == pytest.approx(want, rel=1e-6)
+
+
+def test_fig1_sine_adam_row_follows_the_spike_label(tmp_path):
+    rep = get("mwe-fig1-sine").run(tmp_path, scale=0.01)   # 120 steps
+    check_verdict(rep)
+    assert rep.rows[0].ok == (rep.values["adam"]["label"] == "spike")
+    assert rep.rows[1].ok is None
+    # the first 120 steps of full-batch default Adam, by torch.optim.Adam directly
+    nn.set_num_threads(1)
+    model = nn.mlp([5, 50, 50, 1], "relu", seed=0, dtype=torch.float32)
+    ref = bare_adam(model, nn.sine_regression(2000, 5).to(dtype=torch.float32), 1e-3, 1.0, 100.0, 120)
+    assert rep.values["adam"]["final_loss"] == pytest.approx(ref, rel=1e-4)

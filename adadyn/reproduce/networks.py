@@ -195,7 +195,7 @@ def figure3_net(out, full: bool, scale: float) -> Reproduction:
 
 # ------------------------------------------------------------------ Figure 1 right
 @reproduction("mwe-fig1-sine", PAPER, "Figure 1 right: full-batch Adam on sine regression, late spikes",
-              70.0, requires=("torch",))
+              56.0, requires=("torch",))
 def figure1_sine(out, full: bool, scale: float) -> Reproduction:
     """Figure 1 right: f*(x) = sum_k sin(2 pi x_k) on 2000 points of [0, 1]^5, full-batch
     Adam (eta = 1e-3, beta = (0.9, 0.999)) and RMSprop (alpha = 0.99, as in Figure 2); the
