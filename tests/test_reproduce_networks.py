@@ -106,3 +106,28 @@ def test_fig1_sine_adam_row_follows_the_spike_label(tmp_path):
     model = nn.mlp([5, 50, 50, 1], "relu", seed=0, dtype=torch.float32)
     ref = bare_adam(model, nn.sine_regression(2000, 5).to(dtype=torch.float32), 1e-3, 1.0, 100.0, 120)
     assert rep.values["adam"]["final_loss"] == pytest.approx(ref, rel=1e-4)
+
+
+def test_fig8_net_shares_are_recomputed_from_the_regime_grid(tmp_path):
+    rep = get("mwe-fig8-net").run(tmp_path, scale=0.02)   # 200 steps, 4 x 4 grid
+    check_verdict(rep)
+    grid = np.array(rep.values["grid"])
+    assert np.allclose(grid, [0.1, 1.0, 10.0, 100.0])
+    reg = np.array(rep.values["regime"])
+    ratio = grid[None, :] / grid[:, None]          # b / a with a on the rows
+    masks = {"spike": ratio >= 10, "oscillation": (ratio >= 1 / 3) & (ratio <= 3), "divergence": ratio <= 0.1}
+    assert [int(m.sum()) for m in masks.values()] == [6, 4, 6]
+    for row, (want, mask) in zip(rep.rows, masks.items()):
+        frac = float(np.mean(reg[mask] == want))
+        assert rep.values[f"frac_{want}"] == frac and row.ok == (frac >= 0.6)
+    L = np.array(rep.values["late_mean_log10_loss"])
+    assert rep.values["median_late_log10_osc"] == pytest.approx(float(np.median(L[masks["oscillation"]])))
+
+
+def test_fig2_net_rows_follow_the_gaps(tmp_path):
+    rep = get("mwe-fig2-net").run(tmp_path, scale=0.02)
+    check_verdict(rep)
+    for row, key in zip(rep.rows, ("adam_gaps", "rmsprop_gaps")):
+        gaps = rep.values[key]
+        assert len(gaps) == 3 and all(np.isfinite(gaps)) and min(gaps) >= 0
+        assert row.ok == bool(np.all(np.diff(gaps) < 0))
