@@ -131,3 +131,22 @@ def test_fig2_net_rows_follow_the_gaps(tmp_path):
         gaps = rep.values[key]
         assert len(gaps) == 3 and all(np.isfinite(gaps)) and min(gaps) >= 0
         assert row.ok == bool(np.all(np.diff(gaps) < 0))
+
+
+def test_fig4_net_early_ratio_matches_torch_rmsprop(tmp_path):
+    rep = get("mwe-fig4-net").run(tmp_path, scale=0.05)   # 100 steps
+    check_verdict(rep)
+    v = rep.values
+    assert [r.ok for r in rep.rows] == [v["early_ratio"] <= 0.1, v["sign_flip_share"] >= 0.2, v["spikes"] >= 1]
+    nn.set_num_threads(1)
+    prob = nn.digits(2).to(dtype=torch.float32)
+    model = nn.mlp([64, 256, 256, 128, 2], "relu", seed=0, dtype=torch.float32)
+    opt = torch.optim.RMSprop(model.parameters(), lr=1e-3, alpha=0.99, eps=1e-8)
+    losses = []
+    for _ in range(11):
+        opt.zero_grad()
+        loss = prob.loss(model)
+        losses.append(float(loss.detach()))
+        loss.backward()
+        opt.step()
+    assert v["early_ratio"] == pytest.approx(losses[10] / losses[0], rel=1e-4)

@@ -320,3 +320,52 @@ def figure2_net(out, full: bool, scale: float) -> Reproduction:
     rep.notes.append("eps = 1e-8 for every method; seed 0; the same initial network for every curve")
     rep.decide("for Adam and for RMSprop the largest log-loss gap to signGD strictly shrinks as eta = 1e-3 -> 1e-5")
     return rep
+
+
+# ------------------------------------------------------------------ Figure 4 on a network
+@reproduction("mwe-fig4-net", PAPER, "Figure 4 on a network: RMSprop's fast start, small oscillations, spikes",
+              18.0, requires=("torch",))
+def figure4_net(out, full: bool, scale: float) -> Reproduction:
+    """Figure 4 on 2-class digits with the paper's FC 256-256-128 net (square loss, full batch):
+    RMSprop, eta = 1e-3, alpha = 0.99, 2000 steps. The three features of section 3, measured:
+    fast initial convergence (loss/f0 after 10 % of the steps), small oscillations (share of
+    sign changes of the loss increments in the last quarter) and large spikes
+    (:func:`adadyn.analysis.classify` spike count)."""
+    import torch
+
+    from adadyn.analysis import classify
+
+    nn = _nn()
+    steps = steps_at(2000, 2000, full, scale, minimum=100)
+    dt = torch.float64 if full else torch.float32
+    widths = [64, 256, 256, 128, 2]
+    tr = nn.train(ad.RMSprop(1e-3, alpha=0.99), nn.mlp(widths, "relu", seed=0, dtype=dt), nn.digits(2), steps,
+                  dtype=dt)
+    loss = np.asarray(tr.loss)
+    reg = classify(tr)
+    early = float(loss[steps // 10] / loss[0])
+    tail = np.diff(loss[-max(4, steps // 4):])
+    flips = float(np.mean(np.sign(tail[1:]) != np.sign(tail[:-1])))
+    rep = Reproduction("mwe-fig4-net", PAPER, "Figure 4 on 2-class digits, MLP 64-256-256-128-2")
+    rep.values.update(early_ratio=early, sign_flip_share=flips, label=reg.label, spikes=int(reg.spike_count),
+                      final_loss=float(loss[-1]))
+    rep.add(f"loss/f0 after {steps // 10} steps", "fast initial convergence", g(early, 3), early <= 0.1,
+            "criterion <= 0.1")
+    rep.add("share of sign changes of the loss increments, last quarter", "small oscillations", g(flips, 3),
+            flips >= 0.2, "criterion >= 0.2; a monotone curve has 0")
+    rep.add("spikes (classify)", "large spikes", f"{reg.spike_count} ({reg.label})", reg.spike_count >= 1)
+    fig, axes = figure(1, 2, size=(11, 4))
+    axes[0].semilogy(tr.step, loss, lw=0.7)
+    axes[0].set_title("RMSprop, eta = 1e-3, alpha = 0.99: whole run")
+    last = np.asarray(tr.step) >= steps - min(500, steps // 4)
+    axes[1].semilogy(np.asarray(tr.step)[last], loss[last], lw=0.7)
+    axes[1].set_title("last iterations")
+    for ax in axes:
+        ax.set_xlabel("step")
+        ax.set_ylabel("loss")
+    rep.figures.append(save(fig, out, "mwe_fig4_net.png"))
+    rep.notes.append("2-class digits (270 images) instead of 2-class CIFAR-10; seed 0; "
+                     + ("float64" if full else "float32"))
+    rep.decide("loss/f0 <= 0.1 after 10 % of the steps, >= 20 % sign changes of the loss increments in the last "
+               "quarter, and at least one spike found by classify")
+    return rep
