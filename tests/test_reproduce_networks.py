@@ -150,3 +150,11 @@ def test_fig4_net_early_ratio_matches_torch_rmsprop(tmp_path):
         loss.backward()
         opt.step()
     assert v["early_ratio"] == pytest.approx(losses[10] / losses[0], rel=1e-4)
+
+
+def test_fig9_net_rows_follow_the_runs(tmp_path):
+    rep = get("mwe-fig9-net").run(tmp_path, scale=0.0125)   # 100 steps
+    check_verdict(rep)
+    d, q = rep.values["a1_b100"], rep.values["a10_b10"]
+    assert [r.ok for r in rep.rows] == [q["late_loss"] < d["late_loss"], d["spikes"] > q["spikes"]]
+    assert 0.0 <= d["test_error"] <= 1.0 and 0.0 <= q["test_error"] <= 1.0
