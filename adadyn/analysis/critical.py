@@ -29,6 +29,7 @@ import numpy as np
 
 from adadyn.discrete.map import state_map
 from adadyn.objectives.hessian import hessian_at
+from adadyn.validation import check_vector
 
 __all__ = ["CriticalLearningRate", "critical_learning_rate", "top_eigenvalue"]
 
@@ -45,8 +46,8 @@ class CriticalLearningRate:
         (degenerate minima) are marginal for every eta and are not counted.
     lambda_max : float
         Largest eigenvalue of the (preconditioned, if v* given) Hessian.
-    lambda_min : float or nan
-        Smallest eigenvalue (nan with the Lanczos method).
+    lambda_min : float
+        Smallest eigenvalue (negative at a saddle: then ``eta_c`` is 0).
     formula : str
         The threshold formula used, in the paper's symbols.
     method : str
@@ -73,11 +74,12 @@ class CriticalLearningRate:
 
 def top_eigenvalue(obj, x, precond=None, *, method: str = "auto", tol: float = 1e-10,
                    exact: bool | None = None) -> tuple[float, float, str]:
-    """Largest (and, dense only, smallest) eigenvalue of P^(1/2) H P^(1/2), P = diag(precond).
+    """Largest and smallest eigenvalue of P^(1/2) H P^(1/2), P = diag(precond).
 
     ``method='lanczos'`` never forms H: scipy.sparse.linalg.eigsh on a
-    LinearOperator of Hessian-vector products (``obj.hvp``). 'auto' picks dense
-    for d <= 500. Returns (lambda_max, lambda_min, method).
+    LinearOperator of Hessian-vector products (``obj.hvp``), lambda_min to a
+    relative accuracy of max(tol, 1e-3) (its sign marks a saddle). 'auto' picks
+    dense for d <= 500. Returns (lambda_max, lambda_min, method).
     """
     x = np.asarray(x, dtype=np.float64)
     d = obj.dim
@@ -93,11 +95,17 @@ def top_eigenvalue(obj, x, precond=None, *, method: str = "auto", tol: float = 1
     from scipy.sparse.linalg import LinearOperator, eigsh
 
     op = LinearOperator((d, d), matvec=lambda u: s * obj.hvp(x, s * np.ravel(u)), dtype=np.float64)
-    if d == 1:
-        return float(op.matvec(np.ones(1))[0]), float("nan"), "lanczos"
-    val = eigsh(op, k=1, which="LA", tol=tol, return_eigenvectors=False,
-                v0=np.ones(d) / np.sqrt(d))
-    return float(val[0]), float("nan"), "lanczos"
+    if d <= 2:  # eigsh needs k < d: two products give the whole matrix
+        B = np.column_stack([op.matvec(e) for e in np.eye(d)])
+        lam = np.linalg.eigvalsh(0.5 * (B + B.T))
+        return float(lam[-1]), float(lam[0]), "lanczos"
+    v0 = np.ones(d) / np.sqrt(d)
+    top = eigsh(op, k=1, which="LA", tol=tol, return_eigenvectors=False, v0=v0)
+    # the smallest tells a saddle (negative curvature) from a minimum; only its sign is
+    # used, so a relative accuracy of 1e-3 is enough (the low end is often clustered,
+    # where Lanczos converges slowly)
+    low = eigsh(op, k=1, which="SA", tol=max(tol, 1e-3), return_eigenvectors=False, v0=v0)
+    return float(top[0]), float(low[0]), "lanczos"
 
 
 def critical_learning_rate(opt, obj, point, *, v=None, method: str = "auto",
@@ -111,7 +119,8 @@ def critical_learning_rate(opt, obj, point, *, v=None, method: str = "auto",
         eta is ignored, the other hyperparameters are kept.
     obj : Objective
     point : array_like, shape (d,)
-        A stationary point x* (see :func:`adadyn.analysis.stationary_points`).
+        A stationary point x* (see :func:`adadyn.analysis.stationary_points`);
+        finite (a NaN or inf raises ValueError).
     v : array_like or float, optional
         Second moment v* >= 0 held frozen (the adaptive edge of stability:
         lambda_max of diag(1/(sqrt(v*) + eps)) H). Default 0, the fixed point.
@@ -126,18 +135,28 @@ def critical_learning_rate(opt, obj, point, *, v=None, method: str = "auto",
         ``float(result)`` is eta_c; see the module docstring for the formulas.
     """
     F = state_map(opt, obj)
-    x = np.asarray(point, dtype=np.float64).reshape(-1)
-    if x.shape[0] != obj.dim:
-        raise ValueError(f"point must have length {obj.dim}, got {x.shape[0]}")
+    try:
+        x = np.asarray(point, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise ValueError(f"point must be an array of {obj.dim} numbers, got {type(point).__name__}") from None
+    x = check_vector("point", x, obj.dim)
+    if method not in ("auto", "dense", "lanczos"):
+        raise ValueError(f"method must be 'auto', 'dense' or 'lanczos', got {method!r}")
     if F.sign:
         raise ValueError("signGD's map is not differentiable at a stationary point: no critical learning rate")
     if not F.moments:
         lmax, lmin, meth = top_eigenvalue(obj, x, None, method=method, exact=exact)
         eta_c = 2.0 / lmax if lmax > 0 and not lmin < -1e-12 * abs(lmax) else 0.0
         return CriticalLearningRate(eta_c, lmax, lmin, "2 / lambda_max", meth, False)
-    vs = np.zeros(obj.dim) if v is None else np.broadcast_to(np.asarray(v, dtype=np.float64), (obj.dim,))
-    if np.any(vs < 0) or not np.all(np.isfinite(vs)):
-        raise ValueError("v must be finite and >= 0")
+    if v is None:
+        vs = np.zeros(obj.dim)
+    else:
+        try:
+            vs = np.broadcast_to(np.asarray(v, dtype=np.float64), (obj.dim,))
+        except (TypeError, ValueError):
+            raise ValueError(f"v must be a number or an array of {obj.dim} numbers >= 0, got {v!r}") from None
+    if not np.all(np.isfinite(vs)) or np.any(vs < 0):
+        raise ValueError(f"v must be finite and >= 0, got {v!r}")
     if np.any(vs == 0) and F.eps == 0.0:
         raise ValueError("eps = 0 with v* = 0: the map is singular at the fixed point (eta_c = 0)")
     den = np.sqrt(vs + F.eps) if F.eps_inside else np.sqrt(vs) + F.eps
@@ -148,7 +167,7 @@ def critical_learning_rate(opt, obj, point, *, v=None, method: str = "auto",
     if not pre:
         # P = I/eps (or I/sqrt(eps)): report the eigenvalues of H itself
         lmax, lmin = lmax * den[0], lmin * den[0]
-    if meth == "dense" and lmin < -1e-12 * abs(lmax):
+    if lmin < -1e-12 * abs(lmax):
         eta_c = 0.0  # a direction of negative curvature is unstable for every eta
     D = "sqrt(v* + eps)" if F.eps_inside else "(sqrt(v*) + eps)"
     if not pre:

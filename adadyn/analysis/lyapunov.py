@@ -17,6 +17,8 @@ import numpy as np
 
 from adadyn.analysis.linearization import as_state_vector
 from adadyn.discrete.map import state_map
+from adadyn.discrete.trajectory import State
+from adadyn.validation import check_int
 
 __all__ = ["LyapunovSpectrum", "qr_lyapunov", "lyapunov_exponents"]
 
@@ -131,6 +133,7 @@ def lyapunov_exponents(opt, obj, x0=None, steps: int = 10_000, *, state=None, tr
     obj : Objective
     x0 : array_like, optional
         Start x with m = v = 0 (or a full state vector); or give ``state``.
+        Finite (NaN or inf raises ValueError naming ``x0`` / ``state``).
     steps, transient : int
         Steps averaged over after ``transient`` discarded steps (the transient is
         run by the Numba kernel, ~100 ns/step; the averaged steps need a Jacobian
@@ -149,9 +152,20 @@ def lyapunov_exponents(opt, obj, x0=None, steps: int = 10_000, *, state=None, tr
     F = state_map(opt, obj, exact=exact)
     if (x0 is None) == (state is None):
         raise ValueError("give exactly one of x0 and state")
-    z0 = as_state_vector(F, x0 if state is None else state)
-    if int(transient) < 0:
-        raise ValueError(f"transient must be >= 0, got {transient}")
+    name = "x0" if state is None else "state"
+    start = x0 if state is None else state
+    if not isinstance(start, State):
+        try:
+            start = np.asarray(start, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be an array of numbers or a State, got {type(start).__name__}") from None
+        if not np.all(np.isfinite(start)):
+            raise ValueError(f"{name} must be finite (no NaN or inf), got {start}")
+    z0 = as_state_vector(F, start)
+    if not np.all(np.isfinite(z0)):
+        raise ValueError(f"{name} must be finite (no NaN or inf), got {z0}")
+    steps = check_int("steps", steps, lo=1)
+    transient = check_int("transient", transient, lo=0)
     if transient:
         # the transient needs no Jacobians: the Numba kernel iterates the same map (bit for bit)
         from adadyn.discrete.run import run

@@ -22,6 +22,8 @@ import numpy as np
 
 from adadyn.analysis.linearization import as_state_vector
 from adadyn.discrete.map import StateMap, state_map
+from adadyn.discrete.trajectory import State
+from adadyn.validation import check_int, check_nonnegative, check_positive
 
 __all__ = ["PeriodicOrbit", "periodic_orbit", "newton_orbit"]
 
@@ -97,9 +99,30 @@ def _project(F: StateMap, z):
     return z
 
 
-def newton_orbit(F: StateMap, z0, period: int, *, tol: float = 1e-12, max_iter: int = 50):
+def _block_ok(F: StateMap, z, r, tol: float, atol: float) -> bool:
+    """|r_b| <= atol + tol |z_b| for every block b (x, m, v, aux) of the state.
+
+    Per block, so that a large second moment (v ~ g^2) cannot hide an error in
+    x; absolute and relative, so that blocks near 0 (a fixed point) can pass.
+    A non-finite residual or state never passes.
+    """
+    if not (np.all(np.isfinite(r)) and np.all(np.isfinite(z))):
+        return False
+    for b in F.blocks:
+        sl = F.index(b)
+        if not np.linalg.norm(r[sl]) <= atol + tol * np.linalg.norm(z[sl]):
+            return False
+    return True
+
+
+def newton_orbit(F: StateMap, z0, period: int, *, tol: float = 1e-12, max_iter: int = 50,
+                 atol: float | None = None):
     """Damped Newton on G(z) = F^k(z) - z with DG = M(z) - I, M the chain-rule
-    Jacobian of F^k. Returns (z, converged, iterations, residual)."""
+    Jacobian of F^k. Converged when every block b of the state satisfies
+    |G_b(z)| <= atol + tol |z_b| (``atol`` defaults to ``tol``); then up to three
+    more Newton steps are taken while |G| keeps falling (to rounding level).
+    Returns (z, converged, iterations, residual |G(z)|)."""
+    atol = tol if atol is None else float(atol)
     z = _project(F, np.asarray(z0, dtype=np.float64).copy())
     n = F.size
 
@@ -108,14 +131,36 @@ def newton_orbit(F: StateMap, z0, period: int, *, tol: float = 1e-12, max_iter: 
             r = F.iterate(z, period) - z
         return r, float(np.linalg.norm(r)) if np.all(np.isfinite(r)) else np.inf
 
+    def polish(z, r, nr):
+        # a few full Newton steps while |G| keeps falling: the absolute part of the
+        # tolerance would otherwise leave a small-scale orbit accurate to atol only
+        for _ in range(3):
+            try:
+                M = F.orbit_jacobian(z, period)[1]
+            except ValueError:
+                break
+            if nr == 0.0 or not np.all(np.isfinite(M)):
+                break
+            zn = _project(F, z + np.linalg.lstsq(M - np.eye(n), -r, rcond=None)[0])
+            rn, nrn = resid(zn)
+            if not nrn < nr:
+                break
+            z, r, nr = zn, rn, nrn
+        return z, nr
+
     r, nr = resid(z)
     it = 0
     for it in range(1, max_iter + 1):
-        if nr <= tol * max(1.0, np.linalg.norm(z)):
+        if _block_ok(F, z, r, tol, atol):
+            z, nr = polish(z, r, nr)
             return z, True, it - 1, nr
+        if not np.isfinite(nr):
+            return z, False, it - 1, nr
         try:
             _, M = F.orbit_jacobian(z, period)
         except ValueError:
+            return z, False, it, nr
+        if not np.all(np.isfinite(M)):
             return z, False, it, nr
         dz = np.linalg.lstsq(M - np.eye(n), -r, rcond=None)[0]
         t = 1.0
@@ -123,18 +168,21 @@ def newton_orbit(F: StateMap, z0, period: int, *, tol: float = 1e-12, max_iter: 
         for _ in range(30):
             zn = _project(F, z + t * dz)
             rn, nrn = resid(zn)
-            if nrn < nr or nrn <= tol * max(1.0, np.linalg.norm(zn)):
+            if nrn < nr or _block_ok(F, zn, rn, tol, atol):
                 ok = True
                 break
             t *= 0.5
         if not ok:
             return z, False, it, nr
         z, r, nr = zn, rn, nrn
-    return z, nr <= tol * max(1.0, np.linalg.norm(z)), it, nr
+    if _block_ok(F, z, r, tol, atol):
+        z, nr = polish(z, r, nr)
+        return z, True, it, nr
+    return z, False, it, nr
 
 
 def periodic_orbit(opt, obj, period: int, guess, *, tol: float = 1e-12, max_iter: int = 50,
-                   exact: bool | None = None) -> PeriodicOrbit:
+                   exact: bool | None = None, atol: float | None = None) -> PeriodicOrbit:
     """Find a period-``period`` orbit of the discrete map of ``opt`` on ``obj``.
 
     Parameters
@@ -148,41 +196,65 @@ def periodic_orbit(opt, obj, period: int, guess, *, tol: float = 1e-12, max_iter
         A state vector in the map's layout (best), a :class:`State`, or x alone;
         then m = 0 and v = p g(x)^2 / (1 - q), the value v settles at when |g| is
         the same at every point of the orbit (exact for the symmetric 2-cycles
-        of even objectives).
+        of even objectives). Must be finite, and so must the state built from it.
     tol : float
-        Newton stops when |F^k(z) - z| <= tol * max(1, |z|).
+        Relative tolerance, per block: Newton has converged when every block b
+        (x, m, v, aux) of the residual satisfies
+        |F^k(z)_b - z_b| <= atol + tol |z_b|.
     max_iter : int
+        Newton iterations at most; not converged by then gives ``found=False``.
     exact : bool, optional
         Sympy Hessians for symbolic objectives.
+    atol : float, optional
+        Absolute tolerance per block (default ``tol``). Lower it for problems
+        whose state is much smaller than 1.
 
     Returns
     -------
     PeriodicOrbit
         ``found=False`` with a message when Newton fails or lands on an orbit
         of smaller period (e.g. the fixed point when no 2-cycle exists).
+
+    Raises
+    ------
+    ValueError
+        For a non-finite guess (or one whose derived second moment overflows),
+        period < 1, max_iter < 1, or tolerances that are not finite and > 0
+        (atol >= 0).
     """
-    period = int(period)
-    if period < 1:
-        raise ValueError(f"period must be >= 1, got {period}")
+    period = check_int("period", period, lo=1)
+    max_iter = check_int("max_iter", max_iter, lo=1)
+    tol = check_positive("tol", tol)
+    atol = tol if atol is None else check_nonnegative("atol", atol)
     F = state_map(opt, obj, exact=exact)
-    g = np.asarray(guess) if not hasattr(guess, "x") else None
-    if g is not None and g.size == F.dim and F.moments:
-        x = g.astype(np.float64).reshape(-1)
-        gr = obj.grad(x)
-        v = F.p * gr * gr / (1.0 - F.q) if F.q < 1.0 else gr * gr
-        z0 = F.point(x, None, v, v if F.amsgrad else None)
-    else:
+    if isinstance(guess, State):
         z0 = as_state_vector(F, guess)
-    z, ok, its, res = newton_orbit(F, z0, period, tol=tol, max_iter=max_iter)
+    else:
+        try:
+            g = np.asarray(guess, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError):
+            raise ValueError(f"guess must be an array of numbers or a State, got {type(guess).__name__}") from None
+        if not np.all(np.isfinite(g)):
+            raise ValueError(f"guess must be finite (no NaN or inf), got {g}")
+        if g.size == F.dim and F.moments:
+            with np.errstate(over="ignore", invalid="ignore"):
+                gr = obj.grad(g)
+                v = F.p * gr * gr / (1.0 - F.q) if F.q < 1.0 else gr * gr
+            z0 = F.point(g, None, v, v if F.amsgrad else None)
+        else:
+            z0 = as_state_vector(F, g)
+    if not np.all(np.isfinite(z0)):
+        raise ValueError("guess gives a non-finite state (the gradient or the second moment "
+                         "p g^2 / (1 - q) built from it overflows); give a smaller guess or a full state")
+    z, ok, its, res = newton_orbit(F, z0, period, tol=tol, max_iter=max_iter, atol=atol)
     n = F.size
     if not ok:
         return PeriodicOrbit(False, f"Newton did not converge (|F^k(z) - z| = {res:.3g} after {its} "
                              "iterations)", period, 0, np.empty((0, n)), F.blocks, np.empty((n, n)),
                              np.empty(0, complex), False, res, its)
-    scale = tol * max(1.0, np.linalg.norm(z)) * 10.0
     pmin = period
     for p in range(1, period):
-        if period % p == 0 and np.linalg.norm(F.iterate(z, p) - z) <= scale:
+        if period % p == 0 and _block_ok(F, z, F.iterate(z, p) - z, 10.0 * tol, 10.0 * atol):
             pmin = p
             break
     try:

@@ -96,6 +96,39 @@ class Sharpness:
     late_fraction_above: float
     late_median_ratio: float
 
+    @classmethod
+    def from_series(cls, steps, time, sharpness, threshold, loss, regime) -> "Sharpness":
+        """Relate a sharpness series to the spikes of ``regime`` (a :class:`Regime` of the
+        loss): for each spike, the last upward crossing of sharpness/threshold = 1 since the
+        previous spike (or the late window's start), and whether the ratio is above 1 at the
+        spike's onset. Used for discrete runs and for networks (:mod:`adadyn.nn`)."""
+        steps = np.asarray(steps)
+        ratio = np.asarray(sharpness) / np.asarray(threshold)
+        ups = np.flatnonzero((ratio[:-1] <= 1.0) & (ratio[1:] > 1.0)) + 1
+        up_steps = steps[ups].astype(float)
+        pk, on = regime.spike_steps, regime.spike_onsets
+        crossed = np.zeros(pk.shape[0], dtype=bool)
+        cstep = np.full(pk.shape[0], np.nan)
+        above = np.zeros(pk.shape[0], dtype=bool)
+        prev = float(regime.window[0])
+        for i, (p, o) in enumerate(zip(pk, on)):
+            sel = up_steps[(up_steps > prev) & (up_steps <= p)]
+            if sel.size:
+                crossed[i] = True
+                cstep[i] = sel[-1]
+            jo = int(np.searchsorted(steps, o))
+            above[i] = bool(jo < ratio.shape[0] and ratio[jo] > 1.0)
+            prev = float(p)
+        late = steps >= regime.window[0]
+        rl = ratio[late & np.isfinite(ratio)]
+        return cls(
+            step=steps, time=np.asarray(time), sharpness=np.asarray(sharpness), threshold=np.asarray(threshold),
+            loss=np.asarray(loss), regime=regime, spike_steps=pk, spike_onsets=on, crossed=crossed,
+            crossing_step=cstep, lead_steps=on - cstep, peak_lead_steps=pk - cstep, above_at_onset=above,
+            late_fraction_above=float(np.mean(rl > 1.0)) if rl.size else np.nan,
+            late_median_ratio=float(np.median(rl)) if rl.size else np.nan,
+        )
+
     @property
     def ratio(self) -> np.ndarray:
         """sharpness / threshold (> 1: locally unstable with the frozen preconditioner)."""
@@ -201,28 +234,4 @@ def preconditioned_sharpness(
     kw = {"window": 0.5}
     kw.update(classify_kw or {})
     reg = classify(loss, steps, f_star=(obj.min_value if obj.min_value is not None else 0.0), **kw)
-    ratio = sharp / thr
-    ups = np.flatnonzero((ratio[:-1] <= 1.0) & (ratio[1:] > 1.0)) + 1
-    up_steps = steps[ups].astype(float)
-    pk, on = reg.spike_steps, reg.spike_onsets
-    crossed = np.zeros(pk.shape[0], dtype=bool)
-    cstep = np.full(pk.shape[0], np.nan)
-    above = np.zeros(pk.shape[0], dtype=bool)
-    prev = float(reg.window[0])
-    for i, (p, o) in enumerate(zip(pk, on)):
-        sel = up_steps[(up_steps > prev) & (up_steps <= p)]
-        if sel.size:
-            crossed[i] = True
-            cstep[i] = sel[-1]
-        jo = int(np.searchsorted(steps, o))
-        above[i] = bool(jo < ratio.shape[0] and ratio[jo] > 1.0)
-        prev = float(p)
-    late = steps >= reg.window[0]
-    rl = ratio[late & np.isfinite(ratio)]
-    return Sharpness(
-        step=steps, time=np.asarray(traj.time)[rows], sharpness=sharp, threshold=thr, loss=loss,
-        regime=reg, spike_steps=pk, spike_onsets=on, crossed=crossed, crossing_step=cstep,
-        lead_steps=on - cstep, peak_lead_steps=pk - cstep, above_at_onset=above,
-        late_fraction_above=float(np.mean(rl > 1.0)) if rl.size else np.nan,
-        late_median_ratio=float(np.median(rl)) if rl.size else np.nan,
-    )
+    return Sharpness.from_series(steps, np.asarray(traj.time)[rows], sharp, thr, loss, reg)

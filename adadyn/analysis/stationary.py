@@ -12,6 +12,7 @@ import numpy as np
 
 from adadyn.objectives.hessian import hessian_at
 from adadyn.objectives.base import Objective
+from adadyn.validation import check_int, check_nonnegative, check_positive
 
 __all__ = ["StationaryPoint", "StationaryPoints", "stationary_points", "classify_hessian"]
 
@@ -201,13 +202,19 @@ def stationary_points(obj: Objective, guesses, *, gtol: float = 1e-10, max_iter:
     a Levenberg-Marquardt shift handles singular Hessians (where convergence is
     only linear, e.g. at the degenerate minimum of 1 - cos(x1^2 + x2^2)).
     """
-    G = np.atleast_2d(np.asarray(guesses, dtype=np.float64))
-    if G.shape[1] != obj.dim:
+    try:
+        G = np.atleast_2d(np.asarray(guesses, dtype=np.float64))
+    except (TypeError, ValueError):
+        raise ValueError(f"guesses must be an array of shape (n, {obj.dim}) or ({obj.dim},) of numbers, "
+                         f"got {type(guesses).__name__}") from None
+    if G.ndim != 2 or G.shape[1] != obj.dim:
         raise ValueError(f"guesses must have shape (n, {obj.dim}) or ({obj.dim},), got {np.shape(guesses)}")
     if not np.all(np.isfinite(G)):
-        raise ValueError("guesses must be finite")
-    if not (gtol > 0 and max_iter >= 1 and merge_tol > 0):
-        raise ValueError("gtol and merge_tol must be > 0 and max_iter >= 1")
+        raise ValueError(f"guesses must be finite (no NaN or inf), got {G}")
+    gtol = check_positive("gtol", gtol)
+    merge_tol = check_positive("merge_tol", merge_tol)
+    max_iter = check_int("max_iter", max_iter, lo=1)
+    rtol_degenerate = check_nonnegative("rtol_degenerate", rtol_degenerate)
     found = []
     failed = 0
     for x0 in G:

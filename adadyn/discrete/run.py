@@ -9,7 +9,7 @@ from adadyn.discrete.trajectory import State, Trajectory
 from adadyn.objectives.base import Objective
 from adadyn.status import status_from_code
 from adadyn.validation import (
-    box_arrays, check_int, check_objective, check_optimizer, check_record_size, check_x0, record_limit,
+    box_arrays, check_int, check_nonnegative, check_objective, check_optimizer, check_record_size, check_x0, record_limit,
 )
 
 
@@ -67,8 +67,12 @@ def run(opt: Optimizer, obj: Objective, x0=None, steps: int = 1000, record_every
     _check_args(opt, obj)
     steps = check_int("steps", steps, 0)
     record_every = check_int("record_every", record_every, 1)
-    if gtol is not None and not (np.isfinite(gtol) and gtol >= 0):
-        raise ValueError(f"gtol must be a finite number >= 0, got {gtol}")
+    if gtol is not None:
+        gtol = check_nonnegative("gtol", gtol)
+    if not isinstance(record_state, (bool, np.bool_)):
+        raise TypeError(f"record_state must be True or False, got {record_state!r}")
+    if parallel is not None and not isinstance(parallel, (bool, np.bool_)):
+        raise TypeError(f"parallel must be None, True or False, got {parallel!r}")
     if state is None:
         if x0 is None:
             raise ValueError("give x0 or state")

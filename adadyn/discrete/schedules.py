@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from adadyn._jit import jit
+from adadyn.validation import check_factor, check_int, check_nonnegative
 
 SCHED_CONSTANT, SCHED_INVSQRT, SCHED_EXP, SCHED_COSINE = 0, 1, 2, 3
 
@@ -59,8 +60,7 @@ class ExponentialDecay(Schedule):
     kind = SCHED_EXP
 
     def __post_init__(self):
-        if not (math.isfinite(self.rate) and self.rate >= 0):
-            raise ValueError(f"rate must be finite and >= 0, got {self.rate}")
+        object.__setattr__(self, "rate", check_nonnegative("rate", self.rate))
 
     def params(self):
         return np.array([self.rate, 0.0, 0.0])
@@ -78,10 +78,12 @@ class CosineAnnealing(Schedule):
     kind = SCHED_COSINE
 
     def __post_init__(self):
-        if int(self.period) < 1:
-            raise ValueError(f"period must be >= 1 step, got {self.period}")
-        if not (0.0 <= self.eta_min_ratio <= 1.0):
-            raise ValueError(f"eta_min_ratio must be in [0, 1], got {self.eta_min_ratio}")
+        period = check_int("period", self.period)
+        if period < 1:
+            raise ValueError(f"period must be >= 1 step, got {period}")
+        object.__setattr__(self, "period", period)
+        object.__setattr__(self, "eta_min_ratio", check_factor("eta_min_ratio", self.eta_min_ratio,
+                                                               allow_one=True))
 
     def params(self):
         return np.array([0.0, float(self.period), self.eta_min_ratio])

@@ -41,6 +41,19 @@ def _check_rate(name, val, eta):
     if val * eta > 1.0:
         raise ValueError(f"{name} * eta must be <= 1 so that the factor 1 - {name}*eta is in [0, 1); "
                          f"got {name}={val!r}, eta={eta!r}")
+    if not 1.0 - val * eta < 1.0:
+        raise ValueError(f"{name} * eta = {val * eta!r} is below rounding: the factor 1 - {name}*eta "
+                         f"rounds to 1; got {name}={val!r}, eta={eta!r}")
+
+
+def _check_flags(spec):
+    """Every bool field is True or False (not a number, string or None)."""
+    for f in dataclasses.fields(spec):
+        if f.type in ("bool", bool):
+            val = getattr(spec, f.name)
+            if not isinstance(val, (bool, np.bool_)):
+                raise TypeError(f"{f.name} must be True or False, got {val!r}")
+            object.__setattr__(spec, f.name, bool(val))
 
 
 @dataclass(frozen=True)
@@ -57,6 +70,7 @@ class Optimizer:
 
     def __post_init__(self):
         _check_eta(self.eta)
+        _check_flags(self)
         if not isinstance(self.schedule, Schedule):
             raise ValueError(f"schedule must be a Schedule (Constant, InverseSqrt, ...), got {self.schedule!r}")
 
@@ -90,8 +104,7 @@ class Optimizer:
         ValueError
             If the optimiser has no such rate, or a rate is not in (0, 1/eta].
         """
-        eta = self.eta if eta is None else float(eta)
-        _check_eta(eta)
+        eta = self.eta if eta is None else check_positive("eta", eta)
         changes = {"eta": eta}
         for rate, val in (("a", a), ("b", b)):
             if val is None:

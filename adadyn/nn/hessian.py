@@ -173,27 +173,4 @@ def edge_of_stability(traj, *, classify_kw: dict | None = None) -> Sharpness:
     kw.update(classify_kw or {})
     # spikes from the full-resolution loss; crossings from the sharpness rows
     reg = classify(np.asarray(traj.loss), np.asarray(traj.step), f_star=0.0, **kw)
-    ratio = sharp / thr
-    ups = np.flatnonzero((ratio[:-1] <= 1.0) & (ratio[1:] > 1.0)) + 1
-    up_steps = steps[ups].astype(float)
-    pk, on = reg.spike_steps, reg.spike_onsets
-    crossed = np.zeros(pk.shape[0], dtype=bool)
-    cstep = np.full(pk.shape[0], np.nan)
-    above = np.zeros(pk.shape[0], dtype=bool)
-    prev = float(reg.window[0])
-    for i, (p, o) in enumerate(zip(pk, on)):
-        sel = up_steps[(up_steps > prev) & (up_steps <= p)]
-        if sel.size:
-            crossed[i], cstep[i] = True, sel[-1]
-        jo = int(np.searchsorted(steps, o))
-        above[i] = bool(jo < ratio.shape[0] and ratio[jo] > 1.0)
-        prev = float(p)
-    late = steps >= reg.window[0]
-    rl = ratio[late]
-    return Sharpness(
-        step=steps, time=np.asarray(traj.time)[rows], sharpness=sharp, threshold=thr,
-        loss=np.asarray(traj.loss)[rows], regime=reg, spike_steps=pk, spike_onsets=on, crossed=crossed,
-        crossing_step=cstep, lead_steps=on - cstep, peak_lead_steps=pk - cstep, above_at_onset=above,
-        late_fraction_above=float(np.mean(rl > 1.0)) if rl.size else np.nan,
-        late_median_ratio=float(np.median(rl)) if rl.size else np.nan,
-    )
+    return Sharpness.from_series(steps, np.asarray(traj.time)[rows], sharp, thr, np.asarray(traj.loss)[rows], reg)

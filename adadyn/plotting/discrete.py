@@ -52,11 +52,12 @@ def plot_loss(trajs, ax=None, *, labels=None, time_axis: bool = True, subtract_m
 
 
 def plot_state_norms(traj, ax=None):
-    """||x||, ||m||, ||sqrt(v)|| against time (the coordinates of Figure 7's state space)."""
+    """||x||, ||m||, ||sqrt(v)|| against time (the coordinates of Figure 7's state space),
+    from ``traj.x_norm``, ``traj.m_norm``, ``traj.sqrt_v_norm`` (discrete runs or networks)."""
     ax = _axes(ax)
-    ax.plot(traj.time, np.linalg.norm(traj.x, axis=1), label="||x||")
-    ax.plot(traj.time, np.linalg.norm(traj.m, axis=1), label="||m||")
-    ax.plot(traj.time, np.linalg.norm(np.sqrt(np.maximum(traj.v, 0)), axis=1), label="||sqrt v||")
+    ax.plot(traj.time, traj.x_norm, label="||x||")
+    ax.plot(traj.time, traj.m_norm, label="||m||")
+    ax.plot(traj.time, traj.sqrt_v_norm, label="||sqrt v||")
     ax.set_yscale("log")
     ax.set_xlabel("time")
     ax.legend(fontsize=8)

@@ -120,10 +120,14 @@ def plot_state_space(traj, ax=None, *, start: int | None = None, stop: int | Non
     """Trajectory in the state space (||x||, ||m||, ||sqrt v||), Figure 7 bottom row.
 
     ``start``/``stop`` select recorded steps (inclusive start, exclusive stop).
-    ``ax`` must be a 3-D Axes (``projection='3d'``) when given.
+    ``ax`` must be a 3-D Axes (``projection='3d'``) when given. Reads
+    ``traj.x_norm``, ``traj.m_norm``, ``traj.sqrt_v_norm``: recorded states of
+    :func:`adadyn.run`, or the norms :func:`adadyn.nn.train` records.
     """
-    if traj.x.shape[0] == 0:
-        raise ValueError("traj has no recorded state; run with record_state=True")
+    try:
+        norms = (traj.x_norm, traj.m_norm, traj.sqrt_v_norm)
+    except AttributeError:
+        raise ValueError("traj has no recorded state; run with record_state=True") from None
     if ax is None:
         import matplotlib.pyplot as plt
 
@@ -136,9 +140,7 @@ def plot_state_space(traj, ax=None, *, start: int | None = None, stop: int | Non
         sel &= st >= start
     if stop is not None:
         sel &= st < stop
-    nx = np.linalg.norm(traj.x[sel], axis=1)
-    nm = np.linalg.norm(traj.m[sel], axis=1)
-    nv = np.linalg.norm(np.sqrt(np.maximum(traj.v[sel], 0.0)), axis=1)
+    nx, nm, nv = (np.asarray(n)[sel] for n in norms)
     line_kw.setdefault("lw", 0.5)
     ax.plot3D(nx, nm, nv, **line_kw)
     ax.set_xlabel("||x||")

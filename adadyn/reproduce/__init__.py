@@ -11,7 +11,8 @@ from pathlib import Path
 
 from adadyn.reproduce.registry import VERDICTS, Entry, Reproduction, Row, entries, get
 
-__all__ = ["VERDICTS", "Entry", "Reproduction", "Row", "entries", "get", "run", "run_all", "write_index"]
+__all__ = ["VERDICTS", "Entry", "Reproduction", "Row", "entries", "get", "run", "run_all", "write_index",
+           "example_main"]
 
 
 def run(name: str, out_dir="reproductions", full: bool = False, scale: float = 1.0) -> Reproduction:
@@ -49,3 +50,17 @@ def run_all(out_dir="reproductions", full: bool = False, scale: float = 1.0, pro
         if progress is not None:
             progress(rep)
     return reps, write_index(reps, out)
+
+
+def example_main(names, description: str, argv=None) -> None:
+    """The command line of the scripts in ``examples/``: run the reproductions ``names``
+    with ``--out DIR``, ``--full`` and ``--scale S`` and print each one's report."""
+    import argparse
+
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--out", default="examples_out", help="directory for the figures")
+    p.add_argument("--full", action="store_true", help="the paper's sizes")
+    p.add_argument("--scale", type=float, default=1.0, help="multiply the default sizes")
+    args = p.parse_args(argv)
+    for name in names:
+        print(run(name, args.out, full=args.full, scale=args.scale).text())
