@@ -1,0 +1,160 @@
+"""The network reproductions of Ma, Wu & E (adadyn.reproduce.networks) at tiny scale.
+
+The reported numbers are checked against a bare torch loop (torch.optim.Adam with
+betas (1 - b eta, 1 - a eta), the paper's a, b), and the verdicts against the rows.
+"""
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from adadyn import nn  # noqa: E402
+from adadyn.reproduce import get  # noqa: E402
+from adadyn.reproduce.registry import verdict_from  # noqa: E402
+
+
+def bare_adam(model, prob, eta, a, b, steps):
+    """Full-batch torch.optim.Adam with beta1 = 1 - b eta, beta2 = 1 - a eta; the loss after ``steps``."""
+    opt = torch.optim.Adam(model.parameters(), lr=eta, betas=(1 - b * eta, 1 - a * eta), eps=1e-8)
+    for _ in range(steps):
+        opt.zero_grad()
+        prob.loss(model).backward()
+        opt.step()
+    return float(prob.loss(model).detach())   # no no_grad: the DGM loss differentiates the model
+
+
+def check_verdict(rep):
+    assert rep.verdict == verdict_from([r.ok for r in rep.rows if r.ok is not None])
+    assert rep.figures and all(p.exists() and p.stat().st_size > 1000 for p in rep.figures)
+
+
+def test_fig7_net_numbers_match_a_bare_torch_adam_loop(tmp_path):
+    e = get("mwe-fig7-net")
+    assert e.requires == ("torch",) and e.available()
+    rep = e.run(tmp_path, scale=0.01)          # 200 steps
+    check_verdict(rep)
+    nn.set_num_threads(1)
+    model = nn.mlp([64, 32, 32, 2], "relu", seed=0, dtype=torch.float64)
+    ref = bare_adam(model, nn.digits(2).to(dtype=torch.float64), 1e-3, 10.0, 10.0, 200)
+    assert rep.values["a10_b10"]["final_loss"] == pytest.approx(ref, rel=1e-9)
+    # the rule of the third row: label divergence or late loss >= 1e3 x the (10, 10) run's
+    third = rep.rows[2]
+    v = rep.values["a100_b1"]
+    ratio = v["late_loss"] / rep.values["a10_b10"]["late_loss"]
+    assert rep.values["large_over_oscillation"] == pytest.approx(ratio)
+    assert third.ok == (v["label"] == "divergence" or ratio >= 1e3)
+    assert rep.rows[0].ok == (rep.values["a1_b100"]["label"] == "spike")
+
+
+def test_fig10_numbers_match_a_bare_torch_adam_loop(tmp_path):
+    rep = get("mwe-fig10").run(tmp_path, scale=0.025)   # 50 steps
+    check_verdict(rep)
+    nn.set_num_threads(1)
+    prob = nn.poisson_disc(400, 400, n_test=2000)
+    model = nn.mlp([2, 10, 10, 10, 1], "gelu", seed=0, dtype=torch.float32)
+    ref = bare_adam(model, prob.to(dtype=torch.float32), 5e-4, 2.0, 200.0, 50)
+    got = rep.values["unit_a2_b200"]
+    assert got["final_step"] == 50
+    assert got["final_loss"] == pytest.approx(ref, rel=1e-4)
+    for name in ("square", "unit"):
+        d, q = rep.values[f"{name}_a2_b200"], rep.values[f"{name}_a20_b20"]
+        oks = [r.ok for r in rep.rows if r.quantity.startswith("square" if name == "square" else "unit")]
+        assert oks == [q["late_loss"] < d["late_loss"], q["late_test_error"] < d["late_test_error"]]
+
+
+def test_late_median_is_the_median_of_the_last_fifth():
+    from adadyn.reproduce.networks import late_median
+
+    s = np.arange(100.0)
+    assert late_median(s) == np.median(s[80:])
+    assert late_median([3.0]) == 3.0
+
+
+def test_fig3_net_times_are_first_crossings_of_a_bare_torch_rmsprop_run(tmp_path):
+    rep = get("mwe-fig3-net").run(tmp_path, scale=0.05)   # 200 steps
+    check_verdict(rep)
+    for row in rep.rows:   # each row is ok exactly when its three times strictly decrease
+        key = ("adam" if row.quantity.startswith("Adam") else "rmsprop") + "_time_" + row.quantity.split("= ")[1].split(",")[0]
+        t = np.array(rep.values[key])
+        assert row.ok == bool(np.all(np.isfinite(t[1:])) and np.all(np.diff(t) < 0))
+    # RMSprop a = 10: alpha = 1 - a eta = 0.99 in torch.optim.RMSprop, first crossing of 1e-2 f0
+    nn.set_num_threads(1)
+    prob = nn.digits(2).to(dtype=torch.float32)
+    model = nn.mlp([64, 64, 32, 2], "relu", seed=0, dtype=torch.float32)
+    opt = torch.optim.RMSprop(model.parameters(), lr=1e-3, alpha=0.99, eps=1e-8)
+    losses = []
+    for k in range(201):
+        opt.zero_grad()
+        loss = prob.loss(model)
+        losses.append(float(loss.detach()))
+        loss.backward()
+        opt.step()
+    losses = np.array(losses)[::5]   # the reproduction records every 5 steps
+    hit = np.nonzero(losses <= 1e-2 * losses[0])[0]
+    assert hit.size   # reached at t ~ 0.055 (measured)
+    want = 1e-3 * 5 * hit[0]
+    assert rep.values["rmsprop_time_0.01"][1] == pytest.approx(want, rel=1e-6)
+
+
+def test_fig1_sine_adam_row_follows_the_spike_label(tmp_path):
+    rep = get("mwe-fig1-sine").run(tmp_path, scale=0.01)   # 120 steps
+    check_verdict(rep)
+    assert rep.rows[0].ok == (rep.values["adam"]["label"] == "spike")
+    assert rep.rows[1].ok is None
+    # the first 120 steps of full-batch default Adam, by torch.optim.Adam directly
+    nn.set_num_threads(1)
+    model = nn.mlp([5, 50, 50, 1], "relu", seed=0, dtype=torch.float32)
+    ref = bare_adam(model, nn.sine_regression(2000, 5).to(dtype=torch.float32), 1e-3, 1.0, 100.0, 120)
+    assert rep.values["adam"]["final_loss"] == pytest.approx(ref, rel=1e-4)
+
+
+def test_fig8_net_shares_are_recomputed_from_the_regime_grid(tmp_path):
+    rep = get("mwe-fig8-net").run(tmp_path, scale=0.02)   # 200 steps, 4 x 4 grid
+    check_verdict(rep)
+    grid = np.array(rep.values["grid"])
+    assert np.allclose(grid, [0.1, 1.0, 10.0, 100.0])
+    reg = np.array(rep.values["regime"])
+    ratio = grid[None, :] / grid[:, None]          # b / a with a on the rows
+    masks = {"spike": ratio >= 10, "oscillation": (ratio >= 1 / 3) & (ratio <= 3), "divergence": ratio <= 0.1}
+    assert [int(m.sum()) for m in masks.values()] == [6, 4, 6]
+    for row, (want, mask) in zip(rep.rows, masks.items()):
+        frac = float(np.mean(reg[mask] == want))
+        assert rep.values[f"frac_{want}"] == frac and row.ok == (frac >= 0.6)
+    L = np.array(rep.values["late_mean_log10_loss"])
+    assert rep.values["median_late_log10_osc"] == pytest.approx(float(np.median(L[masks["oscillation"]])))
+
+
+def test_fig2_net_rows_follow_the_gaps(tmp_path):
+    rep = get("mwe-fig2-net").run(tmp_path, scale=0.02)
+    check_verdict(rep)
+    for row, key in zip(rep.rows, ("adam_gaps", "rmsprop_gaps")):
+        gaps = rep.values[key]
+        assert len(gaps) == 3 and all(np.isfinite(gaps)) and min(gaps) >= 0
+        assert row.ok == bool(np.all(np.diff(gaps) < 0))
+
+
+def test_fig4_net_early_ratio_matches_torch_rmsprop(tmp_path):
+    rep = get("mwe-fig4-net").run(tmp_path, scale=0.05)   # 100 steps
+    check_verdict(rep)
+    v = rep.values
+    assert [r.ok for r in rep.rows] == [v["early_ratio"] <= 0.1, v["sign_flip_share"] >= 0.2, v["spikes"] >= 1]
+    nn.set_num_threads(1)
+    prob = nn.digits(2).to(dtype=torch.float32)
+    model = nn.mlp([64, 256, 256, 128, 2], "relu", seed=0, dtype=torch.float32)
+    opt = torch.optim.RMSprop(model.parameters(), lr=1e-3, alpha=0.99, eps=1e-8)
+    losses = []
+    for _ in range(11):
+        opt.zero_grad()
+        loss = prob.loss(model)
+        losses.append(float(loss.detach()))
+        loss.backward()
+        opt.step()
+    assert v["early_ratio"] == pytest.approx(losses[10] / losses[0], rel=1e-4)
+
+
+def test_fig9_net_rows_follow_the_runs(tmp_path):
+    rep = get("mwe-fig9-net").run(tmp_path, scale=0.0125)   # 100 steps
+    check_verdict(rep)
+    d, q = rep.values["a1_b100"], rep.values["a10_b10"]
+    assert [r.ok for r in rep.rows] == [q["late_loss"] < d["late_loss"], d["spikes"] > q["spikes"]]
+    assert 0.0 <= d["test_error"] <= 1.0 and 0.0 <= q["test_error"] <= 1.0
