@@ -19,7 +19,9 @@ traffic) and returns it; :func:`adadyn.run` then restores it and replays the
 last few steps with the reference driver, which stops exactly where the unfused
 run stops. The iterates are the same operations in the same order as
 ``run_core`` (both step through :mod:`adadyn.discrete.step`), so x, m, v are
-bit-identical; the loss is summed in parallel and may differ in its last bits.
+bit-identical; the loss and the norm are summed in parallel with reassociation allowed
+(``fastmath={"reassoc", "nsz"}``, which only reductions can use here) and may differ in
+their last bits.
 """
 from __future__ import annotations
 
@@ -189,5 +191,5 @@ def fused_kernel(coord, *, cache: bool):
         clone.__module__ = fn.__module__
         name = getattr(getattr(coord, "py_func", coord), "__name__", "coord")
         clone = variant(clone, name)
-        _compiled[key] = (coord, jit(FUSED_SIG, parallel=True, cache=cache)(clone))
+        _compiled[key] = (coord, jit(FUSED_SIG, parallel=True, cache=cache, fastmath={"reassoc", "nsz"})(clone))
     return _compiled[key][1]
