@@ -4,7 +4,7 @@ A bias-free linear model on ``regression(X, y)`` is ``least_squares(X, y)``; the
 torch run and the Numba kernel run must agree to 1e-12 relative over the
 transient (every gradient component stays far from zero, asserted), and step
 by step from a shared state near the minimum, where whole-run agreement is
-impossible (PERFORMANCE.md: the map amplifies rounding there).
+impossible (docs/performance.md: the map amplifies rounding there).
 """
 import numpy as np
 import pytest
