@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 import adadyn as ad
-from adadyn.reproduce._common import figure, g, save, steps_at
+from adadyn.reproduce._common import figure, g, save, score_fig8_regions, steps_at
 from adadyn.reproduce.registry import Reproduction, reproduction
 
 PAPER = "Ma, Wu & E 2020"
@@ -245,20 +245,8 @@ def figure8(out, full: bool, scale: float) -> Reproduction:
     steps = steps_at(200_000, 400_000, full, scale, minimum=20_000)
     grid = np.logspace(-1, 2, n)
     pd = phase_diagram(obj, x0, grid, grid, 1e-3, steps)
-    A, B = np.meshgrid(grid, grid, indexing="ij")
-    ratio = B / A
-    regions = (("spike", "b >= 10 a", ratio >= 10.0),
-               ("oscillation", "a/3 <= b <= 3a", (ratio >= 1 / 3) & (ratio <= 3)),
-               ("divergence", "a >= 10 b", ratio <= 0.1))
     rep = Reproduction("mwe-fig8", PAPER, f"Figure 8 on the Figure 5 quadratic ({n} x {n} grid)")
-    for want, where, mask in regions:
-        labs, cnt = np.unique(pd.regime[mask], return_counts=True)
-        frac = float(np.mean(pd.regime[mask] == want))
-        rep.values[f"frac_{want}"] = frac
-        rep.add(f"region {where}: share labelled {want}", f"{want} regime", f"{100 * frac:.0f} % ("
-                + ", ".join(f"{lab} {c}" for lab, c in zip(labs, cnt)) + ")", frac >= 0.6)
-    osc = float(np.median(pd.late_mean_log10_loss[regions[1][2]]))
-    div = float(np.median(pd.late_mean_log10_loss[regions[2][2]]))
+    osc, div = score_fig8_regions(rep, pd, grid)
     rep.values.update(median_late_log10_osc=osc, median_late_log10_div=div, counts=pd.counts(), grid=grid.tolist(),
                       steps=steps, window=pd.window, late_mean_log10_loss=pd.late_mean_log10_loss.tolist())
     rep.add("median late log10 loss: a ~ b vs a >> b", "small vs large", f"{osc:.3g} vs {div:.3g}", osc < div - 3)

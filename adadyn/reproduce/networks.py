@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 import adadyn as ad
-from adadyn.reproduce._common import figure, g, save, steps_at
+from adadyn.reproduce._common import figure, g, save, score_fig8_regions, steps_at
 from adadyn.reproduce.ma_wu_e import FIG7_CASES, PAPER, regimes_figure
 from adadyn.reproduce.registry import Reproduction, reproduction
 
@@ -247,20 +247,8 @@ def figure8_net(out, full: bool, scale: float) -> Reproduction:
     steps = steps_at(10_000, 20_000, full, scale, minimum=100)
     grid = np.logspace(-1, 2, n)
     pd = phase_diagram(nn.digits(2), [64, 16, 2], grid, grid, 1e-3, steps, dtype="float32")
-    A, B = np.meshgrid(grid, grid, indexing="ij")
-    ratio = B / A
-    regions = (("spike", "b >= 10 a", ratio >= 10.0),
-               ("oscillation", "a/3 <= b <= 3a", (ratio >= 1 / 3) & (ratio <= 3)),
-               ("divergence", "a >= 10 b", ratio <= 0.1))
     rep = Reproduction("mwe-fig8-net", PAPER, f"Figure 8 on 2-class digits, 64-16-2 ({n} x {n} grid)")
-    for want, where, mask in regions:
-        labs, cnt = np.unique(pd.regime[mask], return_counts=True)
-        frac = float(np.mean(pd.regime[mask] == want))
-        rep.values[f"frac_{want}"] = frac
-        rep.add(f"region {where}: share labelled {want}", f"{want} regime", f"{100 * frac:.0f} % ("
-                + ", ".join(f"{lab} {c}" for lab, c in zip(labs, cnt)) + ")", frac >= 0.6)
-    osc = float(np.median(pd.late_mean_log10_loss[regions[1][2]]))
-    div = float(np.median(pd.late_mean_log10_loss[regions[2][2]]))
+    osc, div = score_fig8_regions(rep, pd, grid)
     rep.values.update(median_late_log10_osc=osc, median_late_log10_div=div, grid=grid.tolist(), steps=steps,
                       regime=pd.regime.tolist(), late_mean_log10_loss=pd.late_mean_log10_loss.tolist())
     rep.add("median late log10 loss: a ~ b vs a >> b", "small vs large", f"{osc:.3g} vs {div:.3g}", osc < div - 1)
