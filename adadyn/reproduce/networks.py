@@ -24,6 +24,11 @@ def _nn():
     return nn
 
 
+def _torch():
+    """torch, reached through :mod:`adadyn.nn` (the only module of the package that imports it)."""
+    return _nn().torch
+
+
 def late_median(series, frac: float = 0.2) -> float:
     """Median of the last ``frac`` of a recorded series (the late phase)."""
     s = np.asarray(series, dtype=float)
@@ -41,7 +46,7 @@ def figure7_net(out, full: bool, scale: float) -> Reproduction:
     Adam, eta = 1e-3, (a, b) = (1, 100), (10, 10), (100, 1) on a 64-32-32-2 ReLU net
     (float64). Labels from :func:`adadyn.analysis.classify`; state space (|x|, |m|, |sqrt v|)
     from ``traj.x_norm``, ``m_norm``, ``sqrt_v_norm``."""
-    import torch
+    torch = _torch()
 
     from adadyn.analysis import classify
 
@@ -98,7 +103,7 @@ def figure10(out, full: bool, scale: float) -> Reproduction:
     """Figure 10: both deep Galerkin problems (eq. (13)), Adam with eta = 5e-4,
     (a, b) = (2, 200) (PyTorch's defaults) against (20, 20) (a ~ b), and (200, 2) with
     ``full``; late loss and test error E(u - u*)^2 on fresh points."""
-    import torch
+    torch = _torch()
 
     from adadyn.analysis import classify
 
@@ -155,7 +160,7 @@ def figure3_net(out, full: bool, scale: float) -> Reproduction:
     RMSprop with alpha = 1 - a eta, a in {1, 10, 100}; the time t = eta k at which the loss
     first falls to 1e-2 and 1e-3 of its initial value. The paper's network is 256-128-64
     on 2-class CIFAR-10 (Figure 2); the default here is 64-64-32-2, ``full`` uses 64-256-128-64-2."""
-    import torch
+    torch = _torch()
 
     from adadyn.reproduce.ma_wu_e import first_time
 
@@ -200,7 +205,7 @@ def figure1_sine(out, full: bool, scale: float) -> Reproduction:
     """Figure 1 right: f*(x) = sum_k sin(2 pi x_k) on 2000 points of [0, 1]^5, full-batch
     Adam (eta = 1e-3, beta = (0.9, 0.999)) and RMSprop (alpha = 0.99, as in Figure 2); the
     paper's net is 5-100-100-1 (``full``, float64), the default 5-50-50-1 in float32."""
-    import torch
+    torch = _torch()
 
     from adadyn.analysis import classify
 
@@ -271,7 +276,7 @@ def figure2_net(out, full: bool, scale: float) -> Reproduction:
     alpha = 0.99 (RMSprop) fixed, the early loss curves against time t = eta k approach
     signGD's (eta = 1e-5) as eta shrinks. Measured: max |log10 L(t) - log10 L_sign(t)| over
     t in [0, T]. 2-class digits, 64-32-16-2 ReLU, float32 (the paper: 256-128-64 on CIFAR-10)."""
-    import torch
+    torch = _torch()
 
     nn = _nn()
     T = 0.05 if not full else 0.2
@@ -319,7 +324,7 @@ def figure4_net(out, full: bool, scale: float) -> Reproduction:
     fast initial convergence (loss/f0 after 10 % of the steps), small oscillations (share of
     sign changes of the loss increments in the last quarter) and large spikes
     (:func:`adadyn.analysis.classify` spike count)."""
-    import torch
+    torch = _torch()
 
     from adadyn.analysis import classify
 
@@ -367,7 +372,7 @@ def figure9_net(out, full: bool, scale: float) -> Reproduction:
     images of 10-class digits) on a 64-128-64-10 ReLU MLP, PyTorch's defaults (a, b) = (1, 100)
     against a ~ b = (10, 10). The paper trains a half-width ResNet18 on 10 x 1000 CIFAR-10
     images with batch 1000 (no such data or model here). Recorded losses are minibatch losses."""
-    import torch
+    torch = _torch()
 
     from adadyn.analysis import classify
 
