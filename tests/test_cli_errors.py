@@ -223,6 +223,9 @@ def test_sigint_keeps_finished_chunks_and_resumes(tmp_path):
     while not list((out / "chunks").glob("chunk_*.npz")) and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
     if proc.poll() is not None:
+        # a crash before the first chunk must fail the test, not hide behind the skip
+        _, err = proc.communicate()
+        assert proc.returncode == 0, err
         pytest.skip("the sweep finished before it could be interrupted")
     proc.send_signal(signal.SIGINT)
     t0 = time.monotonic()
