@@ -25,6 +25,8 @@ their last bits.
 """
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 from numba import prange, types
 
@@ -176,6 +178,15 @@ FUSED_SIG = types.none(
 _compiled: dict = {}
 
 
+def _code_bytes(code) -> bytes:
+    """A process-independent rendering of a code object (nested code objects recursed,
+    so no memory address enters it)."""
+    if code is None:
+        return b""
+    consts = [_code_bytes(c) if hasattr(c, "co_code") else repr(c).encode() for c in code.co_consts]
+    return b"|".join([code.co_code, repr(code.co_names).encode(), *consts])
+
+
 def fused_kernel(coord, *, cache: bool):
     """The fused driver bound to ``coord`` (a Numba function ``(xi, i, t, data) -> (f_i, g_i)``),
     compiled once per coordinate function (on disk too when ``cache``)."""
@@ -189,7 +200,10 @@ def fused_kernel(coord, *, cache: bool):
         clone = _types.FunctionType(fn.__code__, glb, fn.__name__, fn.__defaults__, fn.__closure__)
         clone.__qualname__ = fn.__qualname__
         clone.__module__ = fn.__module__
-        name = getattr(getattr(coord, "py_func", coord), "__name__", "coord")
-        clone = variant(clone, name)
+        # Numba's cache index tracks this file only, not the coordinate function's:
+        # a digest of its code in the name keeps a cached copy from outliving an edit.
+        py = getattr(coord, "py_func", coord)
+        digest = hashlib.sha1(_code_bytes(getattr(py, "__code__", None))).hexdigest()[:10]
+        clone = variant(clone, f"{getattr(py, '__name__', 'coord')}_{digest}")
         _compiled[key] = (coord, jit(FUSED_SIG, parallel=True, cache=cache, fastmath={"reassoc", "nsz"})(clone))
     return _compiled[key][1]
