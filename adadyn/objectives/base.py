@@ -84,6 +84,9 @@ class Structure:
         f = sum_i f_i and g_i the i-th gradient component (signature
         :data:`adadyn.discrete.kernels_fused.COORD_SIG`). With it, :func:`adadyn.run`
         fuses gradient, loss and update into one pass over memory at large d.
+        Index ``data`` with unsigned offsets (``data[np.uint64(d + i)]``): a
+        signed computed index makes Numba check for negative indices, which
+        stops the fused loop from vectorising (about 2x slower).
     """
 
     kind: str
