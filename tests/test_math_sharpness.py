@@ -84,3 +84,88 @@ def test_thresholds_by_hand():
     assert th(ad.Adam(0.01, schedule=ad.InverseSqrt()), k=3) == pytest.approx(7600.0, rel=1e-14)
     with pytest.raises(ValueError, match="Lion"):
         th(ad.Lion(0.01))
+
+
+# ------------------------------------------------------------------ mutation-testing survivors
+from types import SimpleNamespace  # noqa: E402
+
+from adadyn.analysis.sharpness import Sharpness  # noqa: E402
+
+
+def test_spikes_related_to_threshold_crossings_by_hand():
+    """from_series reads only spike_steps, spike_onsets and window of the regime. The
+    ratio below (sharpness 2 r over threshold 2) crosses 1 upwards at steps 40, 80, 110
+    and 160 (1.0 -> 1.3 counts: the ratio must exceed 1 strictly); the answers are
+    written out by hand."""
+    r = np.array([np.nan, 0.5, 0.5, 0.5, 1.5, 1.5, 0.8, 0.8, 1.2, 1.2,
+                  0.9, 1.1, 1.1, 0.7, 0.7, 1.0, 1.3, 1.3, 0.6, 0.6])
+    steps = np.arange(20) * 10
+    reg = SimpleNamespace(spike_steps=np.array([90.0, 130.0, 175.0, 190.0]),
+                          spike_onsets=np.array([70.0, 120.0, 150.0, 185.0]), window=(0, 190))
+    sh = Sharpness.from_series(steps, steps * 0.5, 2 * r, np.full(20, 2.0), np.ones(20), reg)
+    np.testing.assert_array_equal(sh.crossed, [True, True, True, False])
+    np.testing.assert_array_equal(sh.crossing_step, [80.0, 110.0, 160.0, np.nan])
+    np.testing.assert_array_equal(sh.lead_steps, [-10.0, 10.0, -10.0, np.nan])
+    np.testing.assert_array_equal(sh.peak_lead_steps, [10.0, 20.0, 15.0, np.nan])
+    # onsets 70 (ratio 0.8), 120 (1.1), 150 (1.0: not above), 185 (next row 190: 0.6)
+    np.testing.assert_array_equal(sh.above_at_onset, [False, True, False, False])
+    assert sh.late_fraction_above == pytest.approx(8 / 19, rel=1e-15)   # NaN row left out
+    assert sh.late_median_ratio == pytest.approx(0.9, rel=1e-15)
+    np.testing.assert_array_equal(sh.ratio[1:], r[1:])
+    np.testing.assert_array_equal(sh.time, steps * 0.5)
+    # the window starts later: rows before it are not in the late statistics, and a crossing
+    # before the window's start is not attributed to the first spike
+    late = SimpleNamespace(spike_steps=np.array([90.0]), spike_onsets=np.array([70.0]), window=(80, 190))
+    sh = Sharpness.from_series(steps, steps, 2 * r, np.full(20, 2.0), np.ones(20), late)
+    assert not sh.crossed[0] and np.isnan(sh.crossing_step[0])
+    assert sh.late_fraction_above == pytest.approx(6 / 12, rel=1e-15)
+    # no late rows at all
+    empty = SimpleNamespace(spike_steps=np.array([]), spike_onsets=np.array([]), window=(1000, 1000))
+    sh = Sharpness.from_series(steps, steps, 2 * r, np.full(20, 2.0), np.ones(20), empty)
+    assert np.isnan(sh.late_fraction_above) and np.isnan(sh.late_median_ratio) and sh.crossed.shape == (0,)
+
+
+def test_adafix_threshold_and_unsupported_methods():
+    """AdaFix is eq. (1) with h = 1 - beta1, r = beta1: (2 + 2 beta1)/((1 - beta1) eta)."""
+    th = ad.analysis.sharpness.stability_threshold
+    assert th(ad.AdaFix(0.01)) == pytest.approx(3.8 / (0.1 * 0.01), rel=1e-12)
+    for opt in (ad.SignGD(0.01), ad.Lion(0.01)):
+        with pytest.raises(ValueError, match="no preconditioned stability threshold"):
+            th(opt)
+    tr = ad.run(ad.AMSGrad(0.01), ad.objectives.quadratic(A), X0, 10, record_every=5)
+    with pytest.raises(ValueError, match="AMSGrad"):
+        ad.analysis.preconditioned_sharpness(tr)
+
+
+def test_rows_methods_and_defaults():
+    """every = 2 takes rows 0, 2, 4, ...; 'auto' switches to Lanczos above dense_max; the
+    objective defaults to the run's; input checks name their parameter."""
+    obj = ad.objectives.quadratic(A)
+    opt = ad.Adam(0.01, beta1=0.9, beta2=0.95, eps=1e-3)
+    tr = ad.run(opt, obj, X0, 100, record_every=10)
+    exp = _expected(tr, 0.95, 1e-3, False, True)
+    sh = ad.analysis.preconditioned_sharpness(tr, every=2)
+    np.testing.assert_array_equal(sh.step, np.asarray(tr.step)[::2])
+    np.testing.assert_allclose(sh.sharpness[1:], exp[::2][1:], rtol=1e-10)
+    np.testing.assert_allclose(sh.loss, np.asarray(tr.loss)[::2], rtol=0)
+    lz = ad.analysis.preconditioned_sharpness(tr, obj, dense_max=2, tol=1e-12)
+    np.testing.assert_allclose(lz.sharpness[1:], exp[1:], rtol=1e-8)
+    # Lanczos on an objective without a Hessian: Hessian-vector products (finite differences)
+    rng = np.random.default_rng(5)
+    U = rng.standard_normal((30, 30))
+    B = U @ U.T / 30 + 0.1 * np.eye(30)
+    q30 = ad.objectives.quadratic(B)
+    nohess = ad.Objective(30, q30._value_grad, data=q30.data, name="quadratic without Hessian")
+    assert not nohess.has_hessian
+    t30 = ad.run(opt, q30, rng.standard_normal(30), 60, record_every=20)
+    nh = ad.analysis.preconditioned_sharpness(t30, nohess, method="lanczos", tol=1e-10)
+    for j in (1, 2, 3):
+        v = t30.v[j] / (1 - 0.95 ** t30.step[j])
+        s = 1 / np.sqrt(np.sqrt(v) + 1e-3)
+        assert nh.sharpness[j] == pytest.approx(np.linalg.eigvalsh(s[:, None] * B * s[None, :])[-1], rel=1e-5)
+    for kw, name in ((dict(every=0), "every"), (dict(method="eig"), "method")):
+        with pytest.raises(ValueError, match=name):
+            ad.analysis.preconditioned_sharpness(tr, **kw)
+    bare = ad.run(opt, obj, X0, 10, record_state=False)
+    with pytest.raises(ValueError, match="record_state"):
+        ad.analysis.preconditioned_sharpness(bare)
