@@ -221,6 +221,20 @@ def test_newton_fallbacks_find_the_root_where_plain_newton_fails():
         assert sp[0].grad_norm <= 1e-14
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered")
+@pytest.mark.parametrize("expr,x0,budget", [("exp(x1) - 2*x1", -8.0, 7),
+                                            ("x1*atan(x1) - log(1 + x1**2)/2", 3.0, 4),
+                                            ("x1**4/4 - x1", 1e-7, 5)])
+def test_damped_newton_converges_within_a_few_iterations(expr, x0, budget):
+    """Near a simple root the safeguarded Newton iteration is Newton's (t = 1 accepted,
+    quadratic convergence): from these guesses it needs at most ``budget`` iterations
+    (plain Newton gets budget // 2 of them and fails). A line search that shrinks the
+    step too little or too much, a wrong Armijo factor or a Newton step of the wrong
+    sign (left to the LM shift to repair) all need more."""
+    sp = ad.analysis.stationary_points(ad.Objective.from_expr(expr), [[x0]], max_iter=budget)
+    assert sp.n_failed == 0 and sp[0].kind == "minimum"
+
+
 def test_failed_guesses_are_counted_and_later_guesses_still_run():
     """f = x^4/4 - x: at x = 0 the Hessian is 0 and the gradient -1 is outside its
     range, so Newton (and the LM shift) cannot move; other guesses find x = 1."""
