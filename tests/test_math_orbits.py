@@ -297,6 +297,7 @@ def test_non_differentiable_orbit_reports_its_point():
     _check_not_found(orb, 2, 2, pmin=2, npts=1)
     assert "differentiable" in orb.message and orb.iterations == 0 and orb.residual < 1e-15
     np.testing.assert_array_equal(orb.points, [[0.3, 0.0]])
+    assert orb.blocks == ("x",)
 
 
 def test_absolute_and_relative_tolerances_reach_newton():
@@ -322,3 +323,17 @@ def test_absolute_and_relative_tolerances_reach_newton():
     z, ok, its, res = newton_orbit(F, F.point([1.02 * c], None, [(1.02 * c) ** 2]), 2)
     assert ok and its > 0
     np.testing.assert_allclose(np.sort(z[:1]), [c] if z[0] > 0 else [-c], rtol=1e-12)
+
+
+def test_last_iteration_convergence_is_polished_and_2d_guesses():
+    """From 0.015 the RMSprop 2-cycle needs several Newton steps and the last one leaves a
+    nonzero residual: with max_iter equal to that count the check after the loop accepts
+    the orbit and polishes it with that residual. A guess given as a (1, d) array is x."""
+    obj = ad.objectives.quadratic([[1.0]])
+    opt = ad.RMSprop(0.01, alpha=0.9, eps=1e-4)
+    good = ad.analysis.periodic_orbit(opt, obj, 2, [0.015])
+    last = ad.analysis.periodic_orbit(opt, obj, 2, [0.015], max_iter=good.iterations)
+    assert good.found and last.found and last.iterations == good.iterations
+    np.testing.assert_allclose(last.points, good.points, rtol=1e-12)
+    two_d = ad.analysis.periodic_orbit(opt, obj, 2, np.array([[0.015]]))
+    np.testing.assert_array_equal(two_d.points, good.points)
