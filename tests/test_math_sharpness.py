@@ -95,20 +95,24 @@ from adadyn.analysis.sharpness import Sharpness  # noqa: E402
 def test_spikes_related_to_threshold_crossings_by_hand():
     """from_series reads only spike_steps, spike_onsets and window of the regime. The
     ratio below (sharpness 2 r over threshold 2) crosses 1 upwards at steps 40, 80, 110
-    and 160 (1.0 -> 1.3 counts: the ratio must exceed 1 strictly); the answers are
-    written out by hand."""
+    and 160 (1.0 -> 1.3 counts: the ratio must exceed 1 strictly); a crossing at a
+    spike's peak step belongs to that spike. The answers are written out by hand."""
     r = np.array([np.nan, 0.5, 0.5, 0.5, 1.5, 1.5, 0.8, 0.8, 1.2, 1.2,
                   0.9, 1.1, 1.1, 0.7, 0.7, 1.0, 1.3, 1.3, 0.6, 0.6])
     steps = np.arange(20) * 10
-    reg = SimpleNamespace(spike_steps=np.array([90.0, 130.0, 175.0, 190.0]),
-                          spike_onsets=np.array([70.0, 120.0, 150.0, 185.0]), window=(0, 190))
+    pk = np.array([90.0, 110.0, 175.0, 190.0, 195.0])
+    on = np.array([70.0, 100.0, 160.0, 150.0, 195.0])
+    reg = SimpleNamespace(spike_steps=pk, spike_onsets=on, window=(0, 190))
     sh = Sharpness.from_series(steps, steps * 0.5, 2 * r, np.full(20, 2.0), np.ones(20), reg)
-    np.testing.assert_array_equal(sh.crossed, [True, True, True, False])
-    np.testing.assert_array_equal(sh.crossing_step, [80.0, 110.0, 160.0, np.nan])
-    np.testing.assert_array_equal(sh.lead_steps, [-10.0, 10.0, -10.0, np.nan])
-    np.testing.assert_array_equal(sh.peak_lead_steps, [10.0, 20.0, 15.0, np.nan])
-    # onsets 70 (ratio 0.8), 120 (1.1), 150 (1.0: not above), 185 (next row 190: 0.6)
-    np.testing.assert_array_equal(sh.above_at_onset, [False, True, False, False])
+    assert sh.regime is reg
+    np.testing.assert_array_equal(sh.spike_steps, pk)
+    np.testing.assert_array_equal(sh.spike_onsets, on)
+    np.testing.assert_array_equal(sh.crossed, [True, True, True, False, False])
+    np.testing.assert_array_equal(sh.crossing_step, [80.0, 110.0, 160.0, np.nan, np.nan])
+    np.testing.assert_array_equal(sh.lead_steps, [-10.0, -10.0, 0.0, np.nan, np.nan])
+    np.testing.assert_array_equal(sh.peak_lead_steps, [10.0, 0.0, 15.0, np.nan, np.nan])
+    # onsets 70 (ratio 0.8), 100 (0.9), 160 (1.3), 150 (1.0: not above), 195 (after the last row)
+    np.testing.assert_array_equal(sh.above_at_onset, [False, False, True, False, False])
     assert sh.late_fraction_above == pytest.approx(8 / 19, rel=1e-15)   # NaN row left out
     assert sh.late_median_ratio == pytest.approx(0.9, rel=1e-15)
     np.testing.assert_array_equal(sh.ratio[1:], r[1:])
@@ -123,6 +127,40 @@ def test_spikes_related_to_threshold_crossings_by_hand():
     empty = SimpleNamespace(spike_steps=np.array([]), spike_onsets=np.array([]), window=(1000, 1000))
     sh = Sharpness.from_series(steps, steps, 2 * r, np.full(20, 2.0), np.ones(20), empty)
     assert np.isnan(sh.late_fraction_above) and np.isnan(sh.late_median_ratio) and sh.crossed.shape == (0,)
+
+
+def test_regime_is_classified_on_steps_with_the_objective_minimum():
+    """The regime is classify(loss, steps, f_star = obj.min_value (0 when unknown),
+    window=0.5, **classify_kw) of the analysed rows; the time column is the run's."""
+    from adadyn.analysis import classify
+    opt = ad.Adam(0.01, beta1=0.9, beta2=0.95, eps=1e-3)
+    for mv, f_star in ((5.0, 5.0), (None, 0.0)):
+        kw = {} if mv is None else {"min_value": mv}
+        obj = ad.Objective.from_expr("x1**2 + 3*x2**2 + 5", **kw)
+        tr = ad.run(opt, obj, [1.0, -2.0], 300, record_every=3)
+        for ckw in (None, {"window": 0.25}):
+            sh = ad.analysis.preconditioned_sharpness(tr, every=2, classify_kw=ckw)
+            loss, steps = np.asarray(tr.loss)[::2], np.asarray(tr.step)[::2]
+            ref = classify(loss, steps, f_star=f_star, **(ckw or {"window": 0.5}))
+            assert tuple(sh.regime.window) == tuple(ref.window), (mv, ckw)
+            assert sh.regime.log_level == pytest.approx(ref.log_level, rel=1e-12)
+            assert sh.regime.reference == pytest.approx(ref.reference, rel=1e-12)
+            np.testing.assert_array_equal(sh.time, np.asarray(tr.time)[::2])
+
+
+def test_lanczos_takes_the_largest_algebraic_eigenvalue():
+    """An indefinite Hessian whose most negative eigenvalue (-50) dominates in modulus: the
+    sharpness is the largest algebraic eigenvalue of P^1/2 H P^1/2, not the largest |.|."""
+    rng = np.random.default_rng(2)
+    Q = np.linalg.qr(rng.standard_normal((8, 8)))[0]
+    H = Q @ np.diag([-50.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0]) @ Q.T
+    opt = ad.RMSprop(1e-3, alpha=0.9, eps=1e-3)
+    tr = ad.run(opt, ad.objectives.quadratic(H), rng.standard_normal(8), 30, record_every=10)
+    sh = ad.analysis.preconditioned_sharpness(tr, method="lanczos", tol=1e-12)
+    for j in (1, 2, 3):
+        s = 1 / np.sqrt(np.sqrt(tr.v[j]) + 1e-3)
+        assert sh.sharpness[j] == pytest.approx(np.linalg.eigvalsh(s[:, None] * H * s[None, :])[-1], rel=1e-9)
+        assert sh.sharpness[j] > 0
 
 
 def test_adafix_threshold_and_unsupported_methods():
