@@ -252,3 +252,12 @@ def test_top_eigenvalue_defaults_and_lanczos_paths():
     for d, want in ((500, "dense"), (501, "lanczos")):
         assert ad.analysis.top_eigenvalue(ad.objectives.diagonal_quadratic(np.linspace(1, 2, d)),
                                           np.zeros(d))[2] == want
+
+
+def test_lanczos_default_tolerance_resolves_a_clustered_top():
+    """300 eigenvalues in [0.1, 1] and a top one at 1.001: the default Lanczos tolerance
+    (1e-10) gives it to ~1e-12; a loose tolerance stops ~1e-3 short."""
+    lam = np.r_[np.linspace(0.1, 1.0, 299), 1.001]
+    top, low, meth = ad.analysis.top_eigenvalue(ad.objectives.diagonal_quadratic(lam), np.zeros(300),
+                                                method="lanczos")
+    assert meth == "lanczos" and top == pytest.approx(1.001, rel=1e-10) and low == pytest.approx(0.1, rel=1e-3)

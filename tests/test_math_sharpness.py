@@ -207,3 +207,12 @@ def test_rows_methods_and_defaults():
     bare = ad.run(opt, obj, X0, 10, record_state=False)
     with pytest.raises(ValueError, match="record_state"):
         ad.analysis.preconditioned_sharpness(bare)
+
+
+def test_lanczos_default_tolerance_resolves_a_clustered_top():
+    """300 curvatures in [0.1, 1] and one at 1.001 (GD: P = I): the default tol = 1e-8 gives
+    the top to ~1e-9; a loose tolerance stops ~1e-3 short."""
+    lam = np.r_[np.linspace(0.1, 1.0, 299), 1.001]
+    tr = ad.run(ad.GD(0.1), ad.objectives.diagonal_quadratic(lam), np.ones(300), 30, record_every=10)
+    sh = ad.analysis.preconditioned_sharpness(tr, method="lanczos")
+    np.testing.assert_allclose(sh.sharpness[1:], 1.001, rtol=1e-8)
