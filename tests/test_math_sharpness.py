@@ -107,6 +107,7 @@ def test_spikes_related_to_threshold_crossings_by_hand():
     assert sh.regime is reg
     np.testing.assert_array_equal(sh.spike_steps, pk)
     np.testing.assert_array_equal(sh.spike_onsets, on)
+    assert sh.crossed.dtype == bool and sh.above_at_onset.dtype == bool
     np.testing.assert_array_equal(sh.crossed, [True, True, True, False, False])
     np.testing.assert_array_equal(sh.crossing_step, [80.0, 110.0, 160.0, np.nan, np.nan])
     np.testing.assert_array_equal(sh.lead_steps, [-10.0, -10.0, 0.0, np.nan, np.nan])
