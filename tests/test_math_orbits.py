@@ -268,6 +268,7 @@ def _check_not_found(orb, period, n, pmin=0, npts=0):
     assert isinstance(orb.residual, float)
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered")
 def test_failures_report_why_and_how_far():
     quad = ad.objectives.quadratic(np.eye(2))
     # signGD: the 3rd iterate's sign argument is 0 in x2 (no derivative), before convergence
