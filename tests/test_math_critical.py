@@ -166,3 +166,98 @@ def test_stationary_points_and_lyapunov_refuse_non_finite_starts():
         ad.analysis.lyapunov_exponents(ad.GD(0.1), obj, [1.0, 0.0], 0)
     with pytest.raises(ValueError, match="transient"):
         ad.analysis.lyapunov_exponents(ad.GD(0.1), obj, [1.0, 0.0], 10, transient=-1)
+
+
+# ------------------------------------------------------------------ mutation-testing survivors
+_D4 = ad.objectives.diagonal_quadratic([0.1, 0.5, 0.3, 0.2])
+_PRE_OUT = "lambda_max(diag(1/(sqrt(v*) + eps)) H)"
+_PRE_IN = "lambda_max(diag(1/sqrt(v* + eps)) H)"
+FORMULAS = [
+    (ad.GD(1.0), None, "2 / lambda_max"),
+    (ad.RMSprop(1.0, eps=1e-3), None, "2 eps / lambda_max(H)"),
+    (ad.RMSprop(1.0, eps=1e-3), 0.5, "2 / " + _PRE_OUT),
+    (ad.RMSprop(1.0, eps=1e-3, eps_inside=True), None, "2 sqrt(eps) / lambda_max(H)"),
+    (ad.RMSprop(1.0, eps=1e-3, eps_inside=True), 0.5, "2 / " + _PRE_IN),
+    (ad.Adam(1.0, eps=1e-3), None, "(2 + 2 beta1) eps / ((1 - beta1) lambda_max(H))"),
+    (ad.Adam(1.0, eps=1e-3), 0.5, "(2 + 2 beta1) / ((1 - beta1) " + _PRE_OUT + ")"),
+    (ad.Adam(1.0, eps=1e-3, eps_inside=True), None, "(2 + 2 beta1) sqrt(eps) / ((1 - beta1) lambda_max(H))"),
+    (ad.Adam(1.0, eps=1e-3, eps_inside=True), 0.5, "(2 + 2 beta1) / ((1 - beta1) " + _PRE_IN + ")"),
+    (ad.AMSGrad(1.0), None, "2 (1 + r) eps / (h lambda_max(H))"),   # h = 1 - r, but a running max
+    (ad.Family(1.0, h=1.0, r=0.5, p=0.1, q=0.9, eps=1e-3), None, "2 (1 + r) eps / (h lambda_max(H))"),
+    (ad.Family(1.0, h=0.3, r=0.5, p=0.1, q=0.9, eps=1e-3), 0.5, "2 (1 + r) / (h " + _PRE_OUT + ")"),
+    (ad.Family(1.0, h=0.3, r=0.5, p=0.1, q=0.9, eps=1e-3, eps_inside=True), None,
+     "2 (1 + r) sqrt(eps) / (h lambda_max(H))"),
+]
+
+
+@pytest.mark.parametrize("opt,v,formula", FORMULAS, ids=lambda a: getattr(a, "name", str(a)))
+def test_reported_formula_and_flags(opt, v, formula):
+    c = ad.analysis.critical_learning_rate(opt, _D4, np.zeros(4), v=v)
+    assert c.formula == formula
+    assert c.method == "dense" and c.preconditioned is (v is not None and not isinstance(opt, ad.GD))
+    lam = 0.5 / (np.sqrt(0.5) + 1e-3) if (c.preconditioned and "sqrt(v*) +" in formula) else (
+        0.5 / np.sqrt(0.5 + 1e-3) if c.preconditioned else 0.5)
+    assert c.lambda_max == pytest.approx(lam, rel=1e-12)
+
+
+def test_curvature_below_one_and_zero_and_negligible():
+    """lambda_max < 1 still gives 2 (1 + r)/(h lambda_max); a zero eigenvalue (degenerate
+    minimum) is not counted; lambda_min = -1e-10 next to lambda_max = 1e3 is within the
+    relative tolerance 1e-12 * 1e3 and not counted either, -2e-9 is a saddle."""
+    gd = ad.analysis.critical_learning_rate(ad.GD(1.0), _D4, np.zeros(4))
+    assert gd.eta_c == pytest.approx(4.0, rel=1e-14) and gd.lambda_min == pytest.approx(0.1)
+    assert float(ad.analysis.critical_learning_rate(ad.GD(1.0), _D4, np.zeros((1, 4)))) == gd.eta_c
+    rms = ad.analysis.critical_learning_rate(ad.RMSprop(1.0, eps=1.0), _D4, np.zeros(4))
+    assert rms.eta_c == pytest.approx(4.0, rel=1e-14)       # 2 eps / lambda_max, eps = 1
+    for opt, want in ((ad.GD(1.0), 2.0), (ad.RMSprop(1.0, eps=1e-3), 2e-3)):
+        deg = ad.analysis.critical_learning_rate(opt, ad.objectives.diagonal_quadratic([0.0, 1.0]), [0.0, 0.0])
+        assert deg.eta_c == pytest.approx(want, rel=1e-14) and deg.lambda_min == 0.0
+        tiny = ad.analysis.critical_learning_rate(opt, ad.objectives.diagonal_quadratic([-1e-10, 1e3]), [0.0, 0.0])
+        assert tiny.eta_c == pytest.approx(want / 1e3, rel=1e-14)   # |-1e-10| <= 1e-12 * 1e3
+        neg = ad.analysis.critical_learning_rate(opt, ad.objectives.diagonal_quadratic([-2e-9, 1e3]), [0.0, 0.0])
+        assert neg.eta_c == 0.0
+    # a zero Hessian: no curvature to bound eta; reported as 0.0 (no division by zero)
+    for opt in (ad.GD(1.0), ad.RMSprop(1.0, eps=1e-3)):
+        z = ad.analysis.critical_learning_rate(opt, ad.objectives.cosine_bowl(), [0.0, 0.0])
+        assert z.eta_c == 0.0 and z.lambda_max == 0.0
+
+
+def test_eps_zero_needs_a_positive_frozen_v():
+    opt = ad.RMSprop(1.0, eps=0.0)
+    with pytest.raises(ValueError, match="eps = 0 with v\\* = 0"):
+        ad.analysis.critical_learning_rate(opt, _D4, np.zeros(4))
+    c = ad.analysis.critical_learning_rate(opt, _D4, np.zeros(4), v=0.25)
+    assert c.eta_c == pytest.approx(2 * 0.5 / 0.5, rel=1e-14)     # 2 sqrt(v*) / lambda_max
+    c = ad.analysis.critical_learning_rate(ad.RMSprop(1.0, eps=1.0), _D4, np.zeros(4), v=[0.0, 0.0, 0.0, 1.0])
+    assert c.preconditioned and c.lambda_max == pytest.approx(0.5, rel=1e-14)  # P = diag(1, 1, 1, 1/2)
+
+
+def test_top_eigenvalue_defaults_and_lanczos_paths():
+    rng = np.random.default_rng(3)
+    Q = np.linalg.qr(rng.standard_normal((6, 6)))[0]
+    lam = np.array([-5.0, 0.5, 1.0, 2.0, 2.5, 3.0])      # the largest |lambda| is negative
+    obj = ad.objectives.quadratic(Q @ np.diag(lam) @ Q.T)
+    top, low, meth = ad.analysis.top_eigenvalue(obj, np.zeros(6))
+    assert meth == "dense" and top == pytest.approx(3.0, rel=1e-13) and low == pytest.approx(-5.0, rel=1e-13)
+    top, low, meth = ad.analysis.top_eigenvalue(obj, np.zeros(6), method="lanczos")
+    assert meth == "lanczos" and top == pytest.approx(3.0, rel=1e-9) and low == pytest.approx(-5.0, rel=1e-3)
+    c = ad.analysis.critical_learning_rate(ad.GD(1.0), _D4, np.zeros(4), method="lanczos")
+    assert c.method == "lanczos" and c.eta_c == pytest.approx(4.0, rel=1e-9)
+    # d = 1 and d = 2 by Hessian-vector products
+    for h in ([7.0], [7.0, -1.0]):
+        top, low, meth = ad.analysis.top_eigenvalue(ad.objectives.diagonal_quadratic(h), np.zeros(len(h)),
+                                                    method="lanczos")
+        assert (top, low, meth) == (pytest.approx(max(h)), pytest.approx(min(h)), "lanczos")
+    # 'auto' is dense up to d = 500
+    for d, want in ((500, "dense"), (501, "lanczos")):
+        assert ad.analysis.top_eigenvalue(ad.objectives.diagonal_quadratic(np.linspace(1, 2, d)),
+                                          np.zeros(d))[2] == want
+
+
+def test_lanczos_default_tolerance_resolves_a_clustered_top():
+    """300 eigenvalues in [0.1, 1] and a top one at 1.001: the default Lanczos tolerance
+    (1e-10) gives it to ~1e-12; a loose tolerance stops ~1e-3 short."""
+    lam = np.r_[np.linspace(0.1, 1.0, 299), 1.001]
+    top, low, meth = ad.analysis.top_eigenvalue(ad.objectives.diagonal_quadratic(lam), np.zeros(300),
+                                                method="lanczos")
+    assert meth == "lanczos" and top == pytest.approx(1.001, rel=1e-10) and low == pytest.approx(0.1, rel=1e-3)

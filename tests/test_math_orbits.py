@@ -224,3 +224,117 @@ def test_tolerances_reach_newton():
     assert tight.found and loose.found and loose.iterations < tight.iterations
     # the polish steps still bring the loose result to the same orbit
     np.testing.assert_allclose(loose.points, tight.points, rtol=1e-12)
+
+
+# ------------------------------------------------------------------ mutation-testing survivors
+def test_family_two_cycle_from_the_closed_form_guess_needs_no_newton_step():
+    """eq. (1) with r = 0 on f = x^2/2: the 2-cycle x -> -x has v = p g^2/(1 - q) and
+    eta h |g| / (sqrt(v) + eps) = 2|x|, so x = (eta h/2 - eps) / sqrt(p/(1 - q)). From x
+    alone the guess v = p g^2/(1 - q) is exact: zero Newton iterations, residual 0."""
+    eta, h, p, q, eps = 0.1, 0.5, 0.2, 0.7, 1e-3
+    opt = ad.Family(eta, h=h, r=0.0, p=p, q=q, eps=eps)
+    x = (eta * h / 2 - eps) / np.sqrt(p / (1 - q))
+    orb = ad.analysis.periodic_orbit(opt, ad.objectives.quadratic([[1.0]]), 2, [x])
+    assert orb.found and orb.message == "ok" and orb.period == 2 and orb.iterations == 0
+    np.testing.assert_allclose(orb.block("x")[:, 0], [x, -x], rtol=1e-14)
+    np.testing.assert_allclose(orb.block("v")[:, 0], [p * x * x / (1 - q)] * 2, rtol=1e-14)
+    assert orb.block("x").shape == (2, 1) and orb.residual <= 1e-17
+    # per point det DF = -q (the x row is -1 times ... ): multipliers' product q^2
+    assert abs(np.prod(orb.multipliers)) == pytest.approx(q * q, rel=1e-12)
+
+
+def test_guesses_for_adagrad_q_equal_one():
+    """Adagrad has q = 1: the guess v = g^2 (no stationary value exists); a zero gradient
+    component must not give 0/0."""
+    obj = ad.objectives.quadratic(np.eye(2))
+    orb = ad.analysis.periodic_orbit(ad.Adagrad(0.1), obj, 2, [0.5, 0.0])
+    assert orb.found is False and "did not converge" in orb.message
+
+
+def test_amsgrad_running_max_is_projected_to_nonnegative():
+    """A state guess with aux = -1 is projected to aux = 0, which is the fixed point
+    (0, 0, 0, 0): found at once."""
+    orb = ad.analysis.periodic_orbit(ad.AMSGrad(0.1), ad.objectives.quadratic([[1.0]]), 1,
+                                     np.array([0.0, 0.0, 0.0, -1.0]))
+    assert orb.found and orb.iterations == 0
+    np.testing.assert_array_equal(orb.points, np.zeros((1, 4)))
+
+
+def _check_not_found(orb, period, n, pmin=0, npts=0):
+    assert orb.found is False and orb.stable is False
+    assert orb.period == period and orb.minimal_period == pmin
+    assert orb.points.shape == (npts, n) and orb.monodromy.shape == (n, n)
+    assert orb.multipliers.shape == (0,) and isinstance(orb.iterations, int)
+    assert isinstance(orb.residual, float)
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered")
+def test_failures_report_why_and_how_far():
+    quad = ad.objectives.quadratic(np.eye(2))
+    # signGD: the 3rd iterate's sign argument is 0 in x2 (no derivative), before convergence
+    orb = ad.analysis.periodic_orbit(ad.SignGD(1.0), quad, 3, [0.3, 0.0])
+    _check_not_found(orb, 3, 2)
+    assert "did not converge" in orb.message and orb.iterations == 1 and orb.residual == pytest.approx(1.0)
+    assert orb.blocks == ("x",)
+    # GD with eta lambda = 1e100: the monodromy (1 - 1e100)^4 overflows, the residual does not
+    orb = ad.analysis.periodic_orbit(ad.GD(1e100), ad.objectives.quadratic([[1.0]]), 4, [1e-300])
+    _check_not_found(orb, 4, 1)
+    assert "did not converge" in orb.message and orb.iterations == 1
+    # Newton stagnates (H = 0 at x = 0 on x^4/4 - x: F(z) - z = 0.1 cannot be reduced):
+    # the failed line search stops it after one iteration
+    orb = ad.analysis.periodic_orbit(ad.GD(0.1), ad.Objective.from_expr("x1**4/4 - x1"), 1, [0.0], max_iter=20)
+    _check_not_found(orb, 1, 1)
+    assert orb.iterations == 1 and orb.residual == pytest.approx(0.1, rel=1e-15)
+    # overflow in the first residual: no iteration counted
+    orb = ad.analysis.periodic_orbit(ad.GD(1.0), ad.Objective.from_expr("x1**4/4"), 2, [1e100])
+    _check_not_found(orb, 2, 1)
+    assert orb.iterations == 0 and orb.residual == np.inf
+
+
+def test_non_differentiable_orbit_reports_its_point():
+    """signGD's 2-cycle x1: 0.3 -> -0.7 -> 0.3 with x2 = 0 (g2 = 0: no derivative) is
+    an exact orbit: found=False, minimal period 2, the orbit's first point kept."""
+    orb = ad.analysis.periodic_orbit(ad.SignGD(1.0), ad.objectives.quadratic(np.eye(2)), 2, [0.3, 0.0])
+    _check_not_found(orb, 2, 2, pmin=2, npts=1)
+    assert "differentiable" in orb.message and orb.iterations == 0 and orb.residual < 1e-15
+    np.testing.assert_array_equal(orb.points, [[0.3, 0.0]])
+    assert orb.blocks == ("x",)
+
+
+def test_absolute_and_relative_tolerances_reach_newton():
+    """RMSprop 2-cycle on x^2/2 (module docstring): a guess 2% off passes a relative
+    tol of 0.15 (zero iterations) even with atol tiny, or atol = 5e-4 with tol tiny (both
+    below a tenth of |F(z) - z| = 2c, so the period-1 test fails); the
+    polish steps then make it exact. atol = 0 still accepts the exact fixed point 0."""
+    obj = ad.objectives.quadratic([[1.0]])
+    opt = ad.RMSprop(0.01, alpha=0.9, eps=1e-4)
+    c = 0.005 - 1e-4
+    ref = ad.analysis.periodic_orbit(opt, obj, 2, [1.02 * c])
+    assert ref.found and ref.iterations > 0
+    for kw in (dict(tol=0.15, atol=1e-300), dict(tol=1e-14, atol=5e-4)):
+        orb = ad.analysis.periodic_orbit(opt, obj, 2, [1.02 * c], **kw)
+        assert orb.found and orb.iterations == 0, kw
+        np.testing.assert_allclose(np.sort(orb.x[:, 0]), [-c, c], rtol=1e-9)
+    fp = ad.analysis.periodic_orbit(ad.GD(0.1), obj, 1, [0.0], atol=0.0)
+    assert fp.found and fp.iterations == 0
+    # newton_orbit's own default tolerance is 1e-12
+    from adadyn.analysis.orbits import newton_orbit
+    from adadyn.analysis.maps import state_map
+    F = state_map(opt, obj)
+    z, ok, its, res = newton_orbit(F, F.point([1.02 * c], None, [(1.02 * c) ** 2]), 2)
+    assert ok and its > 0
+    np.testing.assert_allclose(np.sort(z[:1]), [c] if z[0] > 0 else [-c], rtol=1e-12)
+
+
+def test_last_iteration_convergence_is_polished_and_2d_guesses():
+    """From 0.015 the RMSprop 2-cycle needs several Newton steps and the last one leaves a
+    nonzero residual: with max_iter equal to that count the check after the loop accepts
+    the orbit and polishes it with that residual. A guess given as a (1, d) array is x."""
+    obj = ad.objectives.quadratic([[1.0]])
+    opt = ad.RMSprop(0.01, alpha=0.9, eps=1e-4)
+    good = ad.analysis.periodic_orbit(opt, obj, 2, [0.015])
+    last = ad.analysis.periodic_orbit(opt, obj, 2, [0.015], max_iter=good.iterations)
+    assert good.found and last.found and last.iterations == good.iterations
+    np.testing.assert_allclose(last.points, good.points, rtol=1e-12)
+    two_d = ad.analysis.periodic_orbit(opt, obj, 2, np.array([[0.015]]))
+    np.testing.assert_array_equal(two_d.points, good.points)
