@@ -216,10 +216,10 @@ def test_curvature_below_one_and_zero_and_negligible():
         assert tiny.eta_c == pytest.approx(want / 1e3, rel=1e-14)   # |-1e-10| <= 1e-12 * 1e3
         neg = ad.analysis.critical_learning_rate(opt, ad.objectives.diagonal_quadratic([-2e-9, 1e3]), [0.0, 0.0])
         assert neg.eta_c == 0.0
-    # a zero Hessian: no curvature to bound eta; reported as 0.0 (no division by zero)
+    # a zero Hessian: no curvature bounds eta (zero-curvature directions are not counted): inf
     for opt in (ad.GD(1.0), ad.RMSprop(1.0, eps=1e-3)):
         z = ad.analysis.critical_learning_rate(opt, ad.objectives.cosine_bowl(), [0.0, 0.0])
-        assert z.eta_c == 0.0 and z.lambda_max == 0.0
+        assert z.eta_c == np.inf and z.lambda_max == 0.0
 
 
 def test_eps_zero_needs_a_positive_frozen_v():

@@ -43,7 +43,8 @@ class CriticalLearningRate:
     eta_c : float
         The largest stable learning rate (0.0 when the Hessian has a negative
         eigenvalue: unstable for every eta). Zero-curvature directions
-        (degenerate minima) are marginal for every eta and are not counted.
+        (degenerate minima) are marginal for every eta and are not counted, so a
+        zero Hessian gives ``inf`` (no curvature bounds eta).
     lambda_max : float
         Largest eigenvalue of the (preconditioned, if v* given) Hessian.
     lambda_min : float
@@ -146,7 +147,10 @@ def critical_learning_rate(opt, obj, point, *, v=None, method: str = "auto",
         raise ValueError("signGD's map is not differentiable at a stationary point: no critical learning rate")
     if not F.moments:
         lmax, lmin, meth = top_eigenvalue(obj, x, None, method=method, exact=exact)
-        eta_c = 2.0 / lmax if lmax > 0 and not lmin < -1e-12 * abs(lmax) else 0.0
+        if lmin < -1e-12 * abs(lmax):
+            eta_c = 0.0  # negative curvature: unstable for every eta
+        else:
+            eta_c = 2.0 / lmax if lmax > 0 else np.inf  # a zero Hessian bounds no eta
         return CriticalLearningRate(eta_c, lmax, lmin, "2 / lambda_max", meth, False)
     if v is None:
         vs = np.zeros(obj.dim)
@@ -163,7 +167,8 @@ def critical_learning_rate(opt, obj, point, *, v=None, method: str = "auto",
     pre = bool(np.any(vs > 0))
     lmax, lmin, meth = top_eigenvalue(obj, x, 1.0 / den, method=method, exact=exact)
     h, r = F.h, F.r
-    eta_c = 2.0 * (1.0 + r) / (h * lmax) if lmax > 0 else 0.0
+    # no positive curvature and none negative (a zero Hessian): no eta is bounded by it
+    eta_c = 2.0 * (1.0 + r) / (h * lmax) if lmax > 0 else np.inf
     if not pre:
         # P = I/eps (or I/sqrt(eps)): report the eigenvalues of H itself
         lmax, lmin = lmax * den[0], lmin * den[0]
