@@ -158,3 +158,73 @@ def test_fig9_net_rows_follow_the_runs(tmp_path):
     d, q = rep.values["a1_b100"], rep.values["a10_b10"]
     assert [r.ok for r in rep.rows] == [q["late_loss"] < d["late_loss"], d["spikes"] > q["spikes"]]
     assert 0.0 <= d["test_error"] <= 1.0 and 0.0 <= q["test_error"] <= 1.0
+
+
+# ------------------------------------------------------------------ Figure 1 left, local data
+def bare_adam_record(model, prob, steps, every=2):
+    """Full-batch torch.optim.Adam with PyTorch's defaults; the losses at steps 0, every, 2 every, ..."""
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    losses = []
+    for k in range(steps + 1):
+        opt.zero_grad()
+        loss = prob.loss(model)
+        if k % every == 0:
+            losses.append(float(loss.detach()))
+        if k < steps:
+            loss.backward()
+            opt.step()
+    return np.array(losses)
+
+
+def rise_by_loop(losses, start=0.1):
+    """Largest log10(L_k / min_{j<k} L_j) for k >= start * n, by a plain loop."""
+    best, lo = 0.0, float("inf")
+    k0 = max(1, int(len(losses) * start))
+    for k, v in enumerate(losses):
+        if k >= k0:
+            best = max(best, float(np.log10(v / lo)))
+        lo = min(lo, v)
+    return best
+
+
+def test_fig1_left_on_digits_matches_a_bare_torch_adam_loop(tmp_path):
+    e = get("mwe-fig1-left")
+    assert e.datasets == ("cifar10",)
+    rep = e.run(tmp_path, scale=0.025)          # 100 steps, no data: 2-class digits
+    check_verdict(rep)
+    v = rep.values
+    assert v["data"] == "digits" and v["widths"] == [64, 256, 256, 128, 2] and v["steps"] == 100
+    nn.set_num_threads(1)
+    ref = bare_adam_record(nn.mlp(v["widths"], "relu", seed=0, dtype=torch.float32),
+                           nn.digits(2).to(dtype=torch.float32), 100)
+    assert v["final_loss"] == pytest.approx(ref[-1], rel=1e-4)
+    assert v["largest_rise"] == pytest.approx(rise_by_loop(ref), abs=1e-3)
+    assert [r.ok for r in rep.rows] == [v["label"] == "spike", v["largest_rise"] >= 1.0, None]
+
+
+def test_fig1_left_reads_cifar10_batches_given_by_data(tmp_path):
+    from test_nn_problems import _cifar_files
+
+    _cifar_files(tmp_path, n_per_batch=200, seed=3)   # ~20 images of each class per batch
+    rep = get("mwe-fig1-left").run(tmp_path / "out", scale=0.01, data=tmp_path)   # 10 per class, 100 steps
+    check_verdict(rep)
+    v = rep.values
+    assert v["data"] == "cifar10" and v["n"] == 20 and v["widths"] == [3072, 256, 256, 128, 2]
+    nn.set_num_threads(1)
+    prob = nn.cifar10(tmp_path, classes=(0, 1), per_class=10, test_per_class=10).to(dtype=torch.float32)
+    ref = bare_adam_record(nn.mlp(v["widths"], "relu", seed=0, dtype=torch.float32), prob, 100)
+    assert v["final_loss"] == pytest.approx(ref[-1], rel=1e-3)
+    assert v["largest_rise"] == pytest.approx(rise_by_loop(ref), abs=1e-3)
+    assert 0.0 <= v["final_test_error"] <= 1.0
+
+
+def test_reproduce_data_option_errors_are_one_line(tmp_path, capsys):
+    from adadyn.commands.reproduce import main
+
+    cases = ([["mwe-fig1-left", "--data", str(tmp_path / "absent")], "existing directory"],
+             [["mwe-eq11", "--data", str(tmp_path)], "reads no local data; --data is for mwe-fig1-left"],
+             [["mwe-fig1-left", "--data", str(tmp_path), "--out", str(tmp_path / "o")], "no CIFAR-10 batches"])
+    for argv, msg in cases:
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and err.startswith("adadyn reproduce: error:") and msg in err

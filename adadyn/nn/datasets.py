@@ -26,7 +26,8 @@ __all__ = ["DatasetError", "cifar10", "fashion_mnist", "CIFAR_LAYOUT", "FASHION_
 CIFAR_LAYOUT = ("the CIFAR-10 python version: a directory (or its parent) 'cifar-10-batches-py' holding "
                 "data_batch_1 ... data_batch_5 and test_batch, each a pickled dict with b'data' "
                 "(uint8, N x 3072) and b'labels' (N ints in 0..9)")
-FASHION_LAYOUT = ("the Fashion-MNIST IDX files in one directory: train-images-idx3-ubyte and "
+FASHION_LAYOUT = ("the Fashion-MNIST IDX files in one directory (or in its subdirectory 'fashion-mnist' or "
+                  "'FashionMNIST/raw', torchvision's layout): train-images-idx3-ubyte and "
                   "train-labels-idx1-ubyte (and t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte for a "
                   "test set), optionally gzipped (.gz); images magic 2051 (N x 28 x 28 uint8), labels 2049")
 
@@ -159,15 +160,22 @@ def _fashion_split(root, prefix):
     return images.reshape(images.shape[0], -1), labels
 
 
+def _fashion_dir(path: Path) -> Path:
+    if not path.is_dir():
+        raise DatasetError(f"{str(path)!r} is not a directory; expected {FASHION_LAYOUT}")
+    for cand in (path, path / "fashion-mnist", path / "FashionMNIST" / "raw"):
+        if any((cand / f"train-images-idx3-ubyte{gz}").is_file() for gz in ("", ".gz")):
+            return cand
+    return path   # _idx names the missing file
+
+
 def fashion_mnist(path, classes=tuple(range(10)), per_class: int = 1000, *, test_per_class: int = 0) -> Problem:
     """Square-loss classification on a Fashion-MNIST class subset read from local IDX files
     (see :data:`FASHION_LAYOUT`); the first ``per_class`` training images of each class,
     ``test_per_class`` from the t10k files."""
     cl, per_class = _classes(classes), _count("per_class", per_class, 1)
     test_per_class = _count("test_per_class", test_per_class, 0)
-    root = Path(path)
-    if not root.is_dir():
-        raise DatasetError(f"{str(root)!r} is not a directory; expected {FASHION_LAYOUT}")
+    root = _fashion_dir(Path(path))
     X, y = _subset(*_fashion_split(root, "train"), cl, per_class, str(root))
     Xt = yt = None
     if test_per_class:

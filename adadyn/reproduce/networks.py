@@ -236,6 +236,99 @@ def figure1_sine(out, full: bool, scale: float) -> Reproduction:
     return rep
 
 
+# ------------------------------------------------------------------ Figure 1 left
+FIG1_LEFT_HIDDEN = (256, 256, 128)
+
+
+def largest_rise(loss, start: float = 0.1) -> float:
+    """Largest rise of a loss record above its running minimum, in decades:
+    max over k >= ``start`` * len of log10(L_k / min_{j < k} L_j) (0 for a monotone curve)."""
+    L = np.asarray(loss, dtype=float)
+    k0 = max(1, int(len(L) * start))
+    if k0 >= len(L):
+        return 0.0
+    runmin = np.minimum.accumulate(L)
+    return float(max(0.0, np.max(np.log10(L[k0:] / runmin[k0 - 1:-1]))))
+
+
+def fig1_left_setup(nn, full: bool, scale: float, data=None):
+    """Problem, widths, dtype, steps and a description of ``mwe-fig1-left``.
+
+    With ``data`` (a directory holding the CIFAR-10 python batches): classes 0 and 1
+    (airplane, automobile), the paper's 1000 training images per class (``1000 *
+    scale`` below ``--full``, at least 10) and as many test images per class from
+    ``test_batch``. Without: scikit-learn's 2-class digits. The net is the paper's
+    in-256-256-128-2 ReLU MLP in both cases; float64 with ``full``, else float32.
+    """
+    torch = nn.torch
+    steps = steps_at(4000, 10_000, full, scale, minimum=100)
+    dt = torch.float64 if full else torch.float32
+    if data is None:
+        prob = nn.digits(2)
+        what = "2-class digits (scikit-learn's bundled 8x8 images; no --data given)"
+    else:
+        per = 1000 if full else max(10, int(round(1000 * scale)))
+        prob = nn.cifar10(data, classes=(0, 1), per_class=per, test_per_class=per)
+        what = f"CIFAR-10 classes 0, 1 (airplane, automobile), {per} training + {per} test images each"
+    return prob, [prob.in_dim, *FIG1_LEFT_HIDDEN, prob.out_dim], dt, steps, what
+
+
+@reproduction("mwe-fig1-left", PAPER, "Figure 1 left: full-batch Adam on 2-class images, FC 256-256-128, late spikes",
+              55.0, requires=("torch",), datasets=("cifar10",))
+def figure1_left(out, full: bool, scale: float, data=None) -> Reproduction:
+    """Figure 1 left: full-batch Adam (eta = 1e-3, (beta1, beta2) = (0.9, 0.999), PyTorch's
+    defaults) on a 2-class square-loss classification with the paper's FC 256-256-128 ReLU net.
+    With ``--data DIR`` (the CIFAR-10 python batches): the paper's 2 x 1000 CIFAR-10 images
+    (3072-256-256-128-2; 4000 float32 steps, roughly 0.2-0.5 s a step on two cores, so tens of
+    minutes); otherwise 2-class digits (64-256-256-128-2, 4000 float32 steps, about a minute).
+    ``--full``: float64, 10,000 steps (the paper does not state its step count).
+    Measured: :func:`adadyn.analysis.classify`'s late-phase label and spike count, the largest
+    rise of the loss above its running minimum after the first 10 % of the steps
+    (:func:`largest_rise`), and the test error rate (context: the paper's 'generalization gap')."""
+    from adadyn.analysis import classify
+
+    nn = _nn()
+    prob, widths, dt, steps, what = fig1_left_setup(nn, full, scale, data)
+    tr = nn.train(ad.Adam(1e-3), nn.mlp(widths, "relu", seed=0, dtype=dt), prob, steps, record_every=2, dtype=dt)
+    reg = classify(tr)
+    loss, test = np.asarray(tr.loss), np.asarray(tr.test_error)
+    rise = largest_rise(loss)
+    hit = np.flatnonzero(loss <= 1e-2)
+    test_at = float(test[hit[0]]) if hit.size else float("nan")
+    net = "-".join(map(str, widths))
+    rep = Reproduction("mwe-fig1-left", PAPER, f"Figure 1 left on {'CIFAR-10' if data else '2-class digits'}, "
+                                               f"MLP {net}")
+    rep.values.update(data="cifar10" if data else "digits", n=prob.n, widths=widths, steps=steps, label=reg.label,
+                      spikes=int(reg.spike_count), largest_rise=rise, final_loss=float(loss[-1]),
+                      min_loss=float(loss.min()), late_loss=late_median(loss), test_error_at_loss_1e_2=test_at,
+                      final_test_error=float(test[-1]))
+    rep.add("late-phase regime (classify, last 25 % of the steps)", "large spikes keep appearing",
+            f"{reg.label}, {reg.spike_count} spikes, late median loss {g(late_median(loss), 3)}", reg.label == "spike")
+    rep.add("largest rise above the running minimum after 10 % of the steps", "not monotone (large spikes)",
+            f"{rise:.2f} decades", rise >= 1.0, "criterion >= 1 decade")
+    rep.add("test error rate when the loss first reaches 1e-2 / at the end", "generalization gap dominates",
+            f"{g(test_at, 3)} / {g(float(test[-1]), 3)}")
+    fig, axes = figure(1, 2, size=(11, 4))
+    axes[0].semilogy(tr.step, loss, lw=0.7, label=f"Adam ({reg.label}, {reg.spike_count} spikes)")
+    if len(reg.spike_steps):
+        sk = np.searchsorted(np.asarray(tr.step), reg.spike_steps)
+        axes[0].semilogy(np.asarray(tr.step)[sk], loss[np.minimum(sk, len(loss) - 1)], "rv", ms=5, label="spikes")
+    axes[0].set_title(f"training loss, {net}, eta = 1e-3, default betas")
+    axes[0].legend(fontsize="small")
+    axes[1].plot(tr.step, test, lw=0.8)
+    axes[1].set_title("test error rate")
+    for ax in axes:
+        ax.set_xlabel("step")
+    rep.figures.append(save(fig, out, "mwe_fig1_left.png"))
+    rep.notes.append(f"{what}; {steps} full-batch steps, seed 0, {'float64' if full else 'float32'}")
+    if data is None:
+        rep.notes.append("the paper's data is 2 x 1000 CIFAR-10 images: give --data DIR (the CIFAR-10 python "
+                         "batches; nothing is downloaded)")
+    rep.decide("classify labels the run 'spike' and the loss rises >= 1 decade above its running minimum after "
+               "the first 10 % of the steps")
+    return rep
+
+
 # ------------------------------------------------------------------ Figure 8 on a network
 @reproduction("mwe-fig8-net", PAPER, "Figure 8 on a network: Adam's (a, b) phase diagram", 27.0,
               requires=("torch",))
