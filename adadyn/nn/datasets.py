@@ -91,7 +91,7 @@ def _classes(classes):
     return cl
 
 
-def cifar10(path, classes=(0, 1), per_class: int = 1000, *, test_per_class: int = 0) -> Problem:
+def cifar10(path, classes=(0, 1), per_class: int = 1000, *, test_per_class: int = 0, images: bool = False) -> Problem:
     """Square-loss classification on a CIFAR-10 class subset read from local files.
 
     Parameters
@@ -104,6 +104,9 @@ def cifar10(path, classes=(0, 1), per_class: int = 1000, *, test_per_class: int 
         Training images per class (the first ones in data_batch_1, 2, ...).
     test_per_class : int
         Test images per class from ``test_batch`` (0: no test set).
+    images : bool
+        Store the inputs as (n, 3, 32, 32) images (for :func:`adadyn.nn.convnet`)
+        instead of rows of 3072 (the file's channel-first order either way).
     """
     cl, per_class = _classes(classes), _count("per_class", per_class, 1)
     test_per_class = _count("test_per_class", test_per_class, 0)
@@ -125,7 +128,8 @@ def cifar10(path, classes=(0, 1), per_class: int = 1000, *, test_per_class: int 
         xt, lt = _cifar_batch(root / "test_batch")
         Xt, yt = _subset(xt, lt, cl, test_per_class, str(root / "test_batch"))
     return classification(X, y, classes=np.array(cl), X_test=Xt, labels_test=yt,
-                          name=f"CIFAR-10 classes {cl}, {per_class} per class")
+                          name=f"CIFAR-10 classes {cl}, {per_class} per class",
+                          image_shape=(3, 32, 32) if images else None)
 
 
 def _idx(path: Path, stem: str, magic: int, ndim: int) -> np.ndarray:
@@ -169,10 +173,12 @@ def _fashion_dir(path: Path) -> Path:
     return path   # _idx names the missing file
 
 
-def fashion_mnist(path, classes=tuple(range(10)), per_class: int = 1000, *, test_per_class: int = 0) -> Problem:
+def fashion_mnist(path, classes=tuple(range(10)), per_class: int = 1000, *, test_per_class: int = 0,
+                  images: bool = False) -> Problem:
     """Square-loss classification on a Fashion-MNIST class subset read from local IDX files
     (see :data:`FASHION_LAYOUT`); the first ``per_class`` training images of each class,
-    ``test_per_class`` from the t10k files."""
+    ``test_per_class`` from the t10k files; ``images=True`` stores the inputs as
+    (n, 1, 28, 28) images instead of rows of 784."""
     cl, per_class = _classes(classes), _count("per_class", per_class, 1)
     test_per_class = _count("test_per_class", test_per_class, 0)
     root = _fashion_dir(Path(path))
@@ -181,4 +187,5 @@ def fashion_mnist(path, classes=tuple(range(10)), per_class: int = 1000, *, test
     if test_per_class:
         Xt, yt = _subset(*_fashion_split(root, "t10k"), cl, test_per_class, str(root))
     return classification(X, y, classes=np.array(cl), X_test=Xt, labels_test=yt,
-                          name=f"Fashion-MNIST classes {cl}, {per_class} per class")
+                          name=f"Fashion-MNIST classes {cl}, {per_class} per class",
+                          image_shape=(1, 28, 28) if images else None)
