@@ -221,7 +221,10 @@ def test_fig1_left_reads_cifar10_batches_given_by_data(tmp_path):
     from test_nn_problems import _cifar_files
 
     _cifar_files(tmp_path, n_per_batch=200, seed=3)   # ~20 images of each class per batch
-    rep = get("mwe-fig1-left").run(tmp_path / "out", scale=0.01, data=tmp_path)   # 10 per class, 100 steps
+    from adadyn.reproduce import run_all
+
+    (rep,), index = run_all(tmp_path / "out", scale=0.01, names=["mwe-fig1-left"], data=tmp_path)  # 10/class
+    assert "Figure 1 left on CIFAR-10" in index.read_text()
     check_verdict(rep)
     v = rep.values
     assert v["data"] == "cifar10" and v["n"] == 20 and v["widths"] == [3072, 256, 256, 128, 2]

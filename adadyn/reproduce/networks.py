@@ -1,10 +1,14 @@
-"""Ma, Wu & E on networks (through :mod:`adadyn.nn`): Figure 7's three late-phase
-regimes on a small full-batch classifier, and Figure 10's deep Galerkin Poisson
-problems (section 4.2, eq. (13)).
+"""Ma, Wu & E on networks (through :mod:`adadyn.nn`): Figures 1 (left and right), 2, 3,
+4, 7 and 8 on small full-batch networks, the Figure 9 analogue (stochastic Adam on a
+small convolutional net) and Figure 10's deep Galerkin Poisson problems (section 4.2,
+eq. (13)).
 
 The memory rates are the paper's (a, b): beta2 (alpha) = 1 - a eta, beta1 = 1 - b eta
-(``ad.Adam.from_ab``). Default sizes are small enough for two shared cores;
-``full`` uses the paper's widths and data sizes.
+(``ad.Adam.from_ab``). Default sizes are small enough for two shared cores and use
+scikit-learn's bundled digits; ``full`` uses the paper's widths and step counts, and with
+a data directory (``adadyn reproduce --data DIR``) the paper's data: 2 x 1000 CIFAR-10
+images (Figures 1 left, 2, 3, 4, 7) and Fashion-MNIST (Figure 8). Figure 1 left reads
+CIFAR-10 at every scale when it is given.
 """
 from __future__ import annotations
 
@@ -69,7 +73,7 @@ FIG7_WANT = {"spike": "spike", "oscillation": "oscillation", "divergence": "larg
 
 
 @reproduction("mwe-fig7-net", PAPER, "Figure 7 on a network: spike / oscillation / large-loss regimes of Adam",
-              100.0, requires=("torch",), datasets=("cifar10",))
+              176.0, requires=("torch",), datasets=("cifar10",))
 def figure7_net(out, full: bool, scale: float, data=None) -> Reproduction:
     """Figure 7 on a network (square loss, full batch, float64): Adam, eta = 1e-3,
     (a, b) = (1, 100), (10, 10), (100, 1). Default: 2-class digits, 64-32-32-2 ReLU, 20,000 steps.
@@ -129,7 +133,7 @@ def _dgm_setups(nn, full: bool, n: int):
 
 
 @reproduction("mwe-fig10", PAPER, "Figure 10: DGM Poisson, Adam (a, b) = (2, 200) against a ~ b",
-              60.0, requires=("torch",))
+              86.0, requires=("torch",))
 def figure10(out, full: bool, scale: float) -> Reproduction:
     """Figure 10: both deep Galerkin problems (eq. (13)), Adam with eta = 5e-4,
     (a, b) = (2, 200) (PyTorch's defaults) against (20, 20) (a ~ b), and (200, 2) with
@@ -185,7 +189,7 @@ def figure10(out, full: bool, scale: float) -> Reproduction:
 
 # ------------------------------------------------------------------ Figure 3 on a network
 @reproduction("mwe-fig3-net", PAPER, "Figure 3 on a network: larger a, b converge faster (Adam, RMSprop)",
-              37.0, requires=("torch",), datasets=("cifar10",))
+              16.0, requires=("torch",), datasets=("cifar10",))
 def figure3_net(out, full: bool, scale: float, data=None) -> Reproduction:
     """Figure 3 on 2-class digits (full batch, square loss): eta = 1e-3, Adam with a = b and
     RMSprop with alpha = 1 - a eta, a in {1, 10, 100}; the time t = eta k at which the loss
@@ -233,7 +237,7 @@ def figure3_net(out, full: bool, scale: float, data=None) -> Reproduction:
 
 # ------------------------------------------------------------------ Figure 1 right
 @reproduction("mwe-fig1-sine", PAPER, "Figure 1 right: full-batch Adam on sine regression, late spikes",
-              56.0, requires=("torch",))
+              40.0, requires=("torch",))
 def figure1_sine(out, full: bool, scale: float) -> Reproduction:
     """Figure 1 right: f*(x) = sum_k sin(2 pi x_k) on 2000 points of [0, 1]^5, full-batch
     Adam (eta = 1e-3, beta = (0.9, 0.999)) and RMSprop (alpha = 0.99, as in Figure 2); the
@@ -307,14 +311,16 @@ def fig1_left_setup(nn, full: bool, scale: float, data=None):
 
 
 @reproduction("mwe-fig1-left", PAPER, "Figure 1 left: full-batch Adam on 2-class images, FC 256-256-128, late spikes",
-              55.0, requires=("torch",), datasets=("cifar10",))
+              35.0, requires=("torch",), datasets=("cifar10",))
 def figure1_left(out, full: bool, scale: float, data=None) -> Reproduction:
     """Figure 1 left: full-batch Adam (eta = 1e-3, (beta1, beta2) = (0.9, 0.999), PyTorch's
     defaults) on a 2-class square-loss classification with the paper's FC 256-256-128 ReLU net.
     With ``--data DIR`` (the CIFAR-10 python batches): the paper's 2 x 1000 CIFAR-10 images
-    (3072-256-256-128-2; 4000 float32 steps, roughly 0.2-0.5 s a step on two cores, so tens of
-    minutes); otherwise 2-class digits (64-256-256-128-2, 4000 float32 steps, about a minute).
-    ``--full``: float64, 10,000 steps (the paper does not state its step count).
+    (3072-256-256-128-2; 4000 float32 steps at about 0.25 s a step, measured under load on
+    data of that shape: some 16 minutes; ``--scale`` also scales the images per class);
+    otherwise 2-class digits (64-256-256-128-2, 4000 float32 steps, under a minute).
+    ``--full``: float64, 10,000 steps (the paper does not state its step count; with CIFAR-10
+    about 0.3 s a step, some 50 minutes).
     Measured: :func:`adadyn.analysis.classify`'s late-phase label and spike count, the largest
     rise of the loss above its running minimum after the first 10 % of the steps
     (:func:`largest_rise`), and the test error rate (context: the paper's 'generalization gap')."""
@@ -387,7 +393,7 @@ def fig8_net_setup(nn, full: bool, scale: float, data=None) -> dict:
                 chunk_size=64, data="digits", what="2-class digits")
 
 
-@reproduction("mwe-fig8-net", PAPER, "Figure 8 on a network: Adam's (a, b) phase diagram", 27.0,
+@reproduction("mwe-fig8-net", PAPER, "Figure 8 on a network: Adam's (a, b) phase diagram", 12.0,
               requires=("torch",), datasets=("fashion_mnist",))
 def figure8_net(out, full: bool, scale: float, data=None) -> Reproduction:
     """Figure 8 on a network: Adam, eta = 1e-3, a, b on a log grid over [0.1, 100], full-batch
@@ -428,7 +434,7 @@ def figure8_net(out, full: bool, scale: float, data=None) -> Reproduction:
 
 # ------------------------------------------------------------------ Figure 2 on a network
 @reproduction("mwe-fig2-net", PAPER, "Figure 2 on a network: Adam/RMSprop approach signGD as eta shrinks",
-              21.0, requires=("torch",), datasets=("cifar10",))
+              9.0, requires=("torch",), datasets=("cifar10",))
 def figure2_net(out, full: bool, scale: float, data=None) -> Reproduction:
     """Figure 2 (Prop. 1, the eps-sign flow (4)): with beta = 0.9, alpha = 0.999 (Adam) and
     alpha = 0.99 (RMSprop) fixed, the early loss curves against time t = eta k approach
@@ -477,14 +483,14 @@ def figure2_net(out, full: bool, scale: float, data=None) -> Reproduction:
 
 # ------------------------------------------------------------------ Figure 4 on a network
 @reproduction("mwe-fig4-net", PAPER, "Figure 4 on a network: RMSprop's fast start, small oscillations, spikes",
-              18.0, requires=("torch",), datasets=("cifar10",))
+              10.0, requires=("torch",), datasets=("cifar10",))
 def figure4_net(out, full: bool, scale: float, data=None) -> Reproduction:
     """Figure 4 with the paper's FC 256-256-128 net (square loss, full batch): RMSprop,
     eta = 1e-3, alpha = 0.99, the paper's 2000 steps; on 2-class digits in float32 by default,
-    in float64 with ``--full`` (on the paper's 2 x 1000 CIFAR-10 images with ``--data DIR``). The three features of section 3, measured:
-    fast initial convergence (loss/f0 after 10 % of the steps), small oscillations (share of
-    sign changes of the loss increments in the last quarter) and large spikes
-    (:func:`adadyn.analysis.classify` spike count)."""
+    in float64 with ``--full`` (on the paper's 2 x 1000 CIFAR-10 images with ``--data DIR``).
+    The three features of section 3, measured: fast initial convergence (loss/f0 after 10 % of
+    the steps), small oscillations (share of sign changes of the loss increments in the last
+    quarter) and large spikes (:func:`adadyn.analysis.classify` spike count)."""
     torch = _torch()
 
     from adadyn.analysis import classify
@@ -539,7 +545,7 @@ def fig9_setup(nn, full: bool, scale: float):
 
 
 @reproduction("mwe-fig9-net", PAPER, "Figure 9 analogue: stochastic Adam, large batch, default betas vs a ~ b",
-              63.0, requires=("torch",))
+              99.0, requires=("torch",))
 def figure9_net(out, full: bool, scale: float) -> Reproduction:
     """Figure 9 analogue: stochastic Adam (eta = 1e-3, batch 500 of the 1347 training images
     of 10-class digits, ~37 %) on a small convolutional net (:func:`fig9_setup`), PyTorch's

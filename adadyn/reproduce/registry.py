@@ -167,7 +167,9 @@ class Entry:
     """A registered reproduction.
 
     ``runtime`` is the measured wall time (seconds) at the default scale on two
-    cores, Numba cache warm; ``requires`` lists optional dependencies
+    cores shared with other jobs, Numba cache warm: the larger of two
+    ``adadyn reproduce all`` runs (load averages about 4-6; an idle machine is
+    up to ~3x faster for the network entries); ``requires`` lists optional dependencies
     (``"torch"``: :mod:`adadyn.nn`; ``"sklearn"``: scikit-learn's bundled data);
     ``datasets`` the local datasets the entry reads when given a data directory
     (``"cifar10"``, ``"fashion_mnist"``; see :mod:`adadyn.nn.datasets`).
