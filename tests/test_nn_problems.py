@@ -232,3 +232,105 @@ def test_fashion_mnist_missing_and_malformed_files(tmp_path):
         nn.fashion_mnist(tmp_path, per_class=1)
     with pytest.raises(DatasetError, match="not a directory"):
         nn.fashion_mnist(tmp_path / "absent")
+
+
+# ---------------------------------------------------------------- the small convolutional net
+def np_convnet(model, x):
+    """ConvNet's forward pass transcribed in NumPy: same-padded k x k convolution (cross-correlation)
+    + bias, ReLU, 2 x 2 max-pool (floor), channel-first flatten, affine layers with ReLU between."""
+    h = np.asarray(x, dtype=float)
+    for conv in model.convs:
+        W, b = conv.weight.detach().numpy(), conv.bias.detach().numpy()
+        k = W.shape[-1]
+        p = k // 2
+        n, c, H, Wd = h.shape
+        hp = np.zeros((n, c, H + 2 * p, Wd + 2 * p))
+        hp[:, :, p:p + H, p:p + Wd] = h
+        out = np.zeros((n, W.shape[0], H, Wd))
+        for o in range(W.shape[0]):
+            for i in range(H):
+                for j in range(Wd):
+                    out[:, o, i, j] = np.sum(hp[:, :, i:i + k, j:j + k] * W[o], axis=(1, 2, 3)) + b[o]
+        out = np.maximum(out, 0.0)
+        H2, W2 = H // 2, Wd // 2
+        h = out[:, :, :2 * H2, :2 * W2].reshape(n, W.shape[0], H2, 2, W2, 2).max(axis=(3, 5))
+    h = h.reshape(h.shape[0], -1)
+    for idx, lin in enumerate(model.fcs):
+        h = h @ lin.weight.detach().numpy().T + lin.bias.detach().numpy()
+        if idx < len(model.fcs) - 1:
+            h = np.maximum(h, 0.0)
+    return h
+
+
+def test_convnet_forward_matches_numpy_and_accepts_rows():
+    m = nn.convnet((2, 7, 6), channels=(3, 4), out_dim=5, hidden=(6,), seed=3)
+    x = np.random.default_rng(0).normal(size=(4, 2, 7, 6))
+    out = m(torch.tensor(x))
+    assert out.shape == (4, 5) and out.dtype == torch.float64
+    np.testing.assert_allclose(out.detach().numpy(), np_convnet(m, x), rtol=1e-12, atol=1e-13)
+    np.testing.assert_array_equal(m(torch.tensor(x.reshape(4, -1))).detach().numpy(), out.detach().numpy())
+    d = nn.convnet()   # the digits default: 8x8 -> 4x4 -> 2x2, 16 * 2 * 2 = 64 features -> 10
+    assert [tuple(p.shape) for p in d.parameters()] == [(8, 1, 3, 3), (8,), (16, 8, 3, 3), (16,), (10, 64), (10,)]
+    assert d(torch.zeros(3, 1, 8, 8, dtype=torch.float64)).shape == (3, 10)
+    with pytest.raises(ValueError, match="expects images of shape"):
+        d(torch.zeros(3, 1, 7, 7, dtype=torch.float64))
+
+
+def test_convnet_init_is_seeded_and_uniform_in_the_fan_in_bound():
+    a, b, c = (nn.convnet(channels=(8, 16), hidden=(32,), seed=s) for s in (5, 5, 6))
+    for pa, pb, pc in zip(a.parameters(), b.parameters(), c.parameters()):
+        assert torch.equal(pa, pb) and not torch.equal(pa, pc)
+    fans = [1 * 9, 1 * 9, 8 * 9, 8 * 9, 64, 64, 32, 32]
+    for p, fan in zip(a.parameters(), fans):
+        top = float(p.detach().abs().max())
+        assert 0.5 / np.sqrt(fan) < top <= 1 / np.sqrt(fan)
+    assert nn.convnet(dtype=torch.float32).convs[0].weight.dtype == torch.float32
+
+
+def test_convnet_gradient_matches_central_differences():
+    m = nn.convnet((1, 6, 6), channels=(2, 3), out_dim=2, hidden=(4,), seed=1)
+    x = torch.tensor(np.random.default_rng(2).normal(size=(3, 1, 6, 6)))
+    y = torch.tensor(np.random.default_rng(3).normal(size=(3, 2)))
+
+    def loss():
+        return ((m(x) - y) ** 2).sum() / 6
+
+    loss().backward()
+    rng = np.random.default_rng(4)
+    h = 1e-6
+    for p in m.parameters():
+        flat = p.data.view(-1)
+        for i in rng.choice(flat.numel(), size=min(4, flat.numel()), replace=False):
+            old = float(flat[i])
+            with torch.no_grad():
+                flat[i] = old + h
+                up = float(loss())
+                flat[i] = old - h
+                down = float(loss())
+                flat[i] = old
+            assert float(p.grad.view(-1)[i]) == pytest.approx((up - down) / (2 * h), rel=1e-5, abs=1e-8)
+
+
+@pytest.mark.parametrize("kw, msg", [
+    (dict(channels=()), "channels must be a non-empty"), (dict(channels=(8, 0)), "channels"),
+    (dict(kernel_size=2), "odd integer"), (dict(channels=(2, 2, 2, 2)), "below 1 pixel"),
+    (dict(image_shape=(8, 8)), r"\(channels, height, width\)"), (dict(out_dim=0), "out_dim"),
+    (dict(hidden=(3, -1)), "hidden"), (dict(seed=-1), "seed")])
+def test_convnet_rejects_bad_arguments(kw, msg):
+    with pytest.raises(ValueError, match=msg):
+        nn.convnet(**kw)
+    with pytest.raises(TypeError, match="dtype"):
+        nn.convnet(dtype=torch.int64)
+
+
+def test_digits_as_images_hold_the_same_numbers():
+    flat, img = nn.digits(10), nn.digits(10, images=True)
+    assert img.image_shape == (1, 8, 8) and flat.image_shape is None and img.in_dim == 64 and img.n == flat.n
+    assert img.data["X"].shape == (flat.n, 1, 8, 8) and img.data["X_test"].shape[1:] == (1, 8, 8)
+    np.testing.assert_array_equal(img.data["X"].reshape(flat.n, 64).numpy(), flat.data["X"].numpy())
+    m = nn.convnet()
+    with torch.no_grad():
+        assert float(img.loss(m)) == float(flat.loss(m))
+    assert float(img.test_error(m)) == float(flat.test_error(m))
+    with pytest.raises(ValueError, match="product 64"):
+        nn.classification(np.zeros((4, 64)), [0, 1, 0, 1], image_shape=(1, 7, 7))

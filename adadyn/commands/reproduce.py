@@ -1,16 +1,20 @@
 """``adadyn reproduce``: every quantitative result of the four papers by name.
 
     adadyn reproduce --list
-    adadyn reproduce NAME [--out DIR] [--full] [--scale S]
-    adadyn reproduce all --out DIR [--full]
+    adadyn reproduce NAME [--out DIR] [--full] [--scale S] [--data DIR]
+    adadyn reproduce all --out DIR [--full] [--data DIR]
 
 Each reproduction prints its numbers next to the paper's and a verdict; ``all``
-also writes ``DIR/index.md`` with every figure and verdict.
+also writes ``DIR/index.md`` with every figure and verdict. ``--data DIR`` points
+to local datasets (nothing is downloaded), as for ``adadyn nn-train``: the
+CIFAR-10 python batches for ``mwe-fig1-left``, the Fashion-MNIST IDX files for
+``mwe-fig8-net --full``; without it those entries use scikit-learn's digits.
 """
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 
 PROG = "adadyn reproduce"
@@ -31,8 +35,17 @@ def listing() -> str:
     return "\n".join(f"{e.name:<{w}}  {e.paper:<{wp}}  {e.claim}  (~{e.runtime:.0f} s)" for e in es)
 
 
+def _data_errors() -> tuple:
+    """Exceptions that mean 'the local data is not usable' (a one-line error, exit 2)."""
+    try:
+        from adadyn.nn.datasets import DatasetError
+    except ImportError:
+        return ()
+    return (DatasetError,)
+
+
 def _run(args) -> int:
-    from adadyn.reproduce import get, run_all
+    from adadyn.reproduce import entries, get, run_all
 
     if args.list:
         if args.name:
@@ -43,12 +56,16 @@ def _run(args) -> int:
         return _fail("give a reproduction NAME, 'all', or --list")
     if not (math.isfinite(args.scale) and args.scale > 0):
         return _fail(f"--scale must be a finite number > 0, got {args.scale}")
+    if args.data is not None and not os.path.isdir(args.data):
+        return _fail(f"--data must be an existing directory of local datasets, got {args.data!r}")
     if args.name == "all":
         def show(rep):
             print(rep.text(), flush=True)
 
         try:
-            reps, index = run_all(args.out, full=args.full, scale=args.scale, progress=show)
+            reps, index = run_all(args.out, full=args.full, scale=args.scale, progress=show, data=args.data)
+        except _data_errors() as exc:
+            return _fail(f"--data {args.data}: {exc}")
         except OSError as exc:
             return _fail(f"cannot write to {args.out}: {exc}")
         counts = {v: sum(r.verdict == v for r in reps) for v in ("reproduces", "partly", "does not reproduce")}
@@ -60,8 +77,13 @@ def _run(args) -> int:
         return _fail(str(exc.args[0]))
     if not entry.available():
         return _fail(f"{args.name} needs {', '.join(entry.requires)} (pip install \"adadyn[torch]\")")
+    if args.data is not None and not entry.datasets:
+        users = ", ".join(e.name for e in entries() if e.datasets)
+        return _fail(f"{args.name} reads no local data; --data is for {users}")
     try:
-        rep = entry.run(args.out, full=args.full, scale=args.scale)
+        rep = entry.run(args.out, full=args.full, scale=args.scale, data=args.data)
+    except _data_errors() as exc:
+        return _fail(f"--data {args.data}: {exc}")
     except OSError as exc:
         return _fail(f"cannot write to {args.out}: {exc}")
     print(rep.text())
@@ -82,6 +104,9 @@ def _add_args(p) -> None:
     p.add_argument("--out", default="reproductions", help="output directory (default: ./reproductions)")
     p.add_argument("--full", action="store_true", help="the paper's sizes (steps, grids, seeds)")
     p.add_argument("--scale", type=float, default=1.0, help="multiply the default sizes (default 1)")
+    p.add_argument("--data", default=None, metavar="DIR",
+                   help="directory of local datasets (CIFAR-10 python batches, Fashion-MNIST IDX files); "
+                        "nothing is downloaded")
     p.set_defaults(func=_run)
 
 

@@ -5,7 +5,7 @@
 network on a problem and returns the :class:`~adadyn.Trajectory` that
 :func:`adadyn.run` returns (:func:`train`), so that
 :func:`adadyn.analysis.classify` and the plots work unchanged. It provides the
-networks and problems of the experiments of Ma, Wu & E (section 4: sine
+networks (:func:`mlp`, :func:`convnet`) and problems of the experiments of Ma, Wu & E (section 4: sine
 regression, the deep Galerkin Poisson problems of section 4.2, digits, local
 CIFAR-10 and Fashion-MNIST files), the preconditioned sharpness along a run
 (the adaptive edge of stability) and batched training of many small networks
@@ -21,7 +21,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
     raise ImportError('adadyn.nn needs PyTorch: pip install "adadyn[torch]"') from exc
 
-from adadyn.nn.models import MLP, mlp
+from adadyn.nn.models import MLP, ConvNet, convnet, mlp
 from adadyn.nn.optim import optimizer
 from adadyn.nn.problems import Problem, classification, digits, regression, sine_regression
 from adadyn.nn.pde import poisson_disc, poisson_square
@@ -49,7 +49,7 @@ def set_num_threads(n: int) -> None:
 
 __all__ = [
     "DTYPES", "set_num_threads",
-    "MLP", "mlp", "optimizer", "Problem", "regression", "classification", "sine_regression", "digits",
+    "MLP", "mlp", "ConvNet", "convnet", "optimizer", "Problem", "regression", "classification", "sine_regression", "digits",
     "poisson_square", "poisson_disc", "cifar10", "fashion_mnist", "NetState", "train",
     "preconditioned_sharpness", "top_hessian_eigenvalue", "critical_learning_rate", "edge_of_stability",
 ]

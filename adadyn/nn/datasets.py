@@ -26,7 +26,8 @@ __all__ = ["DatasetError", "cifar10", "fashion_mnist", "CIFAR_LAYOUT", "FASHION_
 CIFAR_LAYOUT = ("the CIFAR-10 python version: a directory (or its parent) 'cifar-10-batches-py' holding "
                 "data_batch_1 ... data_batch_5 and test_batch, each a pickled dict with b'data' "
                 "(uint8, N x 3072) and b'labels' (N ints in 0..9)")
-FASHION_LAYOUT = ("the Fashion-MNIST IDX files in one directory: train-images-idx3-ubyte and "
+FASHION_LAYOUT = ("the Fashion-MNIST IDX files in one directory (or in its subdirectory 'fashion-mnist' or "
+                  "'FashionMNIST/raw', torchvision's layout): train-images-idx3-ubyte and "
                   "train-labels-idx1-ubyte (and t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte for a "
                   "test set), optionally gzipped (.gz); images magic 2051 (N x 28 x 28 uint8), labels 2049")
 
@@ -90,7 +91,7 @@ def _classes(classes):
     return cl
 
 
-def cifar10(path, classes=(0, 1), per_class: int = 1000, *, test_per_class: int = 0) -> Problem:
+def cifar10(path, classes=(0, 1), per_class: int = 1000, *, test_per_class: int = 0, images: bool = False) -> Problem:
     """Square-loss classification on a CIFAR-10 class subset read from local files.
 
     Parameters
@@ -103,6 +104,9 @@ def cifar10(path, classes=(0, 1), per_class: int = 1000, *, test_per_class: int 
         Training images per class (the first ones in data_batch_1, 2, ...).
     test_per_class : int
         Test images per class from ``test_batch`` (0: no test set).
+    images : bool
+        Store the inputs as (n, 3, 32, 32) images (for :func:`adadyn.nn.convnet`)
+        instead of rows of 3072 (the file's channel-first order either way).
     """
     cl, per_class = _classes(classes), _count("per_class", per_class, 1)
     test_per_class = _count("test_per_class", test_per_class, 0)
@@ -124,7 +128,8 @@ def cifar10(path, classes=(0, 1), per_class: int = 1000, *, test_per_class: int 
         xt, lt = _cifar_batch(root / "test_batch")
         Xt, yt = _subset(xt, lt, cl, test_per_class, str(root / "test_batch"))
     return classification(X, y, classes=np.array(cl), X_test=Xt, labels_test=yt,
-                          name=f"CIFAR-10 classes {cl}, {per_class} per class")
+                          name=f"CIFAR-10 classes {cl}, {per_class} per class",
+                          image_shape=(3, 32, 32) if images else None)
 
 
 def _idx(path: Path, stem: str, magic: int, ndim: int) -> np.ndarray:
@@ -159,18 +164,28 @@ def _fashion_split(root, prefix):
     return images.reshape(images.shape[0], -1), labels
 
 
-def fashion_mnist(path, classes=tuple(range(10)), per_class: int = 1000, *, test_per_class: int = 0) -> Problem:
+def _fashion_dir(path: Path) -> Path:
+    if not path.is_dir():
+        raise DatasetError(f"{str(path)!r} is not a directory; expected {FASHION_LAYOUT}")
+    for cand in (path, path / "fashion-mnist", path / "FashionMNIST" / "raw"):
+        if any((cand / f"train-images-idx3-ubyte{gz}").is_file() for gz in ("", ".gz")):
+            return cand
+    return path   # _idx names the missing file
+
+
+def fashion_mnist(path, classes=tuple(range(10)), per_class: int = 1000, *, test_per_class: int = 0,
+                  images: bool = False) -> Problem:
     """Square-loss classification on a Fashion-MNIST class subset read from local IDX files
     (see :data:`FASHION_LAYOUT`); the first ``per_class`` training images of each class,
-    ``test_per_class`` from the t10k files."""
+    ``test_per_class`` from the t10k files; ``images=True`` stores the inputs as
+    (n, 1, 28, 28) images instead of rows of 784."""
     cl, per_class = _classes(classes), _count("per_class", per_class, 1)
     test_per_class = _count("test_per_class", test_per_class, 0)
-    root = Path(path)
-    if not root.is_dir():
-        raise DatasetError(f"{str(root)!r} is not a directory; expected {FASHION_LAYOUT}")
+    root = _fashion_dir(Path(path))
     X, y = _subset(*_fashion_split(root, "train"), cl, per_class, str(root))
     Xt = yt = None
     if test_per_class:
         Xt, yt = _subset(*_fashion_split(root, "t10k"), cl, test_per_class, str(root))
     return classification(X, y, classes=np.array(cl), X_test=Xt, labels_test=yt,
-                          name=f"Fashion-MNIST classes {cl}, {per_class} per class")
+                          name=f"Fashion-MNIST classes {cl}, {per_class} per class",
+                          image_shape=(1, 28, 28) if images else None)

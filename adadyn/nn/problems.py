@@ -26,6 +26,9 @@ class Problem:
     name : str
     in_dim, out_dim : int
         Input and output widths a model needs.
+    image_shape : tuple of int or None
+        (channels, height, width) when the inputs are stored as images
+        ``(n, C, H, W)`` (for :func:`adadyn.nn.convnet`); None for rows ``(n, in_dim)``.
     n : int
         Number of training points (of each part, for the deep Galerkin problems).
     has_test : bool
@@ -36,6 +39,7 @@ class Problem:
     """
 
     name = "problem"
+    image_shape = None
     min_value = None
     has_test = False
     test_metric = ""
@@ -82,10 +86,11 @@ class Regression(Problem):
 
     ``test_metric``: ``'mse'`` (mean over test points of |model(x) - y|^2) or
     ``'error_rate'`` (fraction of test points whose largest output is not the
-    label, for one-hot targets).
+    label, for one-hot targets). With ``image_shape`` (C, H, W) the rows of X (and
+    X_test) are stored reshaped to images (n, C, H, W), channel first.
     """
 
-    def __init__(self, X, Y, X_test=None, Y_test=None, *, name="regression", test_metric="mse"):
+    def __init__(self, X, Y, X_test=None, Y_test=None, *, name="regression", test_metric="mse", image_shape=None):
         X, Y = _as_2d("X", X), _as_2d("Y", Y)
         if X.shape[0] != Y.shape[0]:
             raise ValueError(f"X has {X.shape[0]} rows but Y has {Y.shape[0]}")
@@ -103,6 +108,15 @@ class Regression(Problem):
             raise ValueError(f"test_metric must be 'mse' or 'error_rate', got {test_metric!r}")
         super().__init__(data, X.shape[1], Y.shape[1], X.shape[0])
         self.name, self.test_metric = name, test_metric
+        if image_shape is not None:
+            shape = tuple(int(c) for c in image_shape)
+            if len(shape) != 3 or min(shape) < 1 or int(np.prod(shape)) != X.shape[1]:
+                raise ValueError(f"image_shape must be (channels, height, width) with product {X.shape[1]} "
+                                 f"(the width of X), got {image_shape!r}")
+            for k in ("X", "X_test"):
+                if k in data:
+                    data[k] = data[k].reshape(data[k].shape[0], *shape)
+            self.image_shape = shape
 
     def loss(self, model, batch=None) -> torch.Tensor:
         X, Y = self.data["X"], self.data["Y"]
@@ -157,9 +171,11 @@ def sine_regression(n: int = 2000, dim: int = 5, *, n_test: int = 0, seed: int =
                       name=f"sine regression (d={dim}, n={n})")
 
 
-def classification(X, labels, *, classes=None, X_test=None, labels_test=None, name="classification") -> Problem:
+def classification(X, labels, *, classes=None, X_test=None, labels_test=None, name="classification",
+                   image_shape=None) -> Problem:
     """Square-loss classification: targets are one-hot vectors over ``classes``
-    (default: the sorted distinct labels); test error = fraction misclassified."""
+    (default: the sorted distinct labels); test error = fraction misclassified.
+    ``image_shape`` (C, H, W): store the inputs as images (n, C, H, W) (see :class:`Problem`)."""
     labels = np.asarray(labels).reshape(-1)
     classes = np.unique(labels) if classes is None else np.asarray(classes).reshape(-1)
     index = {c: i for i, c in enumerate(classes.tolist())}
@@ -178,15 +194,17 @@ def classification(X, labels, *, classes=None, X_test=None, labels_test=None, na
         lt = np.asarray(labels_test).reshape(-1)
         X_test = np.asarray(X_test, dtype=np.float64).reshape(lt.shape[0], -1)
         Yt = onehot(lt)
-    p = Regression(Xm, onehot(labels), X_test, Yt, name=name, test_metric="error_rate")
+    p = Regression(Xm, onehot(labels), X_test, Yt, name=name, test_metric="error_rate", image_shape=image_shape)
     p.classes = classes
     return p
 
 
-def digits(n_classes: int = 2, *, test_fraction: float = 0.25, seed: int = 0) -> Problem:
+def digits(n_classes: int = 2, *, test_fraction: float = 0.25, seed: int = 0, images: bool = False) -> Problem:
     """scikit-learn's bundled UCI digits (1797 8x8 images, no download), pixels / 16,
     the first ``n_classes`` digits (2 or 10 in the experiments), square loss on
-    one-hot targets; a ``test_fraction`` of each class is held out (seeded)."""
+    one-hot targets; a ``test_fraction`` of each class is held out (seeded).
+    ``images=True`` stores the inputs as (n, 1, 8, 8) images (for :func:`adadyn.nn.convnet`)
+    instead of rows of 64 (the same numbers)."""
     try:
         from sklearn.datasets import load_digits
     except ImportError as exc:  # pragma: no cover
@@ -206,7 +224,7 @@ def digits(n_classes: int = 2, *, test_fraction: float = 0.25, seed: int = 0) ->
         test[rng.permutation(idx)[: int(round(test_fraction * idx.shape[0]))]] = True
     return classification(X[~test], y[~test], classes=np.arange(n_classes),
                           X_test=X[test] if test.any() else None, labels_test=y[test] if test.any() else None,
-                          name=f"digits ({n_classes} classes)")
+                          name=f"digits ({n_classes} classes)", image_shape=(1, 8, 8) if images else None)
 
 
 def _count(name, val, lo) -> int:

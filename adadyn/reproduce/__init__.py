@@ -15,9 +15,10 @@ __all__ = ["VERDICTS", "Entry", "Reproduction", "Row", "entries", "get", "run", 
            "example_main"]
 
 
-def run(name: str, out_dir="reproductions", full: bool = False, scale: float = 1.0) -> Reproduction:
-    """Run the reproduction ``name`` (see :func:`entries`), figures into ``out_dir``."""
-    return get(name).run(out_dir, full=full, scale=scale)
+def run(name: str, out_dir="reproductions", full: bool = False, scale: float = 1.0, data=None) -> Reproduction:
+    """Run the reproduction ``name`` (see :func:`entries`), figures into ``out_dir``;
+    ``data``: a directory of local datasets (see :meth:`Entry.run`)."""
+    return get(name).run(out_dir, full=full, scale=scale, data=data)
 
 
 def write_index(reps, out_dir) -> Path:
@@ -34,18 +35,20 @@ def write_index(reps, out_dir) -> Path:
     return path
 
 
-def run_all(out_dir="reproductions", full: bool = False, scale: float = 1.0, progress=None, names=None):
+def run_all(out_dir="reproductions", full: bool = False, scale: float = 1.0, progress=None, names=None,
+            data=None):
     """Run every available reproduction (or those in ``names``) into ``out_dir`` and write
     its index page ``out_dir/index.md``.
 
     Returns ``(reproductions, index_path)``. ``progress`` is called with each
-    finished :class:`Reproduction`.
+    finished :class:`Reproduction`; ``data`` (a directory of local datasets) goes to
+    the entries that read one.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     reps = []
     for e in (entries() if names is None else [get(n) for n in names]):
-        rep = e.run(out.resolve(), full=full, scale=scale)
+        rep = e.run(out.resolve(), full=full, scale=scale, data=data)
         reps.append(rep)
         if progress is not None:
             progress(rep)

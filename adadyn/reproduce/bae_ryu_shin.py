@@ -89,7 +89,7 @@ def effective_step(traj) -> np.ndarray:
     return c.eta / np.min(np.sqrt(vh) + c.eps, axis=1)
 
 
-@reproduction("brs-fig1", PAPER, "Figure 1: 1 - cos(|x|^2), Adam recedes and leaves, AdaFix stays (full batch)", 6.0)
+@reproduction("brs-fig1", PAPER, "Figure 1: 1 - cos(|x|^2), Adam recedes and leaves, AdaFix stays (full batch)", 1.0)
 def figure1(out, full: bool, scale: float) -> Reproduction:
     """Full-batch run of the paper's Figure 1 (eta = 0.5, beta = (0.9, 0.999), x0 = (1, 0.3)):
     distance to x* = 0, |v|, effective step eta/sqrt(v), and Theorem 3.1's condition
@@ -151,7 +151,7 @@ def figure1(out, full: bool, scale: float) -> Reproduction:
     return rep
 
 
-@reproduction("brs-noise", PAPER, "Figure 1 with gradient noise: how often Adam leaves the bowl, over seeds", 8.0)
+@reproduction("brs-noise", PAPER, "Figure 1 with gradient noise: how often Adam leaves the bowl, over seeds", 2.0)
 def figure1_noise(out, full: bool, scale: float) -> Reproduction:
     """The same experiment with N(0, sigma^2) noise added to each gradient coordinate
     (:func:`~adadyn.reproduce.objectives.noisy_cosine_bowl`): the share of seeds in which each

@@ -28,7 +28,7 @@ def first_time(traj, level: float) -> float:
 
 
 # ------------------------------------------------------------------ Figure 3
-@reproduction("mwe-fig3", PAPER, "Figure 3 claim: larger a, b converge faster (Adam, RMSprop; quadratic)", 9.0)
+@reproduction("mwe-fig3", PAPER, "Figure 3 claim: larger a, b converge faster (Adam, RMSprop; quadratic)", 2.0)
 def figure3(out, full: bool, scale: float) -> Reproduction:
     """Figure 3's claim on the quadratic: with beta2 (alpha) = 1 - a*eta, beta1 = 1 - b*eta,
     eta = 1e-3, the time to reach a loss level falls as a (= b for Adam) grows; and
@@ -72,7 +72,7 @@ def figure3(out, full: bool, scale: float) -> Reproduction:
 
 
 # ------------------------------------------------------------------ Figure 5
-@reproduction("mwe-fig5", PAPER, "Figure 5: signGD and RMSprop (alpha = 0.9) loss plateaus vs eta", 4.0)
+@reproduction("mwe-fig5", PAPER, "Figure 5: signGD and RMSprop (alpha = 0.9) loss plateaus vs eta", 1.0)
 def figure5(out, full: bool, scale: float) -> Reproduction:
     """Figure 5: fast initial convergence, then the loss stops decreasing at a level that falls with eta."""
     obj, x0 = quadratic_problem()
@@ -126,7 +126,7 @@ def two_cycle_multipliers(alpha: float) -> np.ndarray:
     return np.roots([1.0, -(1.0 - 8.0 * a + 9.0 * a * a), a * a])
 
 
-@reproduction("mwe-fig6", PAPER, "Figure 6: RMSprop on x^2/2 settles on the 2-cycle +-eta/2", 2.0)
+@reproduction("mwe-fig6", PAPER, "Figure 6: RMSprop on x^2/2 settles on the 2-cycle +-eta/2", 1.0)
 def figure6(out, full: bool, scale: float) -> Reproduction:
     """Figure 6: RMSprop, eta = 0.01, alpha in {0.1, 0.5, 0.9, 0.99}, f = x^2/2. The exact cycle
     is x = +-(eta/2 - eps/lambda) with v = (lambda x)^2 (the paper's +-eta/2 with eps -> 0)."""
@@ -199,7 +199,7 @@ def regimes_figure(trajs, out, name, title):
     return save(fig, out, name)
 
 
-@reproduction("mwe-fig7", PAPER, "Figure 7 claim on the quadratic: spike / oscillation / divergence regimes", 11.0)
+@reproduction("mwe-fig7", PAPER, "Figure 7 claim on the quadratic: spike / oscillation / divergence regimes", 2.0)
 def figure7(out, full: bool, scale: float) -> Reproduction:
     """Figure 7 on the quadratic: Adam, eta = 1e-3, (a, b) = (1, 100), (10, 10), (100, 1);
     the late regime of each and its state-space trajectory (|x|, |m|, |sqrt v|)."""
@@ -231,7 +231,7 @@ def figure7(out, full: bool, scale: float) -> Reproduction:
 
 
 # ------------------------------------------------------------------ Figure 8 on the quadratic
-@reproduction("mwe-fig8", PAPER, "Figure 8 claim on the quadratic: (a, b) phase diagram", 10.0)
+@reproduction("mwe-fig8", PAPER, "Figure 8 claim on the quadratic: (a, b) phase diagram", 2.0)
 def figure8(out, full: bool, scale: float) -> Reproduction:
     """Figure 8 on the quadratic: Adam over a, b in [0.1, 100] (log grid), eta = 1e-3;
     left the mean late log10 loss, right the regime of each run

@@ -29,7 +29,7 @@ def _orders_plot(results, out, name, title):
     return save(fig, out, name)
 
 
-@reproduction("mwe-prop1", PAPER, "Prop. 1: fixed alpha, beta, eta -> 0 gives the eps-sign flow (4)", 16.0)
+@reproduction("mwe-prop1", PAPER, "Prop. 1: fixed alpha, beta, eta -> 0 gives the eps-sign flow (4)", 2.0)
 def prop1(out, full: bool, scale: float) -> Reproduction:
     """Prop. 1, eq. (6): with alpha, beta fixed, RMSprop and Adam tend to the flow (4)
     x' = -g/(|g| + eps) as eta -> 0; the sup-norm gap on [0, T] is measured at four eta."""
@@ -56,7 +56,7 @@ def prop1(out, full: bool, scale: float) -> Reproduction:
     return rep
 
 
-@reproduction("mwe-prop2", PAPER, "Prop. 2: alpha = 1 - a eta, beta = 1 - b eta gives the flows (7), (8)", 4.0)
+@reproduction("mwe-prop2", PAPER, "Prop. 2: alpha = 1 - a eta, beta = 1 - b eta gives the flows (7), (8)", 1.0)
 def prop2(out, full: bool, scale: float) -> Reproduction:
     """Prop. 2, eq. (9): with the memory rates held, RMSprop and Adam tend to the flows (7)/(8).
     The paper claims the limit; the rate measured here is O(eta) for smooth starts and
@@ -86,7 +86,7 @@ def prop2(out, full: bool, scale: float) -> Reproduction:
     return rep
 
 
-@reproduction("mwe-prop3", PAPER, "Prop. 3: early Adam-flow velocity is -sign(grad f), eq. (10)", 5.0)
+@reproduction("mwe-prop3", PAPER, "Prop. 3: early Adam-flow velocity is -sign(grad f), eq. (10)", 1.0)
 def prop3(out, full: bool, scale: float) -> Reproduction:
     """Prop. 3, eq. (10): for the Adam flow (8) with eps = 0 from (x0, 0, 0),
     |x'(tau) + sign(grad f(x(tau)))| < 54 M^3 L sqrt(d) tau / c^4 for tau < c^3/(32 M^2 L sqrt(d)).
@@ -134,7 +134,7 @@ def prop3(out, full: bool, scale: float) -> Reproduction:
     return rep
 
 
-@reproduction("mwe-prop4", PAPER, "Prop. 4: signGD flow stops by 2 sqrt((f(x0) - f*)/mu)", 3.0)
+@reproduction("mwe-prop4", PAPER, "Prop. 4: signGD flow stops by 2 sqrt((f(x0) - f*)/mu)", 1.0)
 def prop4(out, full: bool, scale: float) -> Reproduction:
     """Prop. 4: the signGD flow (5) on a PL function stops in finite time
     T <= 2 sqrt((f(x0) - f*)/mu). Solved as a Filippov system (exact stop time).
@@ -175,7 +175,7 @@ def prop4(out, full: bool, scale: float) -> Reproduction:
     return rep
 
 
-@reproduction("mwe-eq11", PAPER, "Eq. (11): RMSprop-flow eigenvalues -lambda/eps and -a at a minimum", 2.0)
+@reproduction("mwe-eq11", PAPER, "Eq. (11): RMSprop-flow eigenvalues -lambda/eps and -a at a minimum", 1.0)
 def eq11(out, full: bool, scale: float) -> Reproduction:
     """Eq. (11): the Jacobian of the RMSprop flow (7) at (x*, 0) has eigenvalues -lambda_i/eps
     (lambda_i those of the Hessian) and -a; computed by :func:`adadyn.analysis.linearize`
@@ -228,7 +228,7 @@ def empirical_threshold(make, obj, x_star, direction, *, delta: float = 1e-13, s
     return float(np.sqrt(lo * hi))
 
 
-@reproduction("mwe-threshold", PAPER, "Section 3: minimum unstable unless eta < 2 eps/lambda_max; Adam's analogue", 2.0)
+@reproduction("mwe-threshold", PAPER, "Section 3: minimum unstable unless eta < 2 eps/lambda_max; Adam's analogue", 1.0)
 def threshold(out, full: bool, scale: float) -> Reproduction:
     """The discrete map's fixed point (x*, 0) is unstable unless eta < 2 eps/lambda_max (RMSprop,
     Remark 5); for Adam (t -> infinity map) unless eta < (2 + 2 beta1) eps / ((1 - beta1) lambda_max).

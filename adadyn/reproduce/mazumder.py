@@ -83,7 +83,7 @@ def theorem1(obj, w0, K: float, f_star: float, T: int, iters: int = 4) -> dict:
                 bound_apriori=bound(gap, K, g0 / EPS, T), history=hist, traj=tr)
 
 
-@reproduction("mazumder-thm1-quadratic", PAPER, "Theorem 1: alpha* and the bound (2) on quadratics", 6.0)
+@reproduction("mazumder-thm1-quadratic", PAPER, "Theorem 1: alpha* and the bound (2) on quadratics", 1.0)
 def theorem1_quadratic(out, full: bool, scale: float) -> Reproduction:
     """Theorem 1 on f = c x^T A x / 2 (A the Figure 5 matrix of Ma, Wu & E; K = c lambda_max(A),
     f* = 0) for c = 1e-2 ... 1e4: the bound holds, is vacuous (B >= |grad f(w0)|) for small c
@@ -144,7 +144,7 @@ def _accuracy(obj, w, Xva, yva):
 
 
 @reproduction("mazumder-digits", PAPER,
-              "Section 4: constant step vs decaying schedules on digits (softmax regression)", 67.0,
+              "Section 4: constant step vs decaying schedules on digits (softmax regression)", 20.0,
               requires=("sklearn",))
 def digits(out, full: bool, scale: float) -> Reproduction:
     """Their digits experiment with softmax regression (K, f* computable) instead of a two-layer

@@ -101,7 +101,7 @@ def _judge(rep, runs, limit, adam_label, ams_label, T):
                       "value at T/2 (falling at least like T^-0.32)")
 
 
-@reproduction("reddi-thm1", PAPER, "Theorem 1: Adam has non-zero average regret (C x every 3rd step, else -x)", 5.0)
+@reproduction("reddi-thm1", PAPER, "Theorem 1: Adam has non-zero average regret (C x every 3rd step, else -x)", 1.0)
 def theorem1(out, full: bool, scale: float, C: float = 3.0) -> Reproduction:
     """Theorem 1: f_t = C x if t mod 3 = 1 else -x on [-1, 1], beta1 = 0, beta2 = 1/(1 + C^2),
     alpha_t = alpha / sqrt(t) (alpha = 0.5); Adam without bias correction (the paper's
@@ -123,7 +123,7 @@ def theorem1(out, full: bool, scale: float, C: float = 3.0) -> Reproduction:
     return rep
 
 
-@reproduction("reddi-thm3", PAPER, "Theorem 3: stochastic C x w.p. p, else -x; Adam does not converge", 8.0)
+@reproduction("reddi-thm3", PAPER, "Theorem 3: stochastic C x w.p. p, else -x; Adam does not converge", 1.0)
 def theorem3(out, full: bool, scale: float, C: float = 101.0, p: float = 0.01, seed: int = 0) -> Reproduction:
     """Theorem 3: f_t = C x with probability p, -x otherwise (E f_t = (p (C + 1) - 1) x > 0, optimum -1),
     beta1 = 0.9, beta2 = 0.99, alpha_t = alpha/sqrt(t), alpha = 0.5 (beta1 < sqrt(beta2) as the theorem needs)."""
@@ -148,7 +148,7 @@ def theorem3(out, full: bool, scale: float, C: float = 101.0, p: float = 0.01, s
     return rep
 
 
-@reproduction("reddi-sec5", PAPER, "Section 5 synthetic: 1010 x if t mod 101 = 1 else -10 x", 6.0)
+@reproduction("reddi-sec5", PAPER, "Section 5 synthetic: 1010 x if t mod 101 = 1 else -10 x", 1.0)
 def section5(out, full: bool, scale: float) -> Reproduction:
     """The synthetic online experiment of Section 5: beta1 = 0.9, beta2 = 0.99, alpha_t = alpha/sqrt(t)."""
     T = steps_at(200_000, 5_000_000, full, scale, minimum=2020)

@@ -9,7 +9,10 @@ paper's in :class:`Row` s, and a verdict computed from those numbers by a
 criterion stated in words (:attr:`Reproduction.criterion`).
 
 Entries declare what they need (``requires``): ``"torch"`` entries run through
-:mod:`adadyn.nn` and are listed only when it imports. A network result is one
+:mod:`adadyn.nn` and are listed only when it imports. Entries that can read a
+local dataset declare it (``datasets``, e.g. ``("cifar10",)``); their function
+then takes a keyword ``data`` (the directory the user gave with ``--data``, or
+None: the bundled fallback). A network result is one
 more decorated function in ``adadyn/reproduce/networks.py``, e.g.::
 
     @reproduction("mwe-fig7-net", PAPER, "Figure 7 on a network", runtime, requires=("torch",))
@@ -164,8 +167,12 @@ class Entry:
     """A registered reproduction.
 
     ``runtime`` is the measured wall time (seconds) at the default scale on two
-    cores, Numba cache warm; ``requires`` lists optional dependencies
-    (``"torch"``: :mod:`adadyn.nn`; ``"sklearn"``: scikit-learn's bundled data).
+    cores shared with other jobs, Numba cache warm: the larger of two
+    ``adadyn reproduce all`` runs (load averages about 4-6; an idle machine is
+    up to ~3x faster for the network entries); ``requires`` lists optional dependencies
+    (``"torch"``: :mod:`adadyn.nn`; ``"sklearn"``: scikit-learn's bundled data);
+    ``datasets`` the local datasets the entry reads when given a data directory
+    (``"cifar10"``, ``"fashion_mnist"``; see :mod:`adadyn.nn.datasets`).
     """
 
     name: str
@@ -174,6 +181,7 @@ class Entry:
     runtime: float
     fn: Callable = field(repr=False)
     requires: tuple = ()
+    datasets: tuple = ()
 
     def available(self) -> bool:
         """True when every required back end imports."""
@@ -185,16 +193,28 @@ class Entry:
                 return False
         return True
 
-    def run(self, out_dir, full: bool = False, scale: float = 1.0) -> Reproduction:
-        """Run the reproduction, writing its figures into ``out_dir``."""
+    def run(self, out_dir, full: bool = False, scale: float = 1.0, data=None) -> Reproduction:
+        """Run the reproduction, writing its figures into ``out_dir``.
+
+        ``data`` is a directory of local datasets (nothing is downloaded); entries
+        without ``datasets`` ignore it, the others read theirs from it (a missing or
+        malformed file raises :class:`adadyn.nn.datasets.DatasetError`).
+        """
         import time
 
         if not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale > 0):
             raise ValueError(f"scale must be a finite number > 0, got {scale!r}")
+        if data is not None:
+            data = Path(data)
+            if not data.is_dir():
+                raise ValueError(f"data must be an existing directory of local datasets, got {str(data)!r}")
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
-        rep = self.fn(out, bool(full), float(scale))
+        if self.datasets:
+            rep = self.fn(out, bool(full), float(scale), data=data)
+        else:
+            rep = self.fn(out, bool(full), float(scale))
         rep.seconds = time.perf_counter() - t0
         rep.scale, rep.full = float(scale), bool(full)
         return rep
@@ -207,13 +227,14 @@ _MODULES = ("adadyn.reproduce.ma_wu_e", "adadyn.reproduce.ma_wu_e_theory", "adad
             "adadyn.reproduce.bae_ryu_shin", "adadyn.reproduce.mazumder", "adadyn.reproduce.networks")
 
 
-def reproduction(name: str, paper: str, claim: str, runtime: float, requires: tuple = ()):
-    """Decorator registering ``fn(out_dir, full, scale) -> Reproduction`` under ``name``."""
+def reproduction(name: str, paper: str, claim: str, runtime: float, requires: tuple = (), datasets: tuple = ()):
+    """Decorator registering ``fn(out_dir, full, scale) -> Reproduction`` under ``name``
+    (``fn(out_dir, full, scale, data=None)`` when it reads local ``datasets``)."""
 
     def deco(fn):
         if name in _REGISTRY:
             raise ValueError(f"reproduction {name!r} registered twice")
-        _REGISTRY[name] = Entry(name, paper, claim, float(runtime), fn, tuple(requires))
+        _REGISTRY[name] = Entry(name, paper, claim, float(runtime), fn, tuple(requires), tuple(datasets))
         return fn
 
     return deco
