@@ -112,6 +112,16 @@ def bench_overhead(steps, repeats, dtype, device="cpu"):
     print(f"    nn.train / bare, CPU time:   {spread(cpu['nn.train'] / cpu['bare'])}")
     print(f"    nn.train / bare with fused Adam (the recording alone), wall clock: "
           f"{spread(wall['nn.train'] / wall['bare, fused Adam'])}")
+    # the per-step cost of the loop itself, on 2 points (forward and backward cost next to nothing)
+    tiny = nn.sine_regression(2, 5)
+    Xt, Yt = tiny.data["X"].to(device, dtype), tiny.data["Y"].to(device, dtype)
+    ts = 10 * steps
+    fns = {"bare": lambda r: _bare(net(r).to(device), Xt, Yt, ts),
+           "nn.train": lambda r: _ours(net(r), tiny, ts, device, dtype)}
+    t = interleaved(fns, max(3, repeats // 3))
+    extra = (np.median([c for _, c in t["nn.train"]]) - np.median([c for _, c in t["bare"]])) / ts
+    print(f"    loop cost per step on 2 points (CPU time): nn.train - bare = {extra * 1e6:+.0f} us, "
+          f"{extra / (np.median(cpu['bare']) / steps):+.1%} of a 2000-point bare step")
     return float(np.median(r_wall))
 
 

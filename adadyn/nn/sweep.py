@@ -28,7 +28,7 @@ import torch
 
 from adadyn.nn.models import mlp
 from adadyn.nn.problems import Problem, Regression
-from adadyn.nn.train import train
+from adadyn.nn.train import _device, train
 from adadyn.status import Status
 from adadyn.sweep import Grid, Task, run_sweep
 from adadyn.validation import check_optimizer
@@ -83,6 +83,7 @@ class NetworkTask(Task):
                 raise ValueError(f"{name} must be an integer >= {lo}, got {val!r}")
         self.problem, self.widths, self.spec = problem, tuple(int(w) for w in widths), spec
         self.steps, self.record_every, self.seed = int(steps), int(record_every), int(seed)
+        _device(device)  # a clear error now, not in a worker later
         self.activation, self.dtype, self.device = activation, dtype, str(device)
 
     # ---------------------------------------------------------------- the task contract
@@ -223,7 +224,7 @@ class _BatchedRun:
     def __init__(self, task: NetworkTask, specs, cs):
         self.task, self.cs, self.c0 = task, cs, cs[0]
         dt = _DTYPES[task.dtype]
-        dev = torch.device(task.device)
+        dev = _device(task.device)
         G = len(specs)
         proto = mlp(task.widths, task.activation, dtype=dt, seed=task.seed)
         pieces, self.segs, off = [], [], 0

@@ -122,7 +122,10 @@ def _device(device) -> torch.device:
     except (RuntimeError, TypeError) as exc:
         raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}") from exc
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device='cuda' was asked for but torch sees no CUDA device")
+        raise ValueError(f"device={device!r} was asked for but torch sees no CUDA device "
+                         "(a CPU-only torch, or no GPU): use device='cpu'")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"device={device!r}: torch sees {torch.cuda.device_count()} CUDA device(s)")
     return dev
 
 
