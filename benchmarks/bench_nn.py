@@ -19,6 +19,13 @@ sensitive to other processes on a shared machine), and the ratio of the fastest 
 (other processes only add time). The bare loop is also timed with torch's fused Adam,
 which nn.train uses, so that the cost of the recording alone is printed too.
 
+In float64 the 1.6 MB activations of the 5-100-100-1 network sit at glibc's dynamic
+mmap/trim thresholds: depending on the allocation history of the process, a loop may get
+its memory back from the kernel every step (hundreds of minor page faults per step, printed,
+about 1 ms) or not, whichever loop it is. For a comparison free of that lottery run with
+MALLOC_MMAP_THRESHOLD_=268435456 MALLOC_TRIM_THRESHOLD_=268435456 (fixed thresholds: no page
+faults in any loop).
+
 Usage: python benchmarks/bench_nn.py [--threads N] [--steps S] [--repeats R] [--part all|overhead|grid]
 """
 from __future__ import annotations
@@ -34,13 +41,26 @@ from adadyn import nn
 from adadyn.nn.sweep import NetworkTask
 
 
+def _faults() -> int:
+    """Minor page faults of this process so far (0 where getrusage is missing)."""
+    try:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    except (ImportError, OSError):  # pragma: no cover - not POSIX
+        return 0
+
+
+FAULTS: dict = {}  # name -> page faults of each timed call
+
+
 def _clock():
-    return time.perf_counter(), time.process_time()
+    return time.perf_counter(), time.process_time(), _faults()
 
 
 def _since(t0):
-    w, c = _clock()
-    return w - t0[0], c - t0[1]
+    w, c, f = _clock()
+    return w - t0[0], c - t0[1], f - t0[2]
 
 
 def _bare(model, X, Y, steps, lr=1e-3, **adam):
@@ -95,8 +115,9 @@ def bench_overhead(steps, repeats, dtype, device="cpu"):
     for f in fns.values():  # warm up (torch imports dynamo on a first optimiser step)
         f(0)
     t = interleaved(fns, repeats)
-    wall = {k: np.array([w for w, _ in v]) for k, v in t.items()}
-    cpu = {k: np.array([c for _, c in v]) for k, v in t.items()}
+    wall = {k: np.array([w for w, _, _ in v]) for k, v in t.items()}
+    cpu = {k: np.array([c for _, c, _ in v]) for k, v in t.items()}
+    faults = {k: np.median([f for _, _, f in v]) / steps for k, v in t.items()}
     print(f"  5-100-100-1 sine, 2000 points, full batch, {dtype}, {device}, {steps} steps x {repeats} repeats "
           f"(interleaved), ms/step (median):")
     print(f"    bare torch loop (zero_grad, forward, backward, torch.optim.Adam step): "
@@ -112,6 +133,8 @@ def bench_overhead(steps, repeats, dtype, device="cpu"):
     print(f"    nn.train / bare, CPU time:   {spread(cpu['nn.train'] / cpu['bare'])}")
     print(f"    nn.train / bare with fused Adam (the recording alone), wall clock: "
           f"{spread(wall['nn.train'] / wall['bare, fused Adam'])}")
+    print("    minor page faults per step (median; each costs ~1-2 us: memory the allocator gave back and "
+          "takes again): " + ", ".join(f"{k} {v:.0f}" for k, v in faults.items()))
     # the per-step cost of the loop itself, on 2 points (forward and backward cost next to nothing)
     tiny = nn.sine_regression(2, 5)
     Xt, Yt = tiny.data["X"].to(device, dtype), tiny.data["Y"].to(device, dtype)
@@ -119,7 +142,7 @@ def bench_overhead(steps, repeats, dtype, device="cpu"):
     fns = {"bare": lambda r: _bare(net(r).to(device), Xt, Yt, ts),
            "nn.train": lambda r: _ours(net(r), tiny, ts, device, dtype)}
     t = interleaved(fns, max(3, repeats // 3))
-    extra = (np.median([c for _, c in t["nn.train"]]) - np.median([c for _, c in t["bare"]])) / ts
+    extra = (np.median([c for _, c, _ in t["nn.train"]]) - np.median([c for _, c, _ in t["bare"]])) / ts
     print(f"    loop cost per step on 2 points (CPU time): nn.train - bare = {extra * 1e6:+.0f} us, "
           f"{extra / (np.median(cpu['bare']) / steps):+.1%} of a 2000-point bare step")
     return float(np.median(r_wall))
@@ -144,8 +167,8 @@ def bench_grid(steps, repeats, dtype="float64"):
     task.run_chunk({"a": a[:2], "b": b[:2]})  # warm up
     task.run_points({"a": a[:1], "b": b[:1]})
     t = interleaved(fns, repeats)
-    wall = {k: np.array([w for w, _ in v]) for k, v in t.items()}
-    cpu = {k: np.array([c for _, c in v]) for k, v in t.items()}
+    wall = {k: np.array([w for w, _, _ in v]) for k, v in t.items()}
+    cpu = {k: np.array([c for _, c, _ in v]) for k, v in t.items()}
     out_b, out_s = res["batched"], res["seq"]
     both = np.isfinite(out_s["loss"]) & np.isfinite(out_b["loss"])
     agree = np.max(np.abs(out_b["loss"][both] - out_s["loss"][both]) / np.abs(out_s["loss"][both]))

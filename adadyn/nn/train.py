@@ -223,8 +223,10 @@ def train(spec, model: torch.nn.Module, problem: Problem, steps: int, *, record_
     # gradient norms, [loss, |g_1|, ..., |g_P|]; at a recorded step the row goes on with the
     # per-tensor norms of x and m and the l1 norms of v (v >= 0: the sums), and the test error:
     # [..., |x_1|, ..., |x_P|, |m_1|, ..., |m_P|, sum v_1, ..., sum v_P, test]. A row costs one
-    # or two foreach reductions and one stack, and no host synchronisation; a block of rows is
-    # read back at once, checked for a non-finite loss or gradient and reduced in float64.
+    # foreach reduction and one stack (and, before a recorded step, two foreach reductions taken
+    # right after the optimiser step, while x, m and v are in the cache), and no host
+    # synchronisation; a block of rows is read back at once, checked for a non-finite loss or
+    # gradient and reduced in float64.
     nt = 1 if test is not None else 0
     buf = torch.zeros((_BLOCK_STEPS, 1 + 4 * np_ + nt), dtype=dtype, device=dev)
     blk_rec = np.full(_BLOCK_STEPS, -1)  # record index of each row (-1: not a recorded step)
@@ -274,6 +276,21 @@ def train(spec, model: torch.nn.Module, problem: Problem, steps: int, *, record_
     rng_state = None
     stop = None
     moments = None  # opt.moments(), once they exist
+    state_norms = None  # norms of (x, m, v) at the current point, taken right after the step to it
+
+    def norms_of_state():
+        """Per-tensor norms of x and m and sums of v (v >= 0), as a list of 0-d tensors."""
+        nonlocal moments
+        if moments is None:
+            ms, vs = opt.moments()
+            if opt.steps_taken:  # the moment tensors exist and are updated in place from now on
+                moments = ms, vs
+        else:
+            ms, vs = moments
+        out = list(torch._foreach_norm(params if ms is None else params + ms))
+        if vs is not None:
+            out += torch._foreach_norm(vs, 1.0)
+        return out, ms is not None, vs is not None
 
     def flush():
         """Read back rows [0, i): fill the records; return the row of the first non-finite step or None."""
@@ -329,19 +346,15 @@ def train(spec, model: torch.nn.Module, problem: Problem, steps: int, *, record_
             row, short = views[i]
             if n % record_every == 0:
                 j = n // record_every
-                if moments is None:
-                    ms, vs = opt.moments()
-                    if opt.steps_taken:  # the moment tensors exist and are updated in place from now on
-                        moments = ms, vs
-                else:
-                    ms, vs = moments
-                vals = list(torch._foreach_norm(gs + params if ms is None else gs + params + ms))
-                if vs is not None:
-                    vals += torch._foreach_norm(vs, 1.0)
+                if state_norms is None:
+                    state_norms = norms_of_state()
+                xmv, has_m, has_v = state_norms
+                state_norms = None
+                vals = [loss, *torch._foreach_norm(gs), *xmv]
                 if test is not None:
                     vals.append(prob.test_error(model))
-                torch.stack((loss, *vals), out=row[:1 + len(vals)])
-                blk_rec[i], blk_m[i], blk_v[i] = j, ms is not None, vs is not None
+                torch.stack(vals, out=row[:len(vals)])
+                blk_rec[i], blk_m[i], blk_v[i] = j, has_m, has_v
                 times[j] = opt.time
                 if p_every and j % p_every == 0:
                     xs[j // p_every] = _flat(params)
@@ -366,6 +379,9 @@ def train(spec, model: torch.nn.Module, problem: Problem, steps: int, *, record_
             i = 0
         take_step()
         n += 1
+        if n % record_every == 0:
+            with torch.no_grad():  # while the step's tensors are still in the cache
+                state_norms = norms_of_state()
     if stop is None and i:
         stop = flush()
     if stop is not None:
