@@ -114,6 +114,9 @@ def test_nn_phase_writes_the_diagram(tmp_path):
     (["nn-train", "--device", "cuda:0"] if not torch.cuda.is_available() else ["nn-train", "--steps", "-1"], "CUDA|steps"),
     (["nn-phase", "--a", "0:1:2"], "lo:hi:n"),
     (["nn-phase", "--a", "2000:3000:2"], "memory rates"),
+    (["nn-phase", "--device", "tpu"], "device must be 'cpu', 'cuda'"),
+    (["nn-train", "--problem", "cifar10", "--data", "/nonexistent/dir", "--classes", "0,x"], "--classes"),
+    (["nn-train", "--data-seed", "-1"], "--data-seed"),
 ])
 def test_cli_errors_are_one_line_on_stderr_with_exit_code_2(argv, words, capsys, tmp_path):
     import re
@@ -122,3 +125,23 @@ def test_cli_errors_are_one_line_on_stderr_with_exit_code_2(argv, words, capsys,
     err = capsys.readouterr().err
     assert rc == 2
     assert err.startswith("adadyn nn-") and err.count("\n") == 1 and re.search(words, err), err
+
+
+@pytest.mark.parametrize("argv,words", [
+    (["nn-train", "--steps", "abc"], "argument --steps: invalid int"),
+    (["nn-train", "--steps", "-3"], "steps must be an integer >= 0"),
+    (["nn-phase", "--chunk-size", "0", "--steps", "2"], "chunk_size"),
+    (["nn-phase", "--device", "cuda:0"] if not torch.cuda.is_available() else ["nn-phase", "--steps", "-1"],
+     "CUDA|steps"),
+])
+def test_the_adadyn_command_names_the_subcommand_in_its_one_error_line(argv, words, capsys):
+    """Through ``adadyn.cli.main``: the same conventions as every other command (docs/cli.md)."""
+    import re
+
+    from adadyn.cli import main
+
+    rc = main(argv + ["--threads", "1", "--points", "50"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1, err
+    assert err.startswith(f"adadyn {argv[0]}: error: ") and re.search(words, err), err
+    assert "Traceback" not in err

@@ -139,12 +139,16 @@ def test_step_by_step_from_a_shared_state_near_the_minimum(name):
     assert worst <= 1e-13, worst
 
 
-def test_torch_adam_is_used_with_its_foreach_path():
+def test_torch_adam_is_used_with_its_fused_path():
     model = nn.mlp([3, 4, 1])
     opt = nn.optimizer(ad.Adam(1e-3, beta1=0.8, beta2=0.95, eps=1e-7), model.parameters())
     assert isinstance(opt, torch.optim.Adam)
     g = opt.param_groups[0]
-    assert g["foreach"] is True and g["betas"] == (0.8, 0.95) and g["eps"] == 1e-7 and not g["amsgrad"]
+    assert g["fused"] is True and g["betas"] == (0.8, 0.95) and g["eps"] == 1e-7 and not g["amsgrad"]
+    # a device without the fused kernel (meta) falls back to the foreach path
+    w = torch.zeros(3, device="meta", requires_grad=True)
+    g = nn.optimizer(ad.Adam(1e-3), [w]).param_groups[0]
+    assert g["foreach"] is True and not g["fused"]
     assert nn.optimizer(ad.AMSGrad(1e-3), model.parameters()).param_groups[0]["amsgrad"] is True
 
 

@@ -10,6 +10,7 @@ torch = pytest.importorskip("torch")
 torch.set_num_threads(1)  # 2 threads on a shared 2-core machine oversubscribe
 from adadyn import nn  # noqa: E402
 from adadyn.analysis.regimes import REGIMES  # noqa: E402
+from adadyn.nn import sweep as SW  # noqa: E402
 from adadyn.nn.sweep import NetworkTask, phase_diagram  # noqa: E402
 from adadyn.status import Status  # noqa: E402
 from adadyn.sweep import Grid, Task, run_sweep  # noqa: E402
@@ -46,17 +47,44 @@ def test_batched_chunk_agrees_with_training_each_point(spec, points):
     assert not np.allclose(got["loss"][0], got["loss"][1])
 
 
-def test_a_diverging_point_does_not_disturb_the_others():
-    task = NetworkTask(_prob(), (3, 6, 1), ad.GD(0.01), 40, activation="tanh", seed=0)
-    pts = {"eta": np.array([0.01, 1e10, 0.02])}
+@pytest.mark.parametrize("etas", [[0.01, 1e10, 0.02], [0.01, 20.0, 5.0, 0.02]],
+                         ids=["at_once", "inside_later_blocks"])
+def test_a_diverging_point_does_not_disturb_the_others(etas):
+    """Losses are read back and checked once per block of steps: a point diverging inside a
+    block stops at the step where training it alone stops, and the others are untouched."""
+    task = NetworkTask(_prob(), (3, 6, 1), ad.GD(0.01), 150, activation="tanh", seed=0)
+    pts = {"eta": np.array(etas)}
     got, want = task.run_chunk(pts), task.run_points(pts)
-    assert list(got["status"]) == [Status.OK.code, Status.DIVERGED.code, Status.OK.code]
+    dead = np.array([e > 1.0 for e in etas])
+    np.testing.assert_array_equal(got["status"], np.where(dead, Status.DIVERGED.code, Status.OK.code))
     np.testing.assert_array_equal(got["status"], want["status"])
     np.testing.assert_array_equal(got["stop_step"], want["stop_step"])
-    assert got["stop_step"][1] < 40
-    k = got["stop_step"][1]
-    assert np.all(np.isnan(got["loss"][1, k:])) and np.all(np.isfinite(got["loss"][1, :k]))
-    np.testing.assert_allclose(got["loss"][[0, 2]], want["loss"][[0, 2]], rtol=1e-10)
+    assert np.all(got["stop_step"][dead] < 150)
+    if len(etas) > 3:  # mid-block, in a block after the first
+        assert np.all((got["stop_step"][dead] > SW._BLOCK_STEPS) & (got["stop_step"][dead] % SW._BLOCK_STEPS != 0))
+    for i in np.flatnonzero(dead):
+        k = got["stop_step"][i]
+        for key in KEYS:
+            assert np.all(np.isnan(got[key][i, k:])) and np.all(np.isfinite(got[key][i, :k])), key
+        np.testing.assert_allclose(got["loss"][i, :k // 2], want["loss"][i, :k // 2], rtol=1e-10)
+    np.testing.assert_allclose(got["loss"][~dead], want["loss"][~dead], rtol=1e-10)
+
+
+@pytest.mark.parametrize("activation", ["relu", "gelu"])
+def test_batched_chunk_agrees_with_each_point_for_several_outputs(activation):
+    """Three outputs (the backward pass through the last layer is a product, not an outer
+    product), and the other activations' derivative kernels."""
+    rng = np.random.default_rng(7)
+    X = rng.uniform(-1.0, 1.0, (90, 4))
+    Y = np.stack([np.sin(2 * X[:, 0]), X[:, 1] * X[:, 2], np.cos(X[:, 3])], axis=1)
+    task = NetworkTask(nn.regression(X, Y), (4, 7, 5, 3), ad.Adam(3e-3), 30, activation=activation, seed=2)
+    pts = {"a": np.array([1.0, 30.0]), "b": np.array([20.0, 3.0])}
+    got, want = task.run_chunk(pts), task.run_points(pts)
+    for k in KEYS:
+        nz = want[k] != 0
+        np.testing.assert_array_equal(got[k] == 0, ~nz)
+        assert np.max(np.abs(got[k][nz] - want[k][nz]) / np.abs(want[k][nz])) <= 1e-10, k
+    assert not np.allclose(got["loss"][0], got["loss"][1])
 
 
 def test_task_contract_pickles_identity_and_describe():
@@ -112,5 +140,8 @@ def test_run_sweep_chunks_store_resume_and_a_process_pool_agree_bit_for_bit(tmp_
         for k in task.keys:
             np.testing.assert_array_equal(res[k], whole[k], err_msg=k)
     assert whole["loss"].shape == (3, 2, 13) and whole.success
+    one = task.run_chunk({"a": np.array([10.0]), "b": np.array([50.0])})  # a chunk of one point too
+    for k in task.keys:
+        np.testing.assert_array_equal(one[k][0], whole[k][1, 1], err_msg=k)
     ref = task.run_points({"a": np.array([10.0]), "b": np.array([50.0])})
     np.testing.assert_allclose(whole["loss"][1, 1], ref["loss"][0], rtol=1e-10)

@@ -7,6 +7,9 @@ import adadyn as ad
 torch = pytest.importorskip("torch")
 torch.set_num_threads(1)  # 2 threads on a shared 2-core machine oversubscribe: tiny ops take ms
 from adadyn import nn  # noqa: E402
+import importlib  # noqa: E402
+
+TR = importlib.import_module("adadyn.nn.train")  # the module (adadyn.nn.train is also the function)
 
 
 def _small():
@@ -76,22 +79,66 @@ def test_rmsprop_m_norm_is_the_last_gradient_norm():
     np.testing.assert_allclose(tr.m_norm[1:], tr.grad_norm[:-1], rtol=1e-15)
 
 
-def test_nonfinite_loss_ends_the_run_as_diverged_keeping_the_history():
+@pytest.mark.parametrize("eta_L", [300.0, 12.0])  # diverging in the first block of records, and in the third
+def test_nonfinite_loss_ends_the_run_as_diverged_keeping_the_history(eta_L):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((30, 4))
     y = X @ np.ones(4)
     obj = ad.objectives.least_squares(X, y)
     x0 = np.full(4, 3.0)
-    want = ad.run(ad.GD(50.0), obj, x0, 500)
+    eta = eta_L / np.linalg.eigvalsh(X.T @ X / 30).max()
+    want = ad.run(ad.GD(eta), obj, x0, 500)
     model = nn.mlp([4, 1], bias=False)
     with torch.no_grad():
         model.layers[0].weight.fill_(3.0)
-    got = nn.train(ad.GD(50.0), model, nn.regression(X, y), 500)
+    got = nn.train(ad.GD(eta), model, nn.regression(X, y), 500)
     assert got.status == "diverged" == want.status and not got.success
     assert got.stop_step == want.stop_step < 500
+    assert (got.stop_step > 2 * TR._BLOCK_STEPS) == (eta_L == 12.0)
+    # the state returned is the one at the non-finite loss, as ad.run returns it (the loop checks
+    # its records once per block of steps and retakes the block's finite steps)
+    assert got.final_state.k == want.final_state.k == got.stop_step
+    np.testing.assert_allclose(got.final_state.x, want.final_state.x, rtol=1e-12)
     assert len(got) == got.stop_step and np.all(np.isfinite(got.loss))
     np.testing.assert_allclose(got.loss[:20], want.loss[:20], rtol=1e-12)
     assert ad.analysis.classify(got).label == "divergence"
+
+
+def test_a_divergence_inside_a_block_ends_the_run_as_a_per_step_check_would(monkeypatch):
+    """Records are read back and checked once per block of steps: a run that diverges inside
+    a block must end with exactly the records and the state of a check after every step."""
+    prob, _ = _small()
+    spec = ad.GD(5.0)
+
+    def run(steps, state=None):
+        model = nn.mlp([3, 12, 12, 1], "tanh", seed=2)
+        tr = nn.train(spec, model, prob, steps, batch_size=32, seed=5, record_params_every=1, state=state)
+        return tr, model
+
+    got, model = run(300)
+    k = got.stop_step
+    assert got.status == "diverged" and TR._BLOCK_STEPS < k < 2 * TR._BLOCK_STEPS - 1, k
+    assert len(got) == k and np.all(np.isfinite(got.loss)) and np.all(np.isfinite(got.grad_norm))
+    # independent of the block logic: the run stopped one step short, then continued
+    pre, _ = run(k - 1)
+    cont, _ = run(10, state=pre.final_state)
+    assert pre.status == "ok" and cont.status == "diverged" and cont.stop_step == k and len(cont) == 1
+    for key in ("loss", "grad_norm", "time", "x", "x_norm", "test_error"):
+        np.testing.assert_array_equal(getattr(got, key), getattr(pre, key), err_msg=key)
+    # the same run checked after every step (blocks of one step)
+    monkeypatch.setattr(TR, "_BLOCK_STEPS", 1)
+    per, _ = run(300)
+    assert per.stop_step == k and per.status == "diverged"
+    for key in ("loss", "grad_norm", "time", "x", "x_norm", "m_norm", "sqrt_v_norm", "test_error"):
+        np.testing.assert_array_equal(getattr(got, key), getattr(per, key), err_msg=key)
+    for other in (cont, per):
+        a, b = got.final_state, other.final_state
+        assert a.k == b.k == k and a.time == b.time and a.last_grad_norm == b.last_grad_norm
+        torch.testing.assert_close(a.rng, b.rng, rtol=0, atol=0)
+        for p, q in zip(a.params, b.params):
+            torch.testing.assert_close(p, q, rtol=0, atol=0)
+    for p, q in zip(model.parameters(), got.final_state.params):  # the model is left at the state returned
+        torch.testing.assert_close(p.detach(), q, rtol=0, atol=0)
 
 
 def test_bad_arguments_are_refused_with_the_parameter_named():

@@ -5,8 +5,9 @@ one-line error (exit code 2) naming the extra to install.
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
+
+from adadyn.commands.errors import CLIError, guarded
 
 PROBLEMS = ("sine", "digits2", "digits10", "poisson-square", "poisson-disc", "cifar10", "fashion-mnist")
 #: the networks of Ma, Wu & E for each problem (widths, activation)
@@ -17,17 +18,13 @@ DEFAULT_NETS = {
 }
 
 
-class _Fail(Exception):
-    pass
-
-
 def _widths(text: str, problem) -> list:
     try:
         w = [int(s) for s in text.split(",")]
     except ValueError:
-        raise ValueError(f"--widths must be comma-separated integers, got {text!r}") from None
+        raise CLIError(f"--widths must be comma-separated integers, got {text!r}") from None
     if w[0] != problem.in_dim or w[-1] != problem.out_dim:
-        raise ValueError(f"--widths {text} does not fit {problem.name}: it needs {problem.in_dim} inputs "
+        raise CLIError(f"--widths {text} does not fit {problem.name}: it needs {problem.in_dim} inputs "
                          f"and {problem.out_dim} outputs")
     return w
 
@@ -36,6 +33,8 @@ def _problem(args):
     from adadyn import nn
 
     name = args.problem
+    if args.data_seed < 0:
+        raise CLIError(f"--data-seed must be an integer >= 0, got {args.data_seed}")
     if name == "sine":
         return nn.sine_regression(args.points, 5, n_test=args.test_points, seed=args.data_seed)
     if name in ("digits2", "digits10"):
@@ -45,8 +44,11 @@ def _problem(args):
     if name == "poisson-disc":
         return nn.poisson_disc(args.points, args.points, n_test=max(1, args.test_points), seed=args.data_seed)
     if not args.data:
-        raise ValueError(f"--problem {name} reads local files: give --data DIR (nothing is downloaded)")
-    classes = [int(c) for c in args.classes.split(",")] if args.classes else None
+        raise CLIError(f"--problem {name} reads local files: give --data DIR (nothing is downloaded)")
+    try:
+        classes = [int(c) for c in args.classes.split(",")] if args.classes else None
+    except ValueError:
+        raise CLIError(f"--classes must be comma-separated class numbers such as 0,1, got {args.classes!r}") from None
     if name == "cifar10":
         return nn.cifar10(args.data, classes=classes or (0, 1), per_class=args.per_class)
     return nn.fashion_mnist(args.data, classes=classes or tuple(range(10)), per_class=args.per_class)
@@ -83,7 +85,7 @@ def register(subparsers) -> None:
     t.add_argument("--record-every", type=int, default=1)
     t.add_argument("--sharpness-every", type=int, default=None,
                    help="record the preconditioned sharpness every k steps (Lanczos on Hessian-vector products)")
-    t.set_defaults(func=_train)
+    t.set_defaults(func=_command("nn-train", _train_body))
     ph = subparsers.add_parser("nn-phase", help="Adam's (a, b) phase diagram for a network (Figure 8)")
     _common(ph)
     ph.add_argument("--eta", type=float, default=1e-3)
@@ -91,14 +93,12 @@ def register(subparsers) -> None:
     ph.add_argument("--b", dest="b_range", default="0.1:100:4", help="memory rates b: lo:hi:n (log-spaced)")
     ph.add_argument("--record-every", type=int, default=1)
     ph.add_argument("--chunk-size", type=int, default=16, help="networks trained together (batched)")
-    ph.set_defaults(func=_phase)
+    ph.set_defaults(func=_command("nn-phase", _phase_body))
 
 
 def _setup(args):
-    try:
-        from adadyn import nn
-    except ImportError as exc:
-        raise _Fail(str(exc)) from None
+    from adadyn import nn
+
     if args.threads is not None:
         nn.set_num_threads(args.threads)
     prob = _problem(args)
@@ -109,16 +109,17 @@ def _setup(args):
     return prob, widths, args.activation or act, nn.DTYPES[args.dtype]
 
 
-def _run(name, body, args) -> int:
-    try:
-        return body(args)
-    except (_Fail, ImportError, ValueError, TypeError, OSError) as exc:
-        print(f"adadyn {name}: error: {exc}", file=sys.stderr)
-        return 2
-
-
-def _train(args) -> int:
-    return _run("nn-train", _train_body, args)
+def _command(name: str, body):
+    """``body(args)`` under the error conventions of every ``adadyn`` command
+    (:func:`adadyn.commands.errors.guarded`: one line ``adadyn NAME: error: ...`` on stderr,
+    exit code 2); a missing torch is one such line naming the extra to install."""
+    @guarded(f"adadyn {name}")
+    def command(args) -> int:
+        try:
+            return body(args)
+        except ImportError as exc:
+            raise CLIError(str(exc)) from None
+    return command
 
 
 def _train_body(args) -> int:
@@ -176,10 +177,6 @@ def _train_body(args) -> int:
     return 0 if tr.success else 1
 
 
-def _phase(args) -> int:
-    return _run("nn-phase", _phase_body, args)
-
-
 def _phase_body(args) -> int:
     import argparse
 
@@ -195,7 +192,7 @@ def _phase_body(args) -> int:
     try:
         a, b = parse_range(args.a_range), parse_range(args.b_range)
     except argparse.ArgumentTypeError as exc:
-        raise ValueError(str(exc)) from None
+        raise CLIError(str(exc)) from None
     prob, widths, act, _ = _setup(args)
     pd = phase_diagram(prob, widths, a, b, args.eta, args.steps, activation=act, seed=args.seed,
                        record_every=args.record_every, chunk_size=args.chunk_size, dtype=args.dtype,

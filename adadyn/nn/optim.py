@@ -5,7 +5,7 @@
 m <- h g + r m, v <- p g^2 + q v, x <- x - eta_t (m / c1) / (sqrt(v / c2) + eps))
 and returns a :class:`torch.optim.Optimizer` with the same update:
 
-* ``torch.optim.Adam`` (foreach path) for Adam and PyTorch-convention AMSGrad
+* ``torch.optim.Adam`` (fused path; foreach on a device without fused kernels) for Adam and PyTorch-convention AMSGrad
   (h = 1 - r, p = 1 - q, bias correction, eps outside);
 * ``torch.optim.RMSprop`` for eq. (2) (h = 1, r = 0, p = 1 - q, no bias correction);
 * ``torch.optim.Adagrad`` for h = p = q = 1, r = 0 (with its initial accumulator);
@@ -105,13 +105,30 @@ class _Scheduled:
 
 
 # ---------------------------------------------------------------- torch.optim's own algorithms
+def _fused_ok(params) -> bool:
+    """Whether torch has fused optimiser kernels for every tensor of ``params`` (floating
+    point, on a device such as the CPU or CUDA); torch checks only at the first step."""
+    try:
+        from torch.optim.optimizer import _get_fused_kernels_supported_devices
+        devices = set(_get_fused_kernels_supported_devices())
+    except ImportError:  # pragma: no cover - an older or newer torch: the two devices fused since 2.4
+        devices = {"cpu", "cuda"}
+    tensors = [t for p in params for t in (p["params"] if isinstance(p, dict) else [p])]
+    return all(isinstance(t, torch.Tensor) and t.is_floating_point() and t.device.type in devices
+               for t in tensors)
+
+
 class TorchAdam(_Scheduled, torch.optim.Adam):
     """``torch.optim.Adam`` (foreach) under the spec's schedule: Adam, eq. (3), and
     AMSGrad in PyTorch's convention (the running max of the raw v)."""
 
     def __init__(self, params, spec, c: Coefficients):
-        torch.optim.Adam.__init__(self, params, lr=c.eta, betas=(c.r, c.q), eps=c.eps,
-                                  amsgrad=c.amsgrad == "raw", foreach=True)
+        params = list(params)
+        kw = dict(lr=c.eta, betas=(c.r, c.q), eps=c.eps, amsgrad=c.amsgrad == "raw")
+        if _fused_ok(params):  # one kernel per step for all the parameters
+            torch.optim.Adam.__init__(self, params, fused=True, **kw)
+        else:
+            torch.optim.Adam.__init__(self, params, foreach=True, **kw)
         self._init_schedule(spec, c)
 
     def step(self, closure=None):

@@ -9,14 +9,15 @@ Every grid point trains the same network (same initial weights, from ``seed``)
 with the base spec changed at that point (``spec.replace(a=..., b=..., eta=...)``:
 any field of the spec, or the memory rates a, b of beta2 = 1 - a eta,
 beta1 = 1 - b eta, Prop. 2 of Ma, Wu & E). ``run_chunk`` trains the chunk's
-networks *batched*: their weights are stacked along a leading grid axis, the
-forward pass is one batched matrix product per layer (``torch.baddbmm``) and
-the optimiser update is the coefficient view's eq. (1) with per-point
-coefficient tensors, in the operation order of :mod:`adadyn.discrete.kernels`.
-For small networks this is several times faster than training the points one
-after another (``benchmarks/bench_nn.py``); :meth:`NetworkTask.run_points` is
-that per-point path (through :func:`adadyn.nn.train`), used for AdaFix and for
-checking.
+networks *batched*: their weights are stacked along a leading grid axis, each
+layer of the forward and the (hand-written) backward pass is one batched matrix
+product (``torch.bmm``) with the bias folded in, and the optimiser update is the
+coefficient view's eq. (1) with per-point coefficient tensors, in the operation
+order of :mod:`adadyn.discrete.kernels` (see :class:`_BatchedRun`). For small
+networks this is several times faster than training the points one after
+another (``benchmarks/bench_nn.py``); :meth:`NetworkTask.run_points` is that
+per-point path (through :func:`adadyn.nn.train`), used for AdaFix, the deep
+Galerkin problems, activations without a batched derivative, and for checking.
 """
 from __future__ import annotations
 
@@ -25,9 +26,9 @@ import hashlib
 import numpy as np
 import torch
 
-from adadyn.nn.models import ACTIVATIONS, mlp
+from adadyn.nn.models import mlp
 from adadyn.nn.problems import Problem, Regression
-from adadyn.nn.train import train
+from adadyn.nn.train import _device, train
 from adadyn.status import Status
 from adadyn.sweep import Grid, Task, run_sweep
 from adadyn.validation import check_optimizer
@@ -82,6 +83,7 @@ class NetworkTask(Task):
                 raise ValueError(f"{name} must be an integer >= {lo}, got {val!r}")
         self.problem, self.widths, self.spec = problem, tuple(int(w) for w in widths), spec
         self.steps, self.record_every, self.seed = int(steps), int(record_every), int(seed)
+        _device(device)  # a clear error now, not in a worker later
         self.activation, self.dtype, self.device = activation, dtype, str(device)
 
     # ---------------------------------------------------------------- the task contract
@@ -118,8 +120,10 @@ class NetworkTask(Task):
         cs = [s.coefficients() for s in specs]
         if not specs:
             return self._empty(0)
-        if not _batchable(self.problem, cs):
+        if not _batchable(self.problem, cs, self.activation):
             return self.run_points(points)
+        if len(specs) == 1:  # torch's bmm of one matrix rounds differently: train it twice, keep one
+            return {k: v[:1] for k, v in _BatchedRun(self, specs * 2, cs * 2).run().items()}
         return _BatchedRun(self, specs, cs).run()
 
     def run_all(self, points: dict) -> dict:
@@ -155,37 +159,99 @@ class NetworkTask(Task):
         return f"NetworkTask({d['network']} on {d['problem']}, {d['spec']}, {self.steps} steps)"
 
 
-def _batchable(problem, cs) -> bool:
+def _batchable(problem, cs, activation) -> bool:
     c0 = cs[0]
-    if not isinstance(problem, Regression) or c0.method == "adafix":
+    if not isinstance(problem, Regression) or c0.method == "adafix" or activation not in _ACT:
         return False
     same = ("method", "eps_inside", "bias_correction", "amsgrad")
     return all(all(getattr(c, k) == getattr(c0, k) for k in same) and c.schedule == c0.schedule for c in cs)
 
 
+def _relu(z, out):
+    torch.clamp_min(z, 0.0, out=out)
+
+
+def _relu_back(dz, z, a):  # autograd's relu backward: threshold_backward(grad, result, 0)
+    torch.ops.aten.threshold_backward.grad_input(dz, a, 0.0, grad_input=dz)
+
+
+def _tanh(z, out):
+    torch.tanh(z, out=out)
+
+
+def _tanh_back(dz, z, a):
+    torch.ops.aten.tanh_backward.grad_input(dz, a, grad_input=dz)
+
+
+def _gelu(z, out):
+    torch._C._nn.gelu(z, approximate="none", out=out)
+
+
+def _gelu_back(dz, z, a):
+    torch.ops.aten.gelu_backward.grad_input(dz, z, approximate="none", grad_input=dz)
+
+
+#: activation -> (forward into ``out``, backward in place on dL/da given z and a): torch's own
+#: kernels, the ones autograd calls, so that a batched network computes what a single one does
+_ACT = {"relu": (_relu, _relu_back), "tanh": (_tanh, _tanh_back), "gelu": (_gelu, _gelu_back)}
+
+#: steps whose losses and gradient norms are read back (and checked) at once
+_BLOCK_STEPS = 32
+
+
 class _BatchedRun:
-    """G networks in one leaf tensor ``flat`` of shape (G, P): row g holds network g's
-    parameters; layer l's weight (G, fan_in, fan_out) and bias (G, 1, fan_out) are views
-    of it, so the gradient of the summed losses is one (G, P) tensor and the optimiser
-    update is a handful of operations on (G, P) arrays with (G, 1) coefficients."""
+    """G networks of the same widths, trained at once.
+
+    Parameters live in one tensor ``flat`` of shape (G, P): row g is network g, and layer l
+    is the block [W_l | b_l] of shape (fan_out, fan_in + 1) of it (weights and bias side by
+    side). Activations are kept transposed, (G, width, n) with a row of ones under each
+    hidden layer's, so that a layer is one batched product with the bias folded in,
+    z_l = [W_l | b_l] @ [a_{l-1}; 1]; the first layer, whose input X is shared, is one matrix
+    product for all the networks ((G fan_out) x (fan_in + 1) times (fan_in + 1) x n).
+    The gradient of each network's loss sum_i |f(x_i) - y_i|^2 / (2n) is computed by hand
+    (backpropagation through the same products) into preallocated buffers, with torch's own
+    activation-derivative kernels, and the optimiser update of eq. (1) is a handful of
+    operations on (G, P) arrays with (G, 1) per-point coefficients, in the operation order
+    of :mod:`adadyn.discrete.kernels`.
+
+    The losses and squared gradient norms of every step are written to a device buffer that
+    is read back every :data:`_BLOCK_STEPS` steps: a network whose loss or gradient turns
+    non-finite is marked diverged at that step (its records after it are NaN), exactly as a
+    check after every step would mark it; networks do not interact, so its later (non-finite)
+    steps change nothing for the others.
+    """
 
     def __init__(self, task: NetworkTask, specs, cs):
         self.task, self.cs, self.c0 = task, cs, cs[0]
         dt = _DTYPES[task.dtype]
-        dev = torch.device(task.device)
+        dev = _device(task.device)
         G = len(specs)
         proto = mlp(task.widths, task.activation, dtype=dt, seed=task.seed)
-        pieces, self.layout, off = [], [], 0
+        pieces, self.segs, off = [], [], 0
         for lin in proto.layers:
-            W = lin.weight.detach().t().contiguous()  # (fan_in, fan_out): x @ W
-            pieces += [W.reshape(-1), lin.bias.detach()]
-            self.layout.append((off, W.shape, off + W.numel(), lin.bias.numel()))
-            off += W.numel() + lin.bias.numel()
-        self.flat = torch.cat(pieces).to(dev)[None, :].expand(G, -1).clone().requires_grad_(True)
-        self.act = ACTIVATIONS[task.activation]
+            Wb = torch.cat([lin.weight.detach(), lin.bias.detach()[:, None]], dim=1)  # (fan_out, fan_in + 1)
+            pieces.append(Wb.reshape(-1))
+            self.segs.append((off, Wb.shape[0], Wb.shape[1] - 1))
+            off += Wb.numel()
+        self.flat = torch.cat(pieces).to(dev)[None, :].expand(G, -1).contiguous()
+        self.grad = torch.zeros_like(self.flat)
+        self.W = [self.flat[:, s:s + o * (i + 1)].view(G, o, i + 1) for s, o, i in self.segs]
+        self.dW = [self.grad[:, s:s + o * (i + 1)].view(G, o, i + 1) for s, o, i in self.segs]
         prob = task.problem.to(dev, dt)
-        self.X, self.Y = prob.data["X"], prob.data["Y"]
-        self.Xe = self.X.expand(G, -1, -1)
+        X, Y = prob.data["X"], prob.data["Y"]
+        n = X.shape[0]
+        self.n = n
+        Xa = torch.cat([X.t(), torch.ones((1, n), dtype=dt, device=dev)]).contiguous()  # (fan_in + 1, n)
+        self.Xa = Xa.expand(G, -1, -1)  # the shared input of every network (no copy)
+        self.YT = Y.t().contiguous()  # (out, n)
+        self.Z = [torch.empty((G, w, n), dtype=dt, device=dev) for w in task.widths[1:]]
+        self.A = []  # hidden activations with a row of ones (the bias input of the next layer)
+        for w in task.widths[1:-1]:
+            A = torch.empty((G, w + 1, n), dtype=dt, device=dev)
+            A[:, w].fill_(1.0)
+            self.A.append(A)
+        self.dA = [torch.empty((G, w, n), dtype=dt, device=dev) for w in task.widths[1:-1]]
+        self.act, self.act_back = _ACT[task.activation]
 
         def col(vals):
             return torch.tensor(vals, dtype=dt, device=dev)[:, None]
@@ -193,86 +259,126 @@ class _BatchedRun:
         self.h, self.r = col([c.h for c in cs]), col([c.r for c in cs])
         self.p, self.q = col([c.p for c in cs]), col([c.q for c in cs])
         self.eps, self.mix = col([c.eps for c in cs]), col([c.sign_mix for c in cs])
+        self.h_abs = self.h[:, 0].abs()
         self.eta = np.array([c.eta for c in cs])
         self.rs, self.qs = np.array([c.r for c in cs]), np.array([c.q for c in cs])
         self.p1, self.p2 = np.ones(G), np.ones(G)
-        with torch.no_grad():
-            self.m = torch.zeros_like(self.flat)
-            self.v = torch.zeros_like(self.flat) + col([c.v0 for c in cs])
-            self.aux = torch.zeros_like(self.flat)
+        self.m = torch.zeros_like(self.flat)
+        self.v = torch.zeros_like(self.flat) + col([c.v0 for c in cs])
+        self.aux = torch.zeros_like(self.flat)
         self.G, self.dt, self.dev = G, dt, dev
 
-    def _col(self, vals) -> torch.Tensor:
-        return torch.as_tensor(vals, dtype=self.dt).to(self.dev)[:, None]
+    def loss_and_grad(self) -> torch.Tensor:
+        """Each network's loss (G,) at ``flat``; its gradient into ``grad``.
 
-    def loss(self) -> torch.Tensor:
-        G, z = self.G, None
-        for i, (w0, shape, b0, nb) in enumerate(self.layout):
-            W = self.flat[:, w0:w0 + shape[0] * shape[1]].view(G, shape[0], shape[1])
-            b = self.flat[:, b0:b0 + nb].view(G, 1, nb)
-            # one batched product per layer: each network's product is the same computation
-            # whatever the chunk holds, so chunks of any size give the same bits
-            z = torch.baddbmm(b, self.Xe if i == 0 else self.act(z), W)
-        r = z - self.Y
-        return (r * r).sum(dim=(1, 2)) / (2 * self.X.shape[0])
+        Every product is batched over the networks (one ``bmm`` each), so a network's
+        numbers do not depend on which others share its chunk."""
+        n, L = self.n, len(self.segs)
+        Z, A, W, dW = self.Z, self.A, self.W, self.dW
+        torch.bmm(W[0], self.Xa, out=Z[0])
+        for k in range(1, L):
+            self.act(Z[k - 1], A[k - 1][:, :-1])
+            torch.bmm(W[k], A[k - 1], out=Z[k])
+        R = Z[-1].sub_(self.YT)
+        loss = (R * R).sum(dim=(1, 2)).div_(2 * n)
+        dZ = R.div_(n)  # d loss / d z_L
+        for k in range(L - 1, -1, -1):
+            inp = A[k - 1] if k else self.Xa
+            dW[k].copy_(torch.bmm(inp, dZ.transpose(1, 2)).transpose(1, 2))
+            if k == 0:
+                break
+            dA, Wk = self.dA[k - 1], W[k][:, :, :-1].transpose(1, 2)
+            if dZ.shape[1] == 1:  # an outer product: a broadcast multiplication is the same numbers, faster
+                torch.mul(Wk, dZ, out=dA)
+            else:
+                torch.bmm(Wk, dZ, out=dA)
+            self.act_back(dA, Z[k - 1], A[k - 1][:, :-1])
+            dZ = dA
+        return loss
 
     def run(self) -> dict:
-        task, c0 = self.task, self.c0
-        out = task._empty(self.G)
-        alive = torch.ones(self.G, dtype=torch.bool, device=self.dev)
+        task, c0, G = self.task, self.c0, self.G
+        out = task._empty(G)
         sched = c0.schedule
         fac = np.ones(task.steps) if sched.kind == 0 else np.asarray(sched.factor(np.arange(1, task.steps + 1)))
-        last_g2 = torch.zeros(self.G, dtype=self.dt, device=self.dev)
-        for n in range(task.steps + 1):
-            self.flat.grad = None
-            L = self.loss()
-            L.sum().backward()
-            g = self.flat.grad
+        K = _BLOCK_STEPS
+        lg = torch.empty((K, 2, G), dtype=self.dt, device=self.dev)  # per step: loss, |g|^2
+        rec = torch.empty((K, 3, G), dtype=self.dt, device=self.dev)  # per recorded step: |x|, |m|, |sqrt v|
+        blk_rec = np.full(K, -1)
+        alive = np.ones(G, dtype=bool)
+        last_g2 = torch.zeros(G, dtype=self.dt, device=self.dev)
+        b0, i, n = 0, 0, 0
+        while True:
+            L = self.loss_and_grad()
             with torch.no_grad():
-                g2 = (g * g).sum(1)
-                ok = torch.isfinite(L) & torch.isfinite(g2)
-                newly = alive & ~ok
-                if bool(newly.any()):
-                    idx = newly.nonzero()[:, 0].cpu().numpy()
-                    out["status"][idx] = Status.DIVERGED.code
-                    out["stop_step"][idx] = n
-                    alive &= ok
+                g2 = (self.grad * self.grad).sum(1)
+                torch.stack((L, g2), out=lg[i])
                 if n % task.record_every == 0:
-                    self._record(out, n // task.record_every, L, g2, last_g2, alive)
-                if n == task.steps or not bool(alive.any()):
-                    break
-                self._step(g, float(fac[n]))
+                    torch.stack(self._norms(last_g2), out=rec[i])
+                    blk_rec[i] = n // task.record_every
+                i += 1
+                done = n == task.steps
+                if i == K or done:
+                    self._flush(out, lg[:i], rec[:i], blk_rec[:i], b0, alive)
+                    b0, i = n + 1, 0
+                    if done or not alive.any():
+                        break
+                self._step(float(fac[n]))
                 last_g2 = g2
+            n += 1
         return out
 
-    def _record(self, out, j, L, g2, last_g2, alive):
+    def _norms(self, last_g2):
         c0 = self.c0
-        mask = alive.cpu().numpy()
-        rows = {"loss": L, "grad_norm": g2.sqrt(), "x_norm": (self.flat * self.flat).sum(1).sqrt()}
+        x = (self.flat * self.flat).sum(1).sqrt()
         if c0.method in ("moment", "lion") and c0.r != 0.0:
-            rows["m_norm"] = (self.m * self.m).sum(1).sqrt()
+            m = (self.m * self.m).sum(1).sqrt()
         elif c0.method == "moment":
-            rows["m_norm"] = self.h[:, 0].abs() * last_g2.sqrt()
+            m = self.h_abs * last_g2.sqrt()
         else:
-            rows["m_norm"] = torch.zeros_like(L)
-        rows["sqrt_v_norm"] = self.v.sum(1).sqrt() if c0.has_v else torch.zeros_like(L)
-        for k, val in rows.items():
-            out[k][:, j] = np.where(mask, val.detach().to("cpu", torch.float64).numpy(), np.nan)
+            m = torch.zeros_like(x)
+        v = self.v.sum(1).sqrt() if c0.has_v else torch.zeros_like(x)
+        return x, m, v
 
-    def _step(self, g, factor):
+    def _flush(self, out, lg, rec, blk_rec, b0, alive):
+        """Read back a block: mark the networks that diverged in it, fill the records before that."""
+        lg = lg.to("cpu", torch.float64).numpy()
+        rec = rec.to("cpu", torch.float64).numpy()
+        bad = ~(np.isfinite(lg[:, 0]) & np.isfinite(lg[:, 1]))  # (rows, G)
+        first = np.where(bad.any(0), np.argmax(bad, axis=0), lg.shape[0])  # first bad row of each network
+        first = np.where(alive, first, -1)  # networks already stopped record nothing more
+        newly = alive & (first < lg.shape[0])
+        out["status"][newly] = Status.DIVERGED.code
+        out["stop_step"][newly] = b0 + first[newly]
+        alive &= ~newly
+        for row in np.flatnonzero(blk_rec >= 0):
+            j, ok = blk_rec[row], row < first
+            if not ok.any():
+                continue
+            out["loss"][ok, j] = lg[row, 0, ok]
+            out["grad_norm"][ok, j] = np.sqrt(lg[row, 1, ok])
+            for key, vals in zip(("x_norm", "m_norm", "sqrt_v_norm"), rec[row]):
+                out[key][ok, j] = vals[ok]
+        blk_rec[:] = -1
+
+    def _coef(self, *cols) -> torch.Tensor:
+        """Per-point step coefficients as one (k, G, 1) tensor (one transfer per step)."""
+        return torch.as_tensor(np.stack(cols), dtype=self.dt).to(self.dev)[:, :, None]
+
+    def _step(self, factor):
         """One step of every network: the kernels' operations (adadyn.discrete.kernels) per row."""
-        c0, x, m, v = self.c0, self.flat, self.m, self.v
+        c0, x, m, v, g = self.c0, self.flat, self.m, self.v, self.grad
         eta = self.eta * factor
         if c0.method == "gd":
-            x.sub_(self._col(eta) * g)
+            x.sub_(self._coef(eta)[0] * g)
             return
         if c0.method == "sign":
-            x.sub_(self._col(eta) * torch.sign(g))
+            x.sub_(self._coef(eta)[0] * torch.sign(g))
             return
         if c0.method == "lion":
             u = self.mix * m + (1.0 - self.mix) * g
-            x.sub_(self._col(eta) * torch.sign(u))
-            m.copy_(self.r * m + self.h * g)
+            x.sub_(self._coef(eta)[0] * torch.sign(u))
+            m.mul_(self.r).add_(self.h * g)
             return
         self.p1 *= self.rs
         self.p2 *= self.qs
@@ -280,9 +386,9 @@ class _BatchedRun:
             stp, c2 = eta / (1.0 - self.p1), np.sqrt(1.0 - self.p2)
         else:
             stp, c2 = eta, np.ones(self.G)
-        c2sq = self._col(c2 * c2)
-        m.copy_(self.r * m + self.h * g)
-        v.copy_(self.q * v + self.p * (g * g))
+        stp_t, inv_c2, c2sq = self._coef(stp, 1.0 / c2, c2 * c2)
+        m.mul_(self.r).add_(self.h * g)
+        v.mul_(self.q).add_(self.p * (g * g))
         vi = v
         if c0.amsgrad == "raw":
             torch.maximum(self.aux, v, out=self.aux)
@@ -293,8 +399,8 @@ class _BatchedRun:
         if c0.eps_inside:
             den = torch.sqrt(vi / c2sq + self.eps)
         else:
-            den = torch.sqrt(vi) * self._col(1.0 / c2) + self.eps
-        x.sub_(self._col(stp) * m / den)
+            den = torch.sqrt(vi) * inv_c2 + self.eps
+        x.sub_(stp_t * m / den)
 
 
 def task_hash(task: NetworkTask) -> str:

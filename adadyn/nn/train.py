@@ -24,6 +24,9 @@ from adadyn.validation import check_optimizer
 
 __all__ = ["NetState", "train"]
 
+#: steps whose records are read back (and checked for a non-finite value) at once
+_BLOCK_STEPS = 64
+
 
 @dataclass(frozen=True, eq=False)
 class NetState:
@@ -119,7 +122,10 @@ def _device(device) -> torch.device:
     except (RuntimeError, TypeError) as exc:
         raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}") from exc
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device='cuda' was asked for but torch sees no CUDA device")
+        raise ValueError(f"device={device!r} was asked for but torch sees no CUDA device "
+                         "(a CPU-only torch, or no GPU): use device='cpu'")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"device={device!r}: torch sees {torch.cuda.device_count()} CUDA device(s)")
     return dev
 
 
@@ -205,98 +211,207 @@ def train(spec, model: torch.nn.Module, problem: Problem, steps: int, *, record_
 
     nrec = steps // record_every + 1
     np_ = len(params)
-    loss_rec, gn_rec, m_rec, times = (np.empty(nrec) for _ in range(4))
-    # per-tensor norms of (x, m) and l1 norms of v (v >= 0: the sum), reduced after the run,
-    # so that a record costs two foreach reductions and two copies
-    norm_buf = torch.zeros((nrec, 2 * np_), dtype=dtype, device=dev)
-    v_buf = torch.zeros((nrec, np_), dtype=dtype, device=dev)
-    v_seen = np.zeros(nrec, dtype=bool)
-    m_live = np.zeros(nrec, dtype=bool)
+    loss_rec, gn_rec, x_rec, m_rec, v_rec, times = (np.empty(nrec) for _ in range(6))
     test = np.full(nrec, np.nan) if prob.has_test else None
     sharp = np.full(nrec, np.nan) if sharpness_every else None
     p_every = None if record_params_every is None else int(record_params_every) // record_every
     xs = np.empty(((nrec - 1) // p_every + 1 if p_every else 0, d))
+    sqrt_v0 = math.sqrt(d * c.v0) if c.has_v else 0.0
     h_abs = abs(c.h)
+    last_is_grad = bool(opt.m_is_last_grad)
+    # Per step, one row of a block buffer on the device holds the loss and the per-tensor
+    # gradient norms, [loss, |g_1|, ..., |g_P|]; at a recorded step the row goes on with the
+    # per-tensor norms of x and m and the l1 norms of v (v >= 0: the sums), and the test error:
+    # [..., |x_1|, ..., |x_P|, |m_1|, ..., |m_P|, sum v_1, ..., sum v_P, test]. A row costs one
+    # foreach reduction and one stack (and, before a recorded step, two foreach reductions taken
+    # right after the optimiser step, while x, m and v are in the cache), and no host
+    # synchronisation; a block of rows is read back at once, checked for a non-finite loss or
+    # gradient and reduced in float64.
+    nt = 1 if test is not None else 0
+    buf = torch.zeros((_BLOCK_STEPS, 1 + 4 * np_ + nt), dtype=dtype, device=dev)
+    blk_rec = np.full(_BLOCK_STEPS, -1)  # record index of each row (-1: not a recorded step)
+    blk_m = np.zeros(_BLOCK_STEPS, dtype=bool)  # the row holds m's norms
+    blk_v = np.zeros(_BLOCK_STEPS, dtype=bool)  # the row holds v's sums
     batch = None
+    closure = None
+    if opt.needs_closure:
+        def closure():
+            opt.zero_grad()
+            lo = prob.loss(model, batch)
+            lo.backward()
+            return lo
 
-    def closure():
+    def evaluate():
         opt.zero_grad()
         lo = prob.loss(model, batch)
+        if lo.ndim != 0:
+            raise ValueError(f"the problem's loss is not a scalar (shape {tuple(lo.shape)}): "
+                             f"does the model map {prob.in_dim} inputs to {prob.out_dim} outputs?")
         lo.backward()
         return lo
 
-    @torch.no_grad()
-    def _record(j, lv, g, step):
-        ms, vs = opt.moments()
-        loss_rec[j], gn_rec[j], times[j] = lv, g, opt.time
-        if ms is not None:
-            norm_buf[j] = torch.stack(torch._foreach_norm(params + ms))
-            m_live[j] = True
-        else:
-            norm_buf[j, :np_] = torch.stack(torch._foreach_norm(params))
-            m_rec[j] = h_abs * last_gn if opt.m_is_last_grad else 0.0
-        if vs is not None:
-            v_buf[j] = torch.stack(torch._foreach_norm(vs, 1.0))
-            v_seen[j] = True
-        if test is not None:
-            test[j] = float(prob.test_error(model))
-        if sharp is not None and step % int(sharpness_every) == 0 and step > 0:
-            from adadyn.nn.hessian import sharpness_at
-
-            sharp[j] = sharpness_at(model, prob, opt)
-        if p_every and j % p_every == 0:
-            xs[j // p_every] = _flat(params)
-
-    status, n, nr, cnt = Status.OK, 0, 0, 1
-    rng_state = gen.get_state()
-    while True:
-        if batch_size is not None:
-            rng_state = gen.get_state()
-            batch = prob.draw(gen, int(batch_size)).to(dev)
-        opt.zero_grad()
-        loss = prob.loss(model, batch)
-        if loss.ndim != 0:
-            raise ValueError(f"the problem's loss is not a scalar (shape {tuple(loss.shape)}): "
-                             f"does the model map {prob.in_dim} inputs to {prob.out_dim} outputs?")
-        loss.backward()
-        with torch.no_grad():
-            gs = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
-            g = _norm(gs).item()
-        lv = loss.item()
-        if not (math.isfinite(lv) and math.isfinite(g)):
-            status = Status.DIVERGED
-            break
-        cnt -= 1
-        if cnt == 0 and nr < nrec:
-            cnt = record_every
-            _record(nr, lv, g, k0 + n)
-            nr += 1
-        if n == steps:
-            break
-        if opt.needs_closure:
+    def take_step():
+        if closure is not None:
             opt.step(closure)
         else:
             opt.step()
-        if opt.m_is_last_grad:
-            last_gn = g
-        n += 1
 
-    nb = norm_buf[:nr].to("cpu", torch.float64).numpy()
-    x_norm = np.sqrt(np.sum(nb[:, :np_] ** 2, axis=1))
-    m_norm = np.where(m_live[:nr], np.sqrt(np.sum(nb[:, np_:] ** 2, axis=1)), m_rec[:nr])
-    sqrt_v0 = math.sqrt(d * c.v0) if c.has_v else 0.0
-    vb = v_buf[:nr].to("cpu", torch.float64).numpy()
-    sqrt_v_norm = np.where(v_seen[:nr], np.sqrt(np.sum(vb, axis=1)), sqrt_v0)
+    def snapshot():
+        return (tuple(p.detach().clone() for p in params), copy.deepcopy(opt.state_dict()), gen.get_state())
+
+    def restore(snap):
+        with torch.no_grad():
+            for p, q in zip(params, snap[0]):
+                p.copy_(q)
+        opt.load_state_dict(copy.deepcopy(snap[1]))
+        gen.set_state(snap[2])
+
+    status = Status.OK
+    n = 0  # steps taken in this call
+    nr = 0  # records made
+    b0, i = 0, 0  # the block's first step; rows filled
+    snap = None  # the state at step b0 (a block is retaken from it after a non-finite step)
+    prev_gn = last_gn  # |g| of the step before the block's first
+    end_gn = last_gn  # |g| of the step before the last one read back
+    rng_state = None
+    stop = None
+    moments = None  # opt.moments(), once they exist
+    state_norms = None  # norms of (x, m, v) at the current point, taken right after the step to it
+
+    def norms_of_state():
+        """Per-tensor norms of x and m and sums of v (v >= 0), as a list of 0-d tensors."""
+        nonlocal moments
+        if moments is None:
+            ms, vs = opt.moments()
+            if opt.steps_taken:  # the moment tensors exist and are updated in place from now on
+                moments = ms, vs
+        else:
+            ms, vs = moments
+        out = list(torch._foreach_norm(params if ms is None else params + ms))
+        if vs is not None:
+            out += torch._foreach_norm(vs, 1.0)
+        return out, ms is not None, vs is not None
+
+    def flush():
+        """Read back rows [0, i): fill the records; return the row of the first non-finite step or None."""
+        nonlocal prev_gn, end_gn, nr
+        rows = buf[:i].to("cpu", torch.float64).numpy()
+        lv = rows[:, 0]
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is a divergence
+            gv = np.sqrt(np.sum(rows[:, 1:1 + np_] ** 2, axis=1))
+        bad = ~(np.isfinite(lv) & np.isfinite(gv))
+        first_bad = int(np.argmax(bad)) if bad.any() else i
+        gprev = np.concatenate(([prev_gn], gv[:-1]))
+        rec = blk_rec[:first_bad]
+        sel = np.flatnonzero(rec >= 0)
+        if sel.size:
+            js = rec[sel]
+            r = rows[sel]
+            loss_rec[js], gn_rec[js] = lv[sel], gv[sel]
+            x_rec[js] = np.sqrt(np.sum(r[:, 1 + np_:1 + 2 * np_] ** 2, axis=1))
+            hm, hv = blk_m[sel], blk_v[sel]
+            m_rec[js] = h_abs * gprev[sel] if last_is_grad else 0.0
+            v_rec[js] = sqrt_v0
+            for fm, fv in {(bool(x), bool(y)) for x, y in zip(hm, hv)}:
+                at = (hm == fm) & (hv == fv)
+                ra, ja = r[at], js[at]
+                o = 1 + 2 * np_
+                if fm:
+                    m_rec[ja] = np.sqrt(np.sum(ra[:, o:o + np_] ** 2, axis=1))
+                    o += np_
+                if fv:
+                    v_rec[ja] = np.sqrt(np.sum(ra[:, o:o + np_], axis=1))
+                    o += np_
+                if test is not None:
+                    test[ja] = ra[:, o]
+            nr = int(js[-1]) + 1
+        end_gn = float(gprev[min(first_bad, i - 1)])
+        prev_gn = float(gv[i - 1])
+        blk_rec[:i] = -1
+        return first_bad if first_bad < i else None
+
+    with torch.no_grad():
+        zero = [torch.zeros_like(p) for p in params]
+    views = [(buf[k], buf[k, :1 + np_]) for k in range(_BLOCK_STEPS)]
+    while True:
+        if i == 0:
+            b0, snap = n, snapshot()
+        if batch_size is not None:
+            if n == steps:
+                rng_state = gen.get_state()
+            batch = prob.draw(gen, int(batch_size)).to(dev)
+        loss = evaluate()
+        with torch.no_grad():
+            gs = [p.grad if p.grad is not None else z for p, z in zip(params, zero)]
+            row, short = views[i]
+            if n % record_every == 0:
+                j = n // record_every
+                if state_norms is None:
+                    state_norms = norms_of_state()
+                xmv, has_m, has_v = state_norms
+                state_norms = None
+                vals = [loss, *torch._foreach_norm(gs), *xmv]
+                if test is not None:
+                    vals.append(prob.test_error(model))
+                torch.stack(vals, out=row[:len(vals)])
+                blk_rec[i], blk_m[i], blk_v[i] = j, has_m, has_v
+                times[j] = opt.time
+                if p_every and j % p_every == 0:
+                    xs[j // p_every] = _flat(params)
+                i += 1
+                if sharp is not None and (k0 + n) % int(sharpness_every) == 0 and k0 + n > 0:
+                    stop = flush()  # no Lanczos at a non-finite point
+                    i = 0
+                    if stop is not None:
+                        break
+                    from adadyn.nn.hessian import sharpness_at
+
+                    sharp[j] = sharpness_at(model, prob, opt)
+            else:
+                torch.stack((loss, *torch._foreach_norm(gs)), out=short)
+                i += 1
+        if n == steps:
+            break
+        if i == _BLOCK_STEPS:
+            stop = flush()
+            if stop is not None:
+                break
+            i = 0
+        take_step()
+        n += 1
+        if n % record_every == 0:
+            with torch.no_grad():  # while the step's tensors are still in the cache
+                state_norms = norms_of_state()
+    if stop is None and i:
+        stop = flush()
+    if stop is not None:
+        # the first non-finite loss or gradient was at step b0 + stop: return the state there,
+        # retaking the block's finite steps from its snapshot (the same operations, the same bits)
+        status = Status.DIVERGED
+        n = b0 + stop
+        restore(snap)
+        s = b0
+        while s < n:
+            if batch_size is not None:
+                batch = prob.draw(gen, int(batch_size)).to(dev)
+            evaluate()
+            take_step()
+            s += 1
+        rng_state = gen.get_state()
+    if rng_state is None:
+        rng_state = gen.get_state()
+    if last_is_grad:
+        last_gn = end_gn
     ms, vs = opt.moments()
     mflat = _flat(ms) if ms is not None else np.zeros(d)
     vflat = _flat(vs) if vs is not None else np.full(d, c.v0 if c.has_v else 0.0)
     final = NetState(params=tuple(p.detach().clone() for p in params), optim=copy.deepcopy(opt.state_dict()),
                      rng=rng_state.clone(), k=k0 + n, last_grad_norm=float(last_gn), _moments=(mflat, vflat))
-    extras = {"x_norm": x_norm, "m_norm": m_norm, "sqrt_v_norm": sqrt_v_norm}
+    extras = {"x_norm": x_rec[:nr].copy(), "m_norm": m_rec[:nr].copy(), "sqrt_v_norm": v_rec[:nr].copy()}
     if test is not None:
-        extras["test_error"] = test[:nr]
+        extras["test_error"] = test[:nr].copy()
     if sharp is not None:
-        extras["sharpness"] = sharp[:nr]
+        extras["sharpness"] = sharp[:nr].copy()
     nx = (nr - 1) // p_every + 1 if (p_every and nr) else 0
     empty = np.empty((0, d))
     return Trajectory(
