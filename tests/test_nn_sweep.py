@@ -106,6 +106,8 @@ def test_task_contract_pickles_identity_and_describe():
         NetworkTask(_prob(), (3, 0, 1), ad.Adam(1e-3), 10)
     with pytest.raises(ValueError, match="dtype"):
         NetworkTask(_prob(), (3, 6, 1), ad.Adam(1e-3), 10, dtype="float16")
+    with pytest.raises(ValueError, match="image-shaped"):
+        NetworkTask(nn.digits(2, images=True), (64, 6, 2), ad.Adam(1e-3), 10)
 
 
 def test_network_phase_diagram():

@@ -84,6 +84,9 @@ class NetworkTask(Task):
         self.problem, self.widths, self.spec = problem, tuple(int(w) for w in widths), spec
         self.steps, self.record_every, self.seed = int(steps), int(record_every), int(seed)
         _device(device)  # a clear error now, not in a worker later
+        if getattr(problem, "image_shape", None) is not None:
+            raise ValueError(f"problem {problem.name!r} is image-shaped (image_shape={problem.image_shape}); "
+                             "NetworkTask trains MLPs on flat rows: build the problem without images=True")
         self.activation, self.dtype, self.device = activation, dtype, str(device)
 
     # ---------------------------------------------------------------- the task contract
