@@ -86,7 +86,11 @@ def main(argv=None) -> int:
     argv = list(argv)
     try:
         parser = build_parser()
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra:  # name the command whose options were not recognised, as its own errors do
+            sub = getattr(args, "command", None)
+            target = parser._subparsers._group_actions[0].choices.get(sub, parser) if sub else parser
+            target.error(f"unrecognized arguments: {' '.join(extra)}")
     except ParseExit as exc:
         return exc.code
     except SystemExit as exc:  # a command's own parser that exits (its message is already printed)

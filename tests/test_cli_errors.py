@@ -37,7 +37,8 @@ def refused(argv, capsys, *needles):
 
 @pytest.mark.parametrize("argv, needles", [
     (["run", "--steps", "abc"], ["argument --steps", "invalid int"]),
-    (["run", "--no-such-option"], ["unrecognized arguments", "--no-such-option"]),
+    (["run", "--no-such-option"], ["adadyn run: error: unrecognized arguments", "--no-such-option"]),
+    (["nn-train", "--no-such-option", "1"], ["adadyn nn-train: error: unrecognized arguments"]),
     (["run", "--optimizer", "sgd"], ["argument --optimizer", "invalid choice"]),
     (["phase-diagram"], ["--out"]),
     (["nonsense"], ["invalid choice"]),
