@@ -398,5 +398,9 @@ def classify_many(loss, step=None, *, f_star=None, diverged=None, **kw) -> Regim
     if G:
         from adadyn._threads import spread
 
-        spread(G, 64, lambda a, b: _rf.many_features(L[a:b], st, fs[a:b], dv[a:b], P, feats[a:b], counts[a:b]))
+        def block(a, b):
+            peaks, onsets, heights = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64), np.empty(n)
+            _rf.features_block(L[a:b], st, fs[a:b], dv[a:b], P, feats[a:b], counts[a:b], peaks, onsets, heights)
+
+        spread(G, 64, block)
     return RegimeArray(feats, counts, L, st, fs, dv, P)
