@@ -226,3 +226,38 @@ def test_spike_regime_sits_at_adaptive_edge_of_stability(quad, x0):
     # the oscillation regime stays below the threshold, the large-loss regime far below
     lo = preconditioned_sharpness(ad.run(ad.Adam.from_ab(ETA, 100.0, 1.0), quad, x0, 5000, record_every=10))
     assert lo.late_fraction_above == 0.0 and lo.late_median_ratio < 1e-3
+
+
+# ------------------------------------------------------------------ order statistics of the kernel
+@pytest.mark.parametrize("n", [4, 5, 64, 65, 997])
+@pytest.mark.parametrize("levels", [3, 1000])
+def test_spread_and_amplitude_are_numpy_percentiles_of_the_late_log_loss(n, levels):
+    """The kernel's own quickselect (regime_features._select) must give NumPy's order
+    statistics: ``spread`` = p95 - p5 of log10|f| and, with the baseline window covering
+    the whole late window, ``osc_amplitude`` = (p95 - p5) / 2 of log10|f| minus its median
+    (np.median: the mean of the two middle values for an even count) and ``osc_frequency``
+    = upward crossings of that median per step, ties included."""
+    rng = np.random.default_rng(n * levels)
+    y = rng.integers(0, levels, n) * (3.0 / levels) - 5.0  # many ties when levels = 3
+    loss = 10.0 ** y
+    reg = classify(loss, window=1.0, baseline_window=1.0)
+    yy = np.log10(loss)
+    assert reg.spread == pytest.approx(np.percentile(yy, 95) - np.percentile(yy, 5), rel=1e-12, abs=1e-12)
+    e = yy - np.median(yy)
+    assert reg.osc_amplitude == pytest.approx(0.5 * (np.percentile(e, 95) - np.percentile(e, 5)),
+                                              rel=1e-12, abs=1e-12)
+    # upward crossings of the median per step: reads the median's value itself
+    ups = np.count_nonzero((e[:-1] <= 0) & (e[1:] > 0))
+    assert reg.osc_frequency == ups / (n - 1)
+
+
+@pytest.mark.parametrize("n", [64, 65])
+def test_spike_heights_are_measured_from_the_numpy_median(n):
+    """Baseline covering the whole late window: a spike's height is its log-loss minus
+    np.median of the log-loss (for an even count the mean of the two middle values)."""
+    y = -5.0 + 0.01 * np.random.default_rng(n).standard_normal(n)
+    y[[20, 45]] = [0.0, 0.5]
+    reg = classify(10.0 ** y, window=1.0, baseline_window=1.0, ripple=1.0)
+    yy = np.log10(10.0 ** y)
+    assert reg.spike_count == 2 and list(reg.spike_steps) == [20, 45]
+    np.testing.assert_allclose(reg.spike_heights, yy[[20, 45]] - np.median(yy), rtol=0, atol=1e-12)
