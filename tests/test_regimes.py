@@ -261,3 +261,63 @@ def test_spike_heights_are_measured_from_the_numpy_median(n):
     yy = np.log10(10.0 ** y)
     assert reg.spike_count == 2 and list(reg.spike_steps) == [20, 45]
     np.testing.assert_allclose(reg.spike_heights, yy[[20, 45]] - np.median(yy), rtol=0, atol=1e-12)
+
+
+# ------------------------------------------------------------------ the gradient rules (docs/regimes.md)
+@pytest.mark.parametrize("scale", [1e-6, 1.0, 1e6])
+@pytest.mark.parametrize("stride", [1, 2, 7])
+def test_rmsprop_two_cycle_is_oscillation(scale, stride):
+    """RMSprop on f = scale x^2/2 (eps scaled alike: the same map) settles on the symmetric
+    2-cycle x -> -x of amplitude eta/2 - eps/lambda (Figure 6): a constant loss, so the loss
+    alone reads convergence; the gradient puts the iterate (eta/2 - eps/lambda)/eta step
+    sizes from the minimum, which is a cycle at the step-size scale."""
+    eta, eps = 0.01, 1e-8 * scale
+    obj = ad.objectives.quadratic(np.array([[scale]]))
+    tr = ad.run(ad.RMSprop(eta, alpha=0.9, eps=eps), obj, [0.1], 20_000, record_every=stride)
+    assert abs(tr.x[-1, 0]) == pytest.approx(eta / 2 - eps / scale, rel=1e-9)
+    reg = classify(tr)
+    assert reg.label == "oscillation", reg
+    assert reg.grad_ratio == pytest.approx((eta / 2 - eps / scale) / eta, rel=1e-9)
+    assert classify(tr.loss, tr.step).label == "convergence"  # what the loss alone can tell
+    # the explicit form gives the same
+    assert classify(tr.loss, tr.step, grad_norm=tr.grad_norm, step_size=eta).label == "oscillation"
+
+
+def test_still_loss_at_the_minimum_stays_convergence():
+    """A still loss with the iterate at the minimum (f = f*, |g| = 0) is convergence."""
+    loss = np.zeros(400)
+    assert classify(loss, grad_norm=np.zeros(400), step_size=1e-3).label == "convergence"
+    # a still loss far from the minimum in step sizes is not a step-size cycle either
+    assert classify(np.ones(400), grad_norm=np.full(400, 1e-3), step_size=1e-3).label == "convergence"
+
+
+def test_rmsprop_slow_memory_is_not_divergence(quad, x0):
+    """RMSprop with a = 0.4 (alpha = 1 - a eta) on the paper's quadratic: the loss drifts
+    slowly (many steps of the run's own length, which after a burst are far below eta), but
+    the late loss is at the step-size scale and the gradient puts the iterate about one step
+    size from the minimum; Adam at a >> b stays divergence (tens of step sizes away)."""
+    tr = ad.run(ad.RMSprop.from_a(ETA, 0.4), quad, x0, 40_000, record_every=10, record_state=False)
+    reg = classify(tr)
+    assert classify(tr.loss, tr.step).label == "divergence" and reg.step_ratio >= 4
+    assert reg.label == "oscillation" and reg.grad_ratio < 2, reg
+    ad_tr = ad.run(ad.Adam.from_ab(ETA, 100.0, 1.0), quad, x0, 40_000, record_every=10, record_state=False)
+    r2 = classify(ad_tr)
+    assert r2.label == "divergence" and r2.grad_ratio > 20, r2
+    # the late loss is not large: decades below Adam's at a >> b (Figure 8, left)
+    assert reg.log_level < r2.log_level - 2
+
+
+def test_classify_many_with_gradients_equals_classify(quad, x0):
+    trs = [ad.run(opt, quad, x0, 20_000, record_every=10, record_state=False)
+           for opt in (ad.RMSprop.from_a(ETA, 0.4), ad.Adam.from_ab(ETA, 100.0, 1.0), ad.Adam.from_ab(ETA, 10.0, 10.0))]
+    from adadyn.analysis import classify_many
+
+    ra = classify_many(np.stack([t.loss for t in trs]), trs[0].step, grad_norm=np.stack([t.grad_norm for t in trs]),
+                       step_size=ETA)
+    assert list(ra.label) == [classify(t).label for t in trs]
+    np.testing.assert_array_equal(ra.grad_ratio, [classify(t).grad_ratio for t in trs])
+    assert [r.label for r in ra.regimes] == list(ra.label)
+    with pytest.raises(ValueError, match="together"):
+        classify_many(np.stack([t.loss for t in trs]), grad_norm=np.stack([t.grad_norm for t in trs]))
+    with pytest.raises(ValueError, match="step_size"):
+        classify(trs[0].loss, grad_norm=trs[0].grad_norm, step_size=-1.0)

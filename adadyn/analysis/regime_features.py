@@ -26,12 +26,12 @@ from adadyn._jit import jit
 
 # ---------------------------------------------------------------- parameter slots
 P_WINDOW, P_FLOOR, P_SPIKE_HEIGHT, P_MIN_SPIKES, P_RIPPLE, P_BASELINE, P_TREND_MIN, P_TREND_SNR, \
-    P_FLAT_TOL, P_STEADY, P_FAR, P_ACCEL, N_PARAMS = range(13)
+    P_FLAT_TOL, P_STEADY, P_FAR, P_ACCEL, P_CYCLE_MIN, N_PARAMS = range(14)
 
 # ---------------------------------------------------------------- feature slots
 (F_CODE, F_REASON, F_LEVEL, F_TREND, F_RSTD, F_SPIKES, F_AMP, F_FREQ, F_NONFINITE, F_REFERENCE,
  F_WIN0, F_WIN1, F_TREND1, F_TREND2, F_STEP_RATIO, F_SMOOTH, F_LOG_LEVEL, F_FLOOR, F_SPREAD,
- N_FEATURES) = range(20)
+ F_GRAD_RATIO, N_FEATURES) = range(21)
 
 # label codes, in the order of REGIMES
 C_CONV, C_OSC, C_SPIKE, C_DIV, C_TRANS = range(5)
@@ -48,6 +48,8 @@ REASONS = (
     "loss still changing at a changing rate: not settled",        # 7
     "stationary loss far above the step-size scale",              # 8
     "stationary fluctuation at the step-size scale",              # 9
+    "still loss, iterate held a fraction of a step from the minimum (a cycle)",  # 10
+    "slow loss changes, but the iterate within `far` steps of the minimum",      # 11
 )
 
 
@@ -89,9 +91,12 @@ def _select(buf, cnt, k):
 
 
 @jit(nogil=True)
-def features_block(loss, step, f_stars, diverged, P, feats, counts, peaks, onsets, heights):
+def features_block(loss, step, f_stars, diverged, P, feats, counts, peaks, onsets, heights, gnorm, eta):
     """Features and label of each row of ``loss`` (G, n) into ``feats[g]`` (slots F_*) and
-    the number of its spikes into ``counts[g]``. The spike peak and onset sample indices
+    the number of its spikes into ``counts[g]``. ``gnorm`` (G, n) holds |grad f| at the
+    samples and ``eta`` (G,) the step size of an optimiser whose step is of order eta per
+    coordinate; with ``gnorm`` of shape (G, 0) or ``eta[g]`` not > 0 the gradient rules are
+    off for that row. The spike peak and onset sample indices
     (record indices) and heights (decades) of the *last* row are left in ``peaks``,
     ``onsets``, ``heights`` (length n each). Serial and without the GIL:
     :func:`adadyn.analysis.regimes.classify_many` spreads blocks of rows over threads
@@ -393,6 +398,29 @@ def features_block(loss, step, f_stars, diverged, P, feats, counts, peaks, onset
             peaks[c] = first[peaks[c]]
             onsets[c] = first[onsets[c]]
 
+        # the gradient-implied distance to the minimum in step sizes: near a minimum
+        # f - f* = d.H d / 2 and |g| = |H d|, so 2 |f - f*| / |g| is the distance along the
+        # gradient (exact in one dimension); rho = its late median / eta (nan: unknown)
+        rho = np.nan
+        if gnorm.shape[1] == n and eta[g] > 0.0:
+            nr = 0
+            for i in range(i0, n):
+                if np.isfinite(lossg[i]) and np.isfinite(gnorm[g, i]):
+                    df = abs(lossg[i] - f_star)
+                    gi = gnorm[g, i]
+                    buf[nr] = 2.0 * df / (gi * eta[g]) if gi > 0.0 else (0.0 if df == 0.0 else np.inf)
+                    nr += 1
+            if nr > 0:
+                k = (nr >> 1) - 1 if nr & 1 == 0 else nr >> 1
+                rho = _select(buf, nr, k)
+                if nr & 1 == 0:
+                    nxt = buf[k + 1]
+                    for t in range(k + 2, nr):
+                        if buf[t] < nxt:
+                            nxt = buf[t]
+                    rho = (rho + nxt) / 2
+        out[F_GRAD_RATIO] = rho
+
         # ---------------------------------------------------------- the rules
         code = C_OSC
         reason = 9
@@ -409,7 +437,12 @@ def features_block(loss, step, f_stars, diverged, P, feats, counts, peaks, onset
         elif cnt >= P[P_MIN_SPIKES]:
             code, reason = C_SPIKE, 2
         elif rstd <= flat and abs(slope) <= flat:
-            code, reason = C_CONV, 3
+            # a still loss with the iterate held at the step-size scale is a cycle (RMSprop's
+            # symmetric 2-cycle, Figure 6, has a constant loss), not an arrival
+            if rho >= P[P_CYCLE_MIN] and rho < P[P_FAR]:
+                code, reason = C_OSC, 10
+            else:
+                code, reason = C_CONV, 3
         elif at_floor:
             code, reason = C_CONV, 4
         elif abs(slope) > flat and abs(slope) >= tmin and abs(slope) >= snr * rstd:
@@ -425,18 +458,26 @@ def features_block(loss, step, f_stars, diverged, P, feats, counts, peaks, onset
             else:
                 code, reason = C_DIV, 6
         elif out[F_STEP_RATIO] >= P[P_FAR]:
-            code, reason = C_DIV, 8
+            # slow changes of the loss mean many steps of the run's own length; when the
+            # gradient says the iterate is near (the steps are far below eta, as after a
+            # burst of RMSprop with a slow v), the loss is not large
+            if rho < P[P_FAR]:
+                code, reason = C_OSC, 11
+            else:
+                code, reason = C_DIV, 8
         out[F_CODE] = code
         out[F_REASON] = reason
         counts[g] = cnt
 
 
-def curve_features(loss, step, f_star, diverged, P, out, peaks, onsets, heights) -> int:
+def curve_features(loss, step, f_star, diverged, P, out, peaks, onsets, heights, gnorm=None, eta=np.nan) -> int:
     """:func:`features_block` for one curve: features into ``out``, spikes into
     ``peaks``/``onsets``/``heights``; returns the number of spikes."""
     counts = np.zeros(1, dtype=np.int64)
     feats = np.empty((1, out.shape[0]))
     features_block(np.ascontiguousarray(loss, dtype=np.float64).reshape(1, -1), step, np.array([f_star], dtype=np.float64),
-                   np.array([diverged], dtype=np.bool_), P, feats, counts, peaks, onsets, heights)
+                   np.array([diverged], dtype=np.bool_), P, feats, counts, peaks, onsets, heights,
+                   np.empty((1, 0)) if gnorm is None else np.ascontiguousarray(gnorm, dtype=np.float64).reshape(1, -1),
+                   np.array([eta], dtype=np.float64))
     out[:] = feats[0]
     return int(counts[0])
