@@ -42,6 +42,8 @@ class Case:
     step: np.ndarray
     f_star: float = 0.0
     diverged: bool = False
+    grad_norm: np.ndarray | None = None  # |grad f| at the samples (runs of eta-step optimisers)
+    eta: float | None = None
 
 
 # ---------------------------------------------------------------- synthetic processes
@@ -141,7 +143,8 @@ def _problems(rng):
 
 
 def state_label(tr, x_star, eta):
-    """The regime read from the state (not the loss): late sup-distance to x* against eta."""
+    """The regime read from the state (not the loss): late sup-distance to x* against eta
+    (a run whose loss is still to 6 digits while far from x* sits at another stationary point)."""
     if tr.status == "diverged" or not np.all(np.isfinite(tr.loss)):
         return "divergence"
     late = tr.step >= tr.step[-1] - 0.25 * (tr.step[-1] - tr.step[0])
@@ -149,6 +152,10 @@ def state_label(tr, x_star, eta):
     m = dist.shape[0]
     first, last = np.median(dist[: m // 10 + 1]), np.median(dist[-(m // 10 + 1):])
     med = np.median(dist)
+    fl = tr.loss[late]
+    if med >= eta and np.ptp(fl) <= 1e-6 * np.abs(fl).max():
+        return "convergence"  # loss still to 6 digits far from x*: at another stationary point
+        # (Rosenbrock d = 4's local minimum, f = 3.7014)
     if med >= eta:
         return "divergence" if last > 0.3 * first else None  # far but approaching: unclear
     if last < 0.3 * first:
@@ -193,8 +200,9 @@ def run_cases(seed: int, n_runs: int, steps: int = 20_000) -> list[Case]:
         if lab is None:
             continue
         fs = float(obj.min_value) if obj.min_value is not None else float(obj.value(xs))
+        gd = isinstance(opt, ad.GD)  # GD's step is eta |g|: no step-size scale from eta
         out.append(Case(f"{oname} on {name} stride {k}", lab, np.asarray(tr.loss), np.asarray(tr.step),
-                        fs, tr.status == "diverged"))
+                        fs, tr.status == "diverged", None if gd else np.asarray(tr.grad_norm), None if gd else eta))
     return out
 
 
@@ -205,10 +213,17 @@ def make_dataset(seed: int = 0, size: str = "full") -> list[Case]:
 
 
 # ---------------------------------------------------------------- scoring
-def predict(cases, **classify_kw):
+def predict(cases, gradients: bool = True, **classify_kw):
+    """Labels of ``classify``; with ``gradients`` the runs' |grad f| records and step sizes
+    are passed (what ``classify(trajectory)`` reads), else the loss alone."""
     from adadyn.analysis import classify
 
-    return [classify(c.loss, c.step, f_star=c.f_star, diverged=c.diverged, **classify_kw).label for c in cases]
+    def one(c):
+        g = gradients and c.grad_norm is not None
+        return classify(c.loss, c.step, f_star=c.f_star, diverged=c.diverged, grad_norm=c.grad_norm if g else None,
+                        step_size=c.eta if g else None, **classify_kw).label
+
+    return [one(c) for c in cases]
 
 
 def confusion(cases, pred):

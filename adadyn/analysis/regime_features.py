@@ -49,7 +49,8 @@ REASONS = (
     "stationary loss far above the step-size scale",              # 8
     "stationary fluctuation at the step-size scale",              # 9
     "still loss, iterate held a fraction of a step from the minimum (a cycle)",  # 10
-    "slow loss changes, but the iterate within `far` steps of the minimum",      # 11
+    "slow loss changes, but the iterate within `far` step sizes of the minimum",  # 11
+    "stationary loss, iterate `far` or more step sizes from the minimum",         # 12
 )
 
 
@@ -457,14 +458,16 @@ def features_block(loss, step, f_stars, diverged, P, feats, counts, peaks, onset
                 code, reason = C_CONV, 5
             else:
                 code, reason = C_DIV, 6
-        elif out[F_STEP_RATIO] >= P[P_FAR]:
-            # slow changes of the loss mean many steps of the run's own length; when the
-            # gradient says the iterate is near (the steps are far below eta, as after a
-            # burst of RMSprop with a slow v), the loss is not large
-            if rho < P[P_FAR]:
+        elif rho == rho:
+            # the gradient known: its distance in step sizes decides directly (the loss-implied
+            # step_ratio counts steps of the run's own length, far below eta after a burst of
+            # RMSprop with a slow v, and misses cycles faster than the stride)
+            if rho >= P[P_FAR]:
+                code, reason = C_DIV, 12
+            elif out[F_STEP_RATIO] >= P[P_FAR]:
                 code, reason = C_OSC, 11
-            else:
-                code, reason = C_DIV, 8
+        elif out[F_STEP_RATIO] >= P[P_FAR]:
+            code, reason = C_DIV, 8
         out[F_CODE] = code
         out[F_REASON] = reason
         counts[g] = cnt
