@@ -321,3 +321,21 @@ def test_classify_many_with_gradients_equals_classify(quad, x0):
         classify_many(np.stack([t.loss for t in trs]), grad_norm=np.stack([t.grad_norm for t in trs]))
     with pytest.raises(ValueError, match="step_size"):
         classify(trs[0].loss, grad_norm=trs[0].grad_norm, step_size=-1.0)
+
+
+def test_gradient_rules_need_the_minimum_value(quad, x0):
+    """2 |f - f*| / |g| is a distance only when f* is the minimum value: with the
+    objective's min_value unknown (networks, adadyn.nn) the gradient rules stay off unless
+    f_star is given."""
+    from dataclasses import replace
+
+    tr = ad.run(ad.RMSprop.from_a(ETA, 0.4), quad, x0, 20_000, record_every=10, record_state=False)
+    assert np.isfinite(classify(tr).grad_ratio)
+
+    class Unknown:  # an objective without a known minimum value
+        min_value = None
+
+    tr2 = replace(tr, objective=Unknown())
+    assert np.isnan(classify(tr2).grad_ratio)
+    assert classify(tr2).label == classify(tr.loss, tr.step).label
+    assert classify(tr2, f_star=0.0).grad_ratio == classify(tr).grad_ratio

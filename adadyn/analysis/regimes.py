@@ -210,7 +210,8 @@ def _step_array(step, n):
 
 def _traj_gradient(tr):
     """(|grad f| record, eta) of a Trajectory whose optimiser steps by about eta per
-    coordinate (:data:`ETA_STEP_OPTIMIZERS`), else (None, None)."""
+    coordinate (:data:`ETA_STEP_OPTIMIZERS`), else (None, None). Used only when the minimum
+    value f* is known (the objective's ``min_value`` or an explicit ``f_star``)."""
     opt = getattr(tr, "opt", None)
     gn = getattr(tr, "grad_norm", None)
     if opt is None or gn is None or getattr(opt, "name", None) not in ETA_STEP_OPTIMIZERS:
@@ -232,10 +233,16 @@ def _unpack(traj_or_loss, step, f_star):
         loss = np.asarray(tr.loss, dtype=np.float64)
         step = np.asarray(tr.step) if step is None else step
         diverged = tr.status == "diverged"
-        gn, eta = _traj_gradient(tr)
         if f_star is None:
             mv = getattr(getattr(tr, "objective", None), "min_value", None)
             f_star = 0.0 if mv is None else mv
+            known = mv is not None
+        else:
+            known = True
+        # 2 |f - f*| / |g| is a distance only when f* is the minimum value: the gradient
+        # rules need it (a network's f* is unknown, and 0 is not its minimum value)
+        if known:
+            gn, eta = _traj_gradient(tr)
     else:
         try:
             loss = np.asarray(traj_or_loss, dtype=np.float64)
@@ -301,8 +308,10 @@ def classify(traj_or_loss, step=None, *, f_star: float | None = None, diverged: 
     grad_norm, step_size : array_like and float, optional
         |grad f| at the loss samples and the step size eta of an optimiser whose step
         is of order eta per coordinate; given together. Taken from a Trajectory of
-        one of :data:`ETA_STEP_OPTIMIZERS` automatically. They enable the gradient
-        rules (``grad_ratio``, docs/regimes.md).
+        one of :data:`ETA_STEP_OPTIMIZERS` automatically when the minimum value is
+        known (``f_star`` given, or the objective's ``min_value``): 2 |f - f*| / |g| is
+        a distance only when f* is the minimum value. They enable the gradient rules
+        (``grad_ratio``, docs/regimes.md).
     **kw
         Options (defaults in :data:`DEFAULTS`): ``window`` (late window, fraction
         of the recorded step span, (0, 1]); ``floor`` (|f - f*| is clipped below
