@@ -339,3 +339,106 @@ def test_gradient_rules_need_the_minimum_value(quad, x0):
     assert np.isnan(classify(tr2).grad_ratio)
     assert classify(tr2).label == classify(tr.loss, tr.step).label
     assert classify(tr2, f_star=0.0).grad_ratio == classify(tr).grad_ratio
+
+
+# ------------------------------------------------------------------ option ranges and plumbing (mutation survivors)
+@pytest.mark.parametrize("kw", [dict(window=1.0), dict(floor=1.0), dict(spike_height=0.5), dict(min_spikes=1),
+                                dict(baseline_window=1.0), dict(trend_snr=0.5), dict(flat_tol=0.0),
+                                dict(steady=1.0), dict(far=0.5), dict(accel=1.0), dict(cycle_min=0.0),
+                                dict(trend_min=0.0)])
+def test_option_boundaries_are_accepted(kw):
+    """The documented closed ends of the option ranges are allowed."""
+    assert classify(np.logspace(0, -3, 100), **kw).label in ad.analysis.REGIMES
+
+
+@pytest.mark.parametrize("kw", [dict(floor=1.5), dict(baseline_window=1.5), dict(flat_tol=-1e-9), dict(steady=0.99),
+                                dict(accel=0.99), dict(cycle_min=-1e-9), dict(far=0.0), dict(trend_snr=0.0),
+                                dict(spike_height=0.0), dict(min_spikes=True), dict(min_spikes=1.5)])
+def test_options_out_of_range_raise(kw):
+    with pytest.raises(ValueError, match=next(iter(kw))):
+        classify(np.ones(100), **kw)
+
+
+def test_retired_options_warn_and_are_ignored():
+    loss = 10 ** np.sin(np.arange(400) / 3.0)
+    with pytest.warns(DeprecationWarning, match="growth"):
+        r = classify(loss, growth=10.0, far=2.0)
+    assert r.label == classify(loss, far=2.0).label and r.step_ratio == classify(loss, far=2.0).step_ratio
+    with pytest.raises(TypeError, match="unknown"):
+        classify(loss, not_an_option=1)
+
+
+def test_f_star_and_reference_are_used(quad, x0):
+    """An offset loss with its f_star gives the features of the plain loss (classify,
+    classify_many, and a Trajectory whose objective knows min_value); ``reference``
+    sets ``level`` = log_level - log10(reference)."""
+    from dataclasses import replace
+
+    from adadyn.analysis import classify_many
+
+    tr = ad.run(ad.Adam.from_ab(ETA, 1.0, 100.0), quad, x0, 20_000, record_every=10, record_state=False)
+    base = classify(tr)
+    off = classify(tr.loss + 1e-6, tr.step, f_star=1e-6)
+    assert off.label == base.label == "spike" and off.spike_count == base.spike_count
+    assert off.log_level == pytest.approx(base.log_level, abs=0.01)
+
+    class Offset:
+        min_value = 1e-6
+
+    r = classify(replace(tr, loss=tr.loss + 1e-6, objective=Offset()))
+    assert r.label == "spike" and r.log_level == pytest.approx(base.log_level, abs=0.01)
+    assert np.isfinite(r.grad_ratio)  # min_value known: the gradient rules are on
+    ra = classify_many(np.stack([tr.loss + 1e-6, tr.loss]), tr.step, f_star=[1e-6, 0.0])
+    assert list(ra.label) == ["spike", "spike"]
+    np.testing.assert_allclose(ra.log_level, base.log_level, atol=0.01)
+    rr = classify(tr, reference=10.0)
+    assert rr.level == pytest.approx(rr.log_level - 1.0) and rr.reference == 10.0
+    with pytest.raises(ValueError, match="reference"):
+        classify(tr, reference=0.0)
+    # an explicit step overrides the trajectory's
+    assert classify(tr, step=2 * tr.step).window == (2 * base.window[0], 2 * base.window[1])
+
+
+def test_regime_array_fields_equal_classify(quad, x0):
+    """Every (G,) array of classify_many is the field of classify, diverged included."""
+    from adadyn.analysis import classify_many
+
+    trs = [ad.run(ad.Adam.from_ab(ETA, a, b), quad, x0, 20_000, record_every=10, record_state=False)
+           for a, b in ((1.0, 100.0), (10.0, 10.0), (100.0, 1.0))]
+    L = np.stack([t.loss for t in trs])
+    ra = classify_many(L, trs[0].step, diverged=[False, True, False])
+    regs = [classify(t.loss, t.step, diverged=d) for t, d in zip(trs, (False, True, False))]
+    assert list(ra.label) == [r.label for r in regs] and ra.label[1] == "divergence"
+    assert list(ra.reason) == [r.reason for r in regs]
+    for name in ("osc_amplitude", "osc_frequency", "level", "trend", "residual_std", "step_ratio", "smoothness",
+                 "log_level", "spread", "grad_ratio"):
+        np.testing.assert_array_equal(getattr(ra, name), [getattr(r, name) for r in regs], err_msg=name)
+    np.testing.assert_array_equal(ra.nonfinite, [False, True, False])
+    for r, rg in zip(ra.regimes, regs):
+        for name in ("reason", "residual_std", "smoothness", "trend_halves", "floor", "spike_count"):
+            assert getattr(r, name) == getattr(rg, name), name
+        assert isinstance(r.residual_std, float) and isinstance(r.floor, float)
+        np.testing.assert_array_equal(r.spike_steps, rg.spike_steps)
+        assert r.spike_steps.dtype == np.int64
+    assert "3 curves" in repr(ra) and "'spike': 1" in repr(ra)
+
+
+def test_gradient_arguments_are_checked_and_gd_gets_no_gradient_rules(quad, x0):
+    from adadyn.analysis import classify_many
+
+    loss = np.logspace(0, -3, 100)
+    with pytest.raises(ValueError, match="together"):
+        classify(loss, grad_norm=np.ones(100))
+    with pytest.raises(ValueError, match="together"):
+        classify(loss, step_size=1e-3)
+    with pytest.raises(ValueError, match="step_size"):
+        classify(loss, grad_norm=np.ones(100), step_size=0.0)
+    with pytest.raises(ValueError, match="step_size"):
+        classify_many(loss[None], grad_norm=np.ones((1, 100)), step_size=0.0)
+    with pytest.raises(ValueError, match="shape"):
+        classify(loss, grad_norm=np.ones(99), step_size=1e-3)
+    # GD's step is eta |g|, not eta: no gradient rules from its trajectory
+    tr = ad.run(ad.GD(0.01), quad, x0, 2_000, record_every=10, record_state=False)
+    assert np.isnan(classify(tr).grad_ratio)
+    tr2 = ad.run(ad.RMSprop.from_a(ETA, 10.0), quad, x0, 2_000, record_every=10, record_state=False)
+    assert np.isfinite(classify(tr2).grad_ratio)
