@@ -338,6 +338,7 @@ def test_gradient_rules_need_the_minimum_value(quad, x0):
     tr2 = replace(tr, objective=Unknown())
     assert np.isnan(classify(tr2).grad_ratio)
     assert classify(tr2).label == classify(tr.loss, tr.step).label
+    assert classify(tr2).log_level == classify(tr.loss, tr.step).log_level  # f* = 0 when unknown
     assert classify(tr2, f_star=0.0).grad_ratio == classify(tr).grad_ratio
 
 
@@ -418,9 +419,16 @@ def test_regime_array_fields_equal_classify(quad, x0):
         for name in ("reason", "residual_std", "smoothness", "trend_halves", "floor", "spike_count"):
             assert getattr(r, name) == getattr(rg, name), name
         assert isinstance(r.residual_std, float) and isinstance(r.floor, float)
+        assert len(r.trend_halves) == 2 and all(np.isfinite(r.trend_halves))
         np.testing.assert_array_equal(r.spike_steps, rg.spike_steps)
-        assert r.spike_steps.dtype == np.int64
+        assert r.spike_steps.dtype == np.int64 and r.spike_onsets.dtype == np.int64
     assert "3 curves" in repr(ra) and "'spike': 1" in repr(ra)
+
+    class LossOnly:  # has a loss but is not a Trajectory (no status): read as an array, which fails
+        loss = trs[0].loss
+
+    with pytest.raises(TypeError, match="traj_or_loss"):
+        classify(LossOnly())
 
 
 def test_gradient_arguments_are_checked_and_gd_gets_no_gradient_rules(quad, x0):
