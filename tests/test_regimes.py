@@ -275,7 +275,7 @@ def test_rmsprop_two_cycle_is_oscillation(scale, stride):
     obj = ad.objectives.quadratic(np.array([[scale]]))
     tr = ad.run(ad.RMSprop(eta, alpha=0.9, eps=eps), obj, [0.1], 20_000, record_every=stride)
     assert abs(tr.x[-1, 0]) == pytest.approx(eta / 2 - eps / scale, rel=1e-9)
-    reg = classify(tr)
+    reg = classify(tr, use_gradient=True)
     assert reg.label == "oscillation", reg
     assert reg.grad_ratio == pytest.approx((eta / 2 - eps / scale) / eta, rel=1e-9)
     assert classify(tr.loss, tr.step).label == "convergence"  # what the loss alone can tell
@@ -297,11 +297,11 @@ def test_rmsprop_slow_memory_is_not_divergence(quad, x0):
     the late loss is at the step-size scale and the gradient puts the iterate about one step
     size from the minimum; Adam at a >> b stays divergence (tens of step sizes away)."""
     tr = ad.run(ad.RMSprop.from_a(ETA, 0.4), quad, x0, 40_000, record_every=10, record_state=False)
-    reg = classify(tr)
-    assert classify(tr.loss, tr.step).label == "divergence" and reg.step_ratio >= 4
+    reg = classify(tr, use_gradient=True)
+    assert classify(tr).label == classify(tr.loss, tr.step).label == "divergence" and reg.step_ratio >= 4
     assert reg.label == "oscillation" and reg.grad_ratio < 2, reg
     ad_tr = ad.run(ad.Adam.from_ab(ETA, 100.0, 1.0), quad, x0, 40_000, record_every=10, record_state=False)
-    r2 = classify(ad_tr)
+    r2 = classify(ad_tr, use_gradient=True)
     assert r2.label == "divergence" and r2.grad_ratio > 20, r2
     # the late loss is not large: decades below Adam's at a >> b (Figure 8, left)
     assert reg.log_level < r2.log_level - 2
@@ -314,8 +314,8 @@ def test_classify_many_with_gradients_equals_classify(quad, x0):
 
     ra = classify_many(np.stack([t.loss for t in trs]), trs[0].step, grad_norm=np.stack([t.grad_norm for t in trs]),
                        step_size=ETA)
-    assert list(ra.label) == [classify(t).label for t in trs]
-    np.testing.assert_array_equal(ra.grad_ratio, [classify(t).grad_ratio for t in trs])
+    assert list(ra.label) == [classify(t, use_gradient=True).label for t in trs]
+    np.testing.assert_array_equal(ra.grad_ratio, [classify(t, use_gradient=True).grad_ratio for t in trs])
     assert [r.label for r in ra.regimes] == list(ra.label)
     with pytest.raises(ValueError, match="together"):
         classify_many(np.stack([t.loss for t in trs]), grad_norm=np.stack([t.grad_norm for t in trs]))
@@ -330,16 +330,17 @@ def test_gradient_rules_need_the_minimum_value(quad, x0):
     from dataclasses import replace
 
     tr = ad.run(ad.RMSprop.from_a(ETA, 0.4), quad, x0, 20_000, record_every=10, record_state=False)
-    assert np.isfinite(classify(tr).grad_ratio)
+    assert np.isfinite(classify(tr, use_gradient=True).grad_ratio)
+    assert np.isnan(classify(tr).grad_ratio)  # off by default: the label a sweep gives
 
     class Unknown:  # an objective without a known minimum value
         min_value = None
 
     tr2 = replace(tr, objective=Unknown())
-    assert np.isnan(classify(tr2).grad_ratio)
-    assert classify(tr2).label == classify(tr.loss, tr.step).label
+    assert np.isnan(classify(tr2, use_gradient=True).grad_ratio)
+    assert classify(tr2, use_gradient=True).label == classify(tr.loss, tr.step).label
     assert classify(tr2).log_level == classify(tr.loss, tr.step).log_level  # f* = 0 when unknown
-    assert classify(tr2, f_star=0.0).grad_ratio == classify(tr).grad_ratio
+    assert classify(tr2, f_star=0.0, use_gradient=True).grad_ratio == classify(tr, use_gradient=True).grad_ratio
 
 
 # ------------------------------------------------------------------ option ranges and plumbing (mutation survivors)
@@ -386,7 +387,7 @@ def test_f_star_and_reference_are_used(quad, x0):
     class Offset:
         min_value = 1e-6
 
-    r = classify(replace(tr, loss=tr.loss + 1e-6, objective=Offset()))
+    r = classify(replace(tr, loss=tr.loss + 1e-6, objective=Offset()), use_gradient=True)
     assert r.label == "spike" and r.log_level == pytest.approx(base.log_level, abs=0.01)
     assert np.isfinite(r.grad_ratio)  # min_value known: the gradient rules are on
     ra = classify_many(np.stack([tr.loss + 1e-6, tr.loss]), tr.step, f_star=[1e-6, 0.0])
@@ -447,6 +448,6 @@ def test_gradient_arguments_are_checked_and_gd_gets_no_gradient_rules(quad, x0):
         classify(loss, grad_norm=np.ones(99), step_size=1e-3)
     # GD's step is eta |g|, not eta: no gradient rules from its trajectory
     tr = ad.run(ad.GD(0.01), quad, x0, 2_000, record_every=10, record_state=False)
-    assert np.isnan(classify(tr).grad_ratio)
+    assert np.isnan(classify(tr, use_gradient=True).grad_ratio)
     tr2 = ad.run(ad.RMSprop.from_a(ETA, 10.0), quad, x0, 2_000, record_every=10, record_state=False)
-    assert np.isfinite(classify(tr2).grad_ratio)
+    assert np.isfinite(classify(tr2, use_gradient=True).grad_ratio)

@@ -284,7 +284,8 @@ def _regime(out, step, peaks, onsets, heights, cnt) -> Regime:
 
 
 def classify(traj_or_loss, step=None, *, f_star: float | None = None, diverged: bool = False,
-             reference: float | None = None, grad_norm=None, step_size: float | None = None, **kw) -> Regime:
+             reference: float | None = None, grad_norm=None, step_size: float | None = None,
+             use_gradient: bool = False, **kw) -> Regime:
     """Classify the late phase of a run (Ma, Wu & E, section 4, Figures 7-8).
 
     Parameters
@@ -307,11 +308,14 @@ def classify(traj_or_loss, step=None, *, f_star: float | None = None, diverged: 
         Scale of ``level`` (default |f_0 - f*|); no rule reads it.
     grad_norm, step_size : array_like and float, optional
         |grad f| at the loss samples and the step size eta of an optimiser whose step
-        is of order eta per coordinate; given together. Taken from a Trajectory of
-        one of :data:`ETA_STEP_OPTIMIZERS` automatically when the minimum value is
-        known (``f_star`` given, or the objective's ``min_value``): 2 |f - f*| / |g| is
-        a distance only when f* is the minimum value. They enable the gradient rules
-        (``grad_ratio``, docs/regimes.md).
+        is of order eta per coordinate; given together. They enable the gradient
+        rules (``grad_ratio``, docs/regimes.md).
+    use_gradient : bool
+        Take them from a Trajectory of one of :data:`ETA_STEP_OPTIMIZERS` when the
+        minimum value is known (``f_star`` given, or the objective's ``min_value``:
+        2 |f - f*| / |g| is a distance only when f* is the minimum value). Off by
+        default, so that a run's label is the one its loss gives in a sweep or phase
+        diagram (which record the loss only).
     **kw
         Options (defaults in :data:`DEFAULTS`): ``window`` (late window, fraction
         of the recorded step span, (0, 1]); ``floor`` (|f - f*| is clipped below
@@ -353,6 +357,8 @@ def classify(traj_or_loss, step=None, *, f_star: float | None = None, diverged: 
     stays large"); otherwise -> oscillation.
     """
     loss, steps, fs, was_div, gn, eta = _unpack(traj_or_loss, step, f_star)
+    if not use_gradient:
+        gn = eta = None
     P = _params(kw)
     n = loss.shape[0]
     if grad_norm is not None or step_size is not None:
