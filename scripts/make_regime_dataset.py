@@ -1,6 +1,6 @@
 """Labelled loss curves for scoring :func:`adadyn.analysis.classify` (docs/regimes.md).
 
-Two kinds of curves, none labelled from (a, b) and none from the classifier:
+Three kinds of curves, none labelled from (a, b) and none from the classifier:
 
 * synthetic loss processes whose regime is known by construction (geometric
   decay or a still plateau; fast stationary fluctuation; sudden rises of
@@ -14,13 +14,16 @@ Two kinds of curves, none labelled from (a, b) and none from the classifier:
   -> convergence, repeated excursions -> spike, otherwise oscillation). Runs
   that match no rule clearly are left out.
 
+* small networks (:mod:`adadyn.nn` MLPs on sine regression and two-class digits),
+  labelled from the training dynamics (:func:`network_label`), stored in
+  ``regime_network_set.npz`` (``--networks`` regenerates it; needs torch).
+
 ``make_dataset(seed=0)`` is the calibration part, ``make_dataset(seed=1)`` the
-test part (different problems, starts, hyperparameters and noise). ``adadyn.nn``
-(a small network) does not exist on main yet, so there is no network family.
+test part (different problems, starts, hyperparameters and noise).
 
 Usage::
 
-    python scripts/make_regime_dataset.py [--size full|small] [--out set.npz] [--legacy]
+    python scripts/make_regime_dataset.py [--size full|small] [--out set.npz] [--legacy] [--networks]
 """
 from __future__ import annotations
 
