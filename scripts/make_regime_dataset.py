@@ -1,6 +1,6 @@
 """Labelled loss curves for scoring :func:`adadyn.analysis.classify` (docs/regimes.md).
 
-Two kinds of curves, none labelled from (a, b) and none from the classifier:
+Three kinds of curves, none labelled from (a, b) and none from the classifier:
 
 * synthetic loss processes whose regime is known by construction (geometric
   decay or a still plateau; fast stationary fluctuation; sudden rises of
@@ -14,18 +14,22 @@ Two kinds of curves, none labelled from (a, b) and none from the classifier:
   -> convergence, repeated excursions -> spike, otherwise oscillation). Runs
   that match no rule clearly are left out.
 
+* small networks (:mod:`adadyn.nn` MLPs on sine regression and two-class digits),
+  labelled from the training dynamics (:func:`network_label`), stored in
+  ``regime_network_set.npz`` (``--networks`` regenerates it; needs torch).
+
 ``make_dataset(seed=0)`` is the calibration part, ``make_dataset(seed=1)`` the
-test part (different problems, starts, hyperparameters and noise). ``adadyn.nn``
-(a small network) does not exist on main yet, so there is no network family.
+test part (different problems, starts, hyperparameters and noise).
 
 Usage::
 
-    python scripts/make_regime_dataset.py [--size full|small] [--out set.npz] [--legacy]
+    python scripts/make_regime_dataset.py [--size full|small] [--out set.npz] [--legacy] [--networks]
 """
 from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -42,6 +46,8 @@ class Case:
     step: np.ndarray
     f_star: float = 0.0
     diverged: bool = False
+    grad_norm: np.ndarray | None = None  # |grad f| at the samples (runs of eta-step optimisers)
+    eta: float | None = None
 
 
 # ---------------------------------------------------------------- synthetic processes
@@ -141,7 +147,8 @@ def _problems(rng):
 
 
 def state_label(tr, x_star, eta):
-    """The regime read from the state (not the loss): late sup-distance to x* against eta."""
+    """The regime read from the state (not the loss): late sup-distance to x* against eta
+    (a run whose loss is still to 6 digits while far from x* sits at another stationary point)."""
     if tr.status == "diverged" or not np.all(np.isfinite(tr.loss)):
         return "divergence"
     late = tr.step >= tr.step[-1] - 0.25 * (tr.step[-1] - tr.step[0])
@@ -149,6 +156,10 @@ def state_label(tr, x_star, eta):
     m = dist.shape[0]
     first, last = np.median(dist[: m // 10 + 1]), np.median(dist[-(m // 10 + 1):])
     med = np.median(dist)
+    fl = tr.loss[late]
+    if med >= eta and np.ptp(fl) <= 1e-6 * np.abs(fl).max():
+        return "convergence"  # loss still to 6 digits far from x*: at another stationary point
+        # (Rosenbrock d = 4's local minimum, f = 3.7014)
     if med >= eta:
         return "divergence" if last > 0.3 * first else None  # far but approaching: unclear
     if last < 0.3 * first:
@@ -193,22 +204,132 @@ def run_cases(seed: int, n_runs: int, steps: int = 20_000) -> list[Case]:
         if lab is None:
             continue
         fs = float(obj.min_value) if obj.min_value is not None else float(obj.value(xs))
+        gd = isinstance(opt, ad.GD)  # GD's step is eta |g|: no step-size scale from eta
         out.append(Case(f"{oname} on {name} stride {k}", lab, np.asarray(tr.loss), np.asarray(tr.step),
-                        fs, tr.status == "diverged"))
+                        fs, tr.status == "diverged", None if gd else np.asarray(tr.grad_norm), None if gd else eta))
+    return out
+
+
+# ---------------------------------------------------------------- small networks (adadyn.nn)
+NETWORK_FILE = Path(__file__).with_name("regime_network_set.npz")
+
+
+def network_label(tr, adaptive: bool):
+    """The regime read from the training dynamics (not from (a, b), not from the classifier's
+    features): blow-up or no progress from the start -> divergence; two or more late
+    excursions of the gradient norm 30-fold above its late median -> spike; a loss whose
+    quarter-window medians fall one after the other, by at least 0.3 decade across the late
+    window -> convergence; for an adaptive method a late loss that does not fall steadily
+    and stays within 2x, with a bounded, non-vanishing gradient -> oscillation (no arrival
+    at the step-size scale); anything else is left out. f* of a network is unknown, so the
+    cases carry no gradient record (the gradient rules need f*)."""
+    loss, g = np.asarray(tr.loss), np.asarray(tr.grad_norm)
+    if tr.status == "diverged" or not (np.all(np.isfinite(loss)) and np.all(np.isfinite(g))):
+        return "divergence"
+    late = tr.step >= tr.step[-1] - 0.25 * (tr.step[-1] - tr.step[0])
+    fl, gl = loss[late], g[late]
+    m = fl.shape[0]
+    first, last = np.median(fl[: m // 10 + 1]), np.median(fl[-(m // 10 + 1):])
+    if np.median(fl) >= 0.5 * loss[0]:
+        return "divergence"  # the loss stays large (or grew) on the scale of the start
+    above = gl > 30 * np.median(gl)
+    if int(np.count_nonzero(above[1:] & ~above[:-1]) + above[0]) >= 2:
+        return "spike"
+    q = [np.median(part) for part in np.array_split(fl, 4)]
+    steady_fall = all(q[i + 1] < q[i] for i in range(3))
+    if steady_fall and last < 0.5 * first:
+        return "convergence"  # still falling, by at least 0.3 decade across the window
+    if (adaptive and not steady_fall and 0.5 < last / first < 2 and gl.max() < 10 * np.median(gl)
+            and np.median(gl) > 1e-3 * g[0]):
+        return "oscillation"
+    return None  # e.g. a slow steady fall of less than 0.3 decade: not settled, not clear
+
+
+def network_cases(seed: int, n_runs: int, steps: int = 6000, record_every: int = 6) -> list[Case]:
+    """Small MLPs (sine regression d = 2, two-class digits) trained by Adam at random (a, b),
+    RMSprop and GD through :func:`adadyn.nn.train`, labelled by :func:`network_label`."""
+    import adadyn.nn as nn
+
+    nn.set_num_threads(1)
+    rng = np.random.default_rng(2000 + seed)
+    probs = [("sine d=2", nn.sine_regression(200, 2, seed=seed), [2, 16, 16, 1]),
+             ("digits 2", nn.digits(2, seed=seed), [64, 16, 2])]
+    out = []
+    for i in range(n_runs):
+        pname, prob, widths = probs[i % 2]
+        eta = 10.0 ** rng.uniform(-3.3, -2)
+        r = rng.random()
+        if r < 0.7:
+            a, b = 10.0 ** rng.uniform(-0.5, 2.0, 2)
+            opt, oname = ad.Adam.from_ab(eta, a, b), f"Adam a={a:.3g} b={b:.3g} eta={eta:.2g}"
+        elif r < 0.85:
+            opt, oname = ad.RMSprop.from_a(eta, 10.0 ** rng.uniform(-0.5, 2.0)), f"RMSprop eta={eta:.2g}"
+        else:
+            eta = 10.0 ** rng.uniform(-2, -0.7)
+            opt, oname = ad.GD(eta), f"GD eta={eta:.2g}"
+        tr = nn.train(opt, nn.mlp(widths, seed=int(rng.integers(1 << 30))), prob, steps, record_every=record_every)
+        adaptive = not isinstance(opt, ad.GD)
+        lab = network_label(tr, adaptive)
+        if lab is None:
+            continue
+        out.append(Case(f"net {oname} on {pname}", lab, np.asarray(tr.loss), np.asarray(tr.step, dtype=np.float64),
+                        0.0, tr.status == "diverged"))
+    return out
+
+
+def save_networks(path=NETWORK_FILE, n_runs: int = 24) -> None:
+    """Generate both parts of the network family and store them (compressed .npz)."""
+    arrays = {}
+    for seed in (0, 1):
+        for i, c in enumerate(network_cases(seed, n_runs)):
+            k = f"{seed}_{i}"
+            arrays[f"name_{k}"] = np.array(c.name)
+            arrays[f"label_{k}"] = np.array(c.label)
+            arrays[f"loss_{k}"] = c.loss
+            arrays[f"step_{k}"] = c.step
+            arrays[f"diverged_{k}"] = np.array(c.diverged)
+            if c.grad_norm is not None:
+                arrays[f"grad_{k}"] = c.grad_norm
+                arrays[f"eta_{k}"] = np.array(c.eta)
+    np.savez_compressed(path, **arrays)
+
+
+def load_networks(seed: int, path=NETWORK_FILE) -> list[Case]:
+    """The stored network family's part ``seed`` (0: calibration, 1: test); [] if absent."""
+    if not Path(path).exists():
+        return []
+    z = np.load(path)
+    out = []
+    i = 0
+    while f"name_{seed}_{i}" in z:
+        k = f"{seed}_{i}"
+        gk = f"grad_{k}" in z
+        out.append(Case(str(z[f"name_{k}"]), str(z[f"label_{k}"]), z[f"loss_{k}"], z[f"step_{k}"], 0.0,
+                        bool(z[f"diverged_{k}"]), z[f"grad_{k}"] if gk else None,
+                        float(z[f"eta_{k}"]) if gk else None))
+        i += 1
     return out
 
 
 def make_dataset(seed: int = 0, size: str = "full") -> list[Case]:
-    """seed 0: calibration part; seed 1: test part. ``size='small'`` for tests."""
+    """seed 0: calibration part; seed 1: test part. ``size='small'`` for tests (no networks)."""
     per, runs = (12, 60) if size == "full" else (4, 16)
-    return synthetic_cases(seed, per) + run_cases(seed, runs)
+    nets = load_networks(seed) if size == "full" else []
+    return synthetic_cases(seed, per) + run_cases(seed, runs) + nets
 
 
 # ---------------------------------------------------------------- scoring
-def predict(cases, **classify_kw):
+def predict(cases, gradients: bool = True, **classify_kw):
+    """Labels of ``classify``; with ``gradients`` the runs' |grad f| records and step sizes
+    are passed (what ``classify(trajectory)`` reads), else the loss alone."""
     from adadyn.analysis import classify
 
-    return [classify(c.loss, c.step, f_star=c.f_star, diverged=c.diverged, **classify_kw).label for c in cases]
+    def one(c):
+        g = gradients and c.grad_norm is not None
+        return classify(c.loss, c.step, f_star=c.f_star, diverged=c.diverged, grad_norm=c.grad_norm if g else None,
+                        step_size=c.eta if g else None, **classify_kw).label
+
+    return [one(c) for c in cases]
 
 
 def confusion(cases, pred):
@@ -277,7 +398,11 @@ def main(argv=None):
     ap.add_argument("--size", choices=("full", "small"), default="full")
     ap.add_argument("--out", help="save the test part to this .npz")
     ap.add_argument("--legacy", action="store_true", help="also label the first release's set")
+    ap.add_argument("--networks", action="store_true",
+                    help=f"regenerate the small-network family ({NETWORK_FILE.name}; needs torch)")
     args = ap.parse_args(argv)
+    if args.networks:
+        save_networks()
     cal, test = make_dataset(0, args.size), make_dataset(1, args.size)
     print(f"calibration part: {len(cal)} curves (defaults may be tuned here only)")
     print(report(cal, predict(cal)))

@@ -226,3 +226,228 @@ def test_spike_regime_sits_at_adaptive_edge_of_stability(quad, x0):
     # the oscillation regime stays below the threshold, the large-loss regime far below
     lo = preconditioned_sharpness(ad.run(ad.Adam.from_ab(ETA, 100.0, 1.0), quad, x0, 5000, record_every=10))
     assert lo.late_fraction_above == 0.0 and lo.late_median_ratio < 1e-3
+
+
+# ------------------------------------------------------------------ order statistics of the kernel
+@pytest.mark.parametrize("n", [4, 5, 64, 65, 997])
+@pytest.mark.parametrize("levels", [3, 1000])
+def test_spread_and_amplitude_are_numpy_percentiles_of_the_late_log_loss(n, levels):
+    """The kernel's own quickselect (regime_features._select) must give NumPy's order
+    statistics: ``spread`` = p95 - p5 of log10|f| and, with the baseline window covering
+    the whole late window, ``osc_amplitude`` = (p95 - p5) / 2 of log10|f| minus its median
+    (np.median: the mean of the two middle values for an even count) and ``osc_frequency``
+    = upward crossings of that median per step, ties included."""
+    rng = np.random.default_rng(n * levels)
+    y = rng.integers(0, levels, n) * (3.0 / levels) - 5.0  # many ties when levels = 3
+    loss = 10.0 ** y
+    reg = classify(loss, window=1.0, baseline_window=1.0)
+    yy = np.log10(loss)
+    assert reg.spread == pytest.approx(np.percentile(yy, 95) - np.percentile(yy, 5), rel=1e-12, abs=1e-12)
+    e = yy - np.median(yy)
+    assert reg.osc_amplitude == pytest.approx(0.5 * (np.percentile(e, 95) - np.percentile(e, 5)),
+                                              rel=1e-12, abs=1e-12)
+    # upward crossings of the median per step: reads the median's value itself
+    ups = np.count_nonzero((e[:-1] <= 0) & (e[1:] > 0))
+    assert reg.osc_frequency == ups / (n - 1)
+
+
+@pytest.mark.parametrize("n", [64, 65])
+def test_spike_heights_are_measured_from_the_numpy_median(n):
+    """Baseline covering the whole late window: a spike's height is its log-loss minus
+    np.median of the log-loss (for an even count the mean of the two middle values)."""
+    y = -5.0 + 0.01 * np.random.default_rng(n).standard_normal(n)
+    y[[20, 45]] = [0.0, 0.5]
+    reg = classify(10.0 ** y, window=1.0, baseline_window=1.0, ripple=1.0)
+    yy = np.log10(10.0 ** y)
+    assert reg.spike_count == 2 and list(reg.spike_steps) == [20, 45]
+    np.testing.assert_allclose(reg.spike_heights, yy[[20, 45]] - np.median(yy), rtol=0, atol=1e-12)
+
+
+# ------------------------------------------------------------------ the gradient rules (docs/regimes.md)
+@pytest.mark.parametrize("scale", [1e-6, 1.0, 1e6])
+@pytest.mark.parametrize("stride", [1, 2, 7])
+def test_rmsprop_two_cycle_is_oscillation(scale, stride):
+    """RMSprop on f = scale x^2/2 (eps scaled alike: the same map) settles on the symmetric
+    2-cycle x -> -x of amplitude eta/2 - eps/lambda (Figure 6): a constant loss, so the loss
+    alone reads convergence; the gradient puts the iterate (eta/2 - eps/lambda)/eta step
+    sizes from the minimum, which is a cycle at the step-size scale."""
+    eta, eps = 0.01, 1e-8 * scale
+    obj = ad.objectives.quadratic(np.array([[scale]]))
+    tr = ad.run(ad.RMSprop(eta, alpha=0.9, eps=eps), obj, [0.1], 20_000, record_every=stride)
+    assert abs(tr.x[-1, 0]) == pytest.approx(eta / 2 - eps / scale, rel=1e-9)
+    reg = classify(tr, use_gradient=True)
+    assert reg.label == "oscillation", reg
+    assert reg.grad_ratio == pytest.approx((eta / 2 - eps / scale) / eta, rel=1e-9)
+    assert classify(tr.loss, tr.step).label == "convergence"  # what the loss alone can tell
+    # the explicit form gives the same
+    assert classify(tr.loss, tr.step, grad_norm=tr.grad_norm, step_size=eta).label == "oscillation"
+
+
+def test_still_loss_at_the_minimum_stays_convergence():
+    """A still loss with the iterate at the minimum (f = f*, |g| = 0) is convergence."""
+    loss = np.zeros(400)
+    assert classify(loss, grad_norm=np.zeros(400), step_size=1e-3).label == "convergence"
+    # a still loss far from the minimum in step sizes is not a step-size cycle either
+    assert classify(np.ones(400), grad_norm=np.full(400, 1e-3), step_size=1e-3).label == "convergence"
+
+
+def test_rmsprop_slow_memory_is_not_divergence(quad, x0):
+    """RMSprop with a = 0.4 (alpha = 1 - a eta) on the paper's quadratic: the loss drifts
+    slowly (many steps of the run's own length, which after a burst are far below eta), but
+    the late loss is at the step-size scale and the gradient puts the iterate about one step
+    size from the minimum; Adam at a >> b stays divergence (tens of step sizes away)."""
+    tr = ad.run(ad.RMSprop.from_a(ETA, 0.4), quad, x0, 40_000, record_every=10, record_state=False)
+    reg = classify(tr, use_gradient=True)
+    assert classify(tr).label == classify(tr.loss, tr.step).label == "divergence" and reg.step_ratio >= 4
+    assert reg.label == "oscillation" and reg.grad_ratio < 2, reg
+    ad_tr = ad.run(ad.Adam.from_ab(ETA, 100.0, 1.0), quad, x0, 40_000, record_every=10, record_state=False)
+    r2 = classify(ad_tr, use_gradient=True)
+    assert r2.label == "divergence" and r2.grad_ratio > 20, r2
+    # the late loss is not large: decades below Adam's at a >> b (Figure 8, left)
+    assert reg.log_level < r2.log_level - 2
+
+
+def test_classify_many_with_gradients_equals_classify(quad, x0):
+    trs = [ad.run(opt, quad, x0, 20_000, record_every=10, record_state=False)
+           for opt in (ad.RMSprop.from_a(ETA, 0.4), ad.Adam.from_ab(ETA, 100.0, 1.0), ad.Adam.from_ab(ETA, 10.0, 10.0))]
+    from adadyn.analysis import classify_many
+
+    ra = classify_many(np.stack([t.loss for t in trs]), trs[0].step, grad_norm=np.stack([t.grad_norm for t in trs]),
+                       step_size=ETA)
+    assert list(ra.label) == [classify(t, use_gradient=True).label for t in trs]
+    np.testing.assert_array_equal(ra.grad_ratio, [classify(t, use_gradient=True).grad_ratio for t in trs])
+    assert [r.label for r in ra.regimes] == list(ra.label)
+    with pytest.raises(ValueError, match="together"):
+        classify_many(np.stack([t.loss for t in trs]), grad_norm=np.stack([t.grad_norm for t in trs]))
+    with pytest.raises(ValueError, match="step_size"):
+        classify(trs[0].loss, grad_norm=trs[0].grad_norm, step_size=-1.0)
+
+
+def test_gradient_rules_need_the_minimum_value(quad, x0):
+    """2 |f - f*| / |g| is a distance only when f* is the minimum value: with the
+    objective's min_value unknown (networks, adadyn.nn) the gradient rules stay off unless
+    f_star is given."""
+    from dataclasses import replace
+
+    tr = ad.run(ad.RMSprop.from_a(ETA, 0.4), quad, x0, 20_000, record_every=10, record_state=False)
+    assert np.isfinite(classify(tr, use_gradient=True).grad_ratio)
+    assert np.isnan(classify(tr).grad_ratio)  # off by default: the label a sweep gives
+
+    class Unknown:  # an objective without a known minimum value
+        min_value = None
+
+    tr2 = replace(tr, objective=Unknown())
+    assert np.isnan(classify(tr2, use_gradient=True).grad_ratio)
+    assert classify(tr2, use_gradient=True).label == classify(tr.loss, tr.step).label
+    assert classify(tr2).log_level == classify(tr.loss, tr.step).log_level  # f* = 0 when unknown
+    assert classify(tr2, f_star=0.0, use_gradient=True).grad_ratio == classify(tr, use_gradient=True).grad_ratio
+
+
+# ------------------------------------------------------------------ option ranges and plumbing (mutation survivors)
+@pytest.mark.parametrize("kw", [dict(window=1.0), dict(floor=1.0), dict(spike_height=0.5), dict(min_spikes=1),
+                                dict(baseline_window=1.0), dict(trend_snr=0.5), dict(flat_tol=0.0),
+                                dict(steady=1.0), dict(far=0.5), dict(accel=1.0), dict(cycle_min=0.0),
+                                dict(trend_min=0.0)])
+def test_option_boundaries_are_accepted(kw):
+    """The documented closed ends of the option ranges are allowed."""
+    assert classify(np.logspace(0, -3, 100), **kw).label in ad.analysis.REGIMES
+
+
+@pytest.mark.parametrize("kw", [dict(floor=1.5), dict(baseline_window=1.5), dict(flat_tol=-1e-9), dict(steady=0.99),
+                                dict(accel=0.99), dict(cycle_min=-1e-9), dict(far=0.0), dict(trend_snr=0.0),
+                                dict(spike_height=0.0), dict(min_spikes=True), dict(min_spikes=1.5)])
+def test_options_out_of_range_raise(kw):
+    with pytest.raises(ValueError, match=next(iter(kw))):
+        classify(np.ones(100), **kw)
+
+
+def test_retired_options_warn_and_are_ignored():
+    loss = 10 ** np.sin(np.arange(400) / 3.0)
+    with pytest.warns(DeprecationWarning, match="growth"):
+        r = classify(loss, growth=10.0, far=2.0)
+    assert r.label == classify(loss, far=2.0).label and r.step_ratio == classify(loss, far=2.0).step_ratio
+    with pytest.raises(TypeError, match="unknown"):
+        classify(loss, not_an_option=1)
+
+
+def test_f_star_and_reference_are_used(quad, x0):
+    """An offset loss with its f_star gives the features of the plain loss (classify,
+    classify_many, and a Trajectory whose objective knows min_value); ``reference``
+    sets ``level`` = log_level - log10(reference)."""
+    from dataclasses import replace
+
+    from adadyn.analysis import classify_many
+
+    tr = ad.run(ad.Adam.from_ab(ETA, 1.0, 100.0), quad, x0, 20_000, record_every=10, record_state=False)
+    base = classify(tr)
+    off = classify(tr.loss + 1e-6, tr.step, f_star=1e-6)
+    assert off.label == base.label == "spike" and off.spike_count == base.spike_count
+    assert off.log_level == pytest.approx(base.log_level, abs=0.01)
+
+    class Offset:
+        min_value = 1e-6
+
+    r = classify(replace(tr, loss=tr.loss + 1e-6, objective=Offset()), use_gradient=True)
+    assert r.label == "spike" and r.log_level == pytest.approx(base.log_level, abs=0.01)
+    assert np.isfinite(r.grad_ratio)  # min_value known: the gradient rules are on
+    ra = classify_many(np.stack([tr.loss + 1e-6, tr.loss]), tr.step, f_star=[1e-6, 0.0])
+    assert list(ra.label) == ["spike", "spike"]
+    np.testing.assert_allclose(ra.log_level, base.log_level, atol=0.01)
+    rr = classify(tr, reference=10.0)
+    assert rr.level == pytest.approx(rr.log_level - 1.0) and rr.reference == 10.0
+    with pytest.raises(ValueError, match="reference"):
+        classify(tr, reference=0.0)
+    # an explicit step overrides the trajectory's
+    assert classify(tr, step=2 * tr.step).window == (2 * base.window[0], 2 * base.window[1])
+
+
+def test_regime_array_fields_equal_classify(quad, x0):
+    """Every (G,) array of classify_many is the field of classify, diverged included."""
+    from adadyn.analysis import classify_many
+
+    trs = [ad.run(ad.Adam.from_ab(ETA, a, b), quad, x0, 20_000, record_every=10, record_state=False)
+           for a, b in ((1.0, 100.0), (10.0, 10.0), (100.0, 1.0))]
+    L = np.stack([t.loss for t in trs])
+    ra = classify_many(L, trs[0].step, diverged=[False, True, False])
+    regs = [classify(t.loss, t.step, diverged=d) for t, d in zip(trs, (False, True, False))]
+    assert list(ra.label) == [r.label for r in regs] and ra.label[1] == "divergence"
+    assert list(ra.reason) == [r.reason for r in regs]
+    for name in ("osc_amplitude", "osc_frequency", "level", "trend", "residual_std", "step_ratio", "smoothness",
+                 "log_level", "spread", "grad_ratio"):
+        np.testing.assert_array_equal(getattr(ra, name), [getattr(r, name) for r in regs], err_msg=name)
+    np.testing.assert_array_equal(ra.nonfinite, [False, True, False])
+    for r, rg in zip(ra.regimes, regs):
+        for name in ("reason", "residual_std", "smoothness", "trend_halves", "floor", "spike_count"):
+            assert getattr(r, name) == getattr(rg, name), name
+        assert isinstance(r.residual_std, float) and isinstance(r.floor, float)
+        assert len(r.trend_halves) == 2 and all(np.isfinite(r.trend_halves))
+        np.testing.assert_array_equal(r.spike_steps, rg.spike_steps)
+        assert r.spike_steps.dtype == np.int64 and r.spike_onsets.dtype == np.int64
+    assert "3 curves" in repr(ra) and "'spike': 1" in repr(ra)
+
+    class LossOnly:  # has a loss but is not a Trajectory (no status): read as an array, which fails
+        loss = trs[0].loss
+
+    with pytest.raises(TypeError, match="traj_or_loss"):
+        classify(LossOnly())
+
+
+def test_gradient_arguments_are_checked_and_gd_gets_no_gradient_rules(quad, x0):
+    from adadyn.analysis import classify_many
+
+    loss = np.logspace(0, -3, 100)
+    with pytest.raises(ValueError, match="together"):
+        classify(loss, grad_norm=np.ones(100))
+    with pytest.raises(ValueError, match="together"):
+        classify(loss, step_size=1e-3)
+    with pytest.raises(ValueError, match="step_size"):
+        classify(loss, grad_norm=np.ones(100), step_size=0.0)
+    with pytest.raises(ValueError, match="step_size"):
+        classify_many(loss[None], grad_norm=np.ones((1, 100)), step_size=0.0)
+    with pytest.raises(ValueError, match="shape"):
+        classify(loss, grad_norm=np.ones(99), step_size=1e-3)
+    # GD's step is eta |g|, not eta: no gradient rules from its trajectory
+    tr = ad.run(ad.GD(0.01), quad, x0, 2_000, record_every=10, record_state=False)
+    assert np.isnan(classify(tr, use_gradient=True).grad_ratio)
+    tr2 = ad.run(ad.RMSprop.from_a(ETA, 10.0), quad, x0, 2_000, record_every=10, record_state=False)
+    assert np.isfinite(classify(tr2, use_gradient=True).grad_ratio)

@@ -33,7 +33,11 @@ REGIMES = ("convergence", "oscillation", "spike", "divergence", "transient")
 #: ``scripts/make_regime_dataset.py``; see docs/regimes.md).
 DEFAULTS = dict(window=0.25, floor=1e-28, spike_height=2.0, min_spikes=2, ripple=10.0,
                 baseline_window=0.1, trend_min=0.0, trend_snr=2.0, flat_tol=0.01, steady=4.0,
-                far=4.0, accel=1.5)
+                far=4.0, accel=1.5, cycle_min=0.05)
+
+#: optimisers whose step is of order eta per coordinate (the gradient rules read eta as
+#: the step-size scale); GD's step is eta |g| and Adagrad's shrinks, so they are not here
+ETA_STEP_OPTIMIZERS = ("Adam", "AMSGrad", "RMSprop", "signGD", "Lion")
 
 _EMPTY_I = np.empty(0, dtype=np.int64)
 
@@ -86,6 +90,9 @@ class Regime:
         log10 of the resolution floor below which |f - f*| is clipped.
     spread : float
         5-95 % spread of the late log-loss (decades).
+    grad_ratio : float
+        Gradient-implied distance to the minimum in step sizes, the late median of
+        2 |f - f*| / (|grad f| eta); nan when the gradient norm or the step size is unknown.
     """
 
     label: str
@@ -108,6 +115,7 @@ class Regime:
     log_level: float = np.nan
     floor: float = np.nan
     spread: float = np.nan
+    grad_ratio: float = np.nan
 
     @property
     def code(self) -> int:
@@ -166,7 +174,20 @@ def _params(kw) -> np.ndarray:
     P[_rf.P_STEADY] = num("steady", 1.0, lo_open=False)
     P[_rf.P_FAR] = num("far", 0.0)
     P[_rf.P_ACCEL] = num("accel", 1.0, lo_open=False)
+    P[_rf.P_CYCLE_MIN] = num("cycle_min", 0.0, lo_open=False)
     return P
+
+
+def _check_step_size(eta):
+    if eta is None:
+        return np.nan
+    try:
+        e = float(eta)
+    except (TypeError, ValueError):
+        raise TypeError(f"step_size must be a real number, got {type(eta).__name__}") from None
+    if not (np.isfinite(e) and e > 0):
+        raise ValueError(f"step_size must be a finite number > 0, got {eta!r}")
+    return e
 
 
 def _check_fstar(f_star):
@@ -187,9 +208,26 @@ def _step_array(step, n):
     return np.ascontiguousarray(s)
 
 
+def _traj_gradient(tr):
+    """(|grad f| record, eta) of a Trajectory whose optimiser steps by about eta per
+    coordinate (:data:`ETA_STEP_OPTIMIZERS`), else (None, None). Used only when the minimum
+    value f* is known (the objective's ``min_value`` or an explicit ``f_star``)."""
+    opt = getattr(tr, "opt", None)
+    gn = getattr(tr, "grad_norm", None)
+    if opt is None or gn is None or getattr(opt, "name", None) not in ETA_STEP_OPTIMIZERS:
+        return None, None
+    eta = getattr(opt, "eta", None)
+    gn = np.asarray(gn, dtype=np.float64)
+    if eta is None or gn.shape != np.shape(tr.loss):
+        return None, None
+    return gn, float(eta)
+
+
 def _unpack(traj_or_loss, step, f_star):
-    """loss, step, f*, and whether the run is known to have diverged."""
+    """loss, step, f*, whether the run is known to have diverged, and the trajectory's
+    gradient-norm record and step size (None when unknown)."""
     diverged = False
+    gn = eta = None
     if hasattr(traj_or_loss, "loss") and hasattr(traj_or_loss, "status"):
         tr = traj_or_loss
         loss = np.asarray(tr.loss, dtype=np.float64)
@@ -198,6 +236,13 @@ def _unpack(traj_or_loss, step, f_star):
         if f_star is None:
             mv = getattr(getattr(tr, "objective", None), "min_value", None)
             f_star = 0.0 if mv is None else mv
+            known = mv is not None
+        else:
+            known = True
+        # 2 |f - f*| / |g| is a distance only when f* is the minimum value: the gradient
+        # rules need it (a network's f* is unknown, and 0 is not its minimum value)
+        if known:
+            gn, eta = _traj_gradient(tr)
     else:
         try:
             loss = np.asarray(traj_or_loss, dtype=np.float64)
@@ -207,7 +252,22 @@ def _unpack(traj_or_loss, step, f_star):
         raise ValueError(f"loss must be one-dimensional, got shape {loss.shape}")
     if loss.shape[0] < 4:
         raise ValueError(f"need at least 4 loss samples, got {loss.shape[0]}")
-    return np.ascontiguousarray(loss), _step_array(step, loss.shape[0]), _check_fstar(f_star), diverged
+    return np.ascontiguousarray(loss), _step_array(step, loss.shape[0]), _check_fstar(f_star), diverged, gn, eta
+
+
+def _check_gradient(grad_norm, step_size, shape):
+    """grad_norm as a float array of ``shape`` and step_size > 0, or (None, None)."""
+    if grad_norm is None and step_size is None:
+        return None, None
+    if grad_norm is None or step_size is None:
+        raise ValueError("grad_norm and step_size must be given together")
+    try:
+        g = np.asarray(grad_norm, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError("grad_norm must be an array of real numbers") from None
+    if g.shape != shape:
+        raise ValueError(f"grad_norm must have the shape of the loss {shape}, got {g.shape}")
+    return g, step_size
 
 
 def _regime(out, step, peaks, onsets, heights, cnt) -> Regime:
@@ -219,11 +279,13 @@ def _regime(out, step, peaks, onsets, heights, cnt) -> Regime:
         bool(out[_rf.F_NONFINITE]), float(out[_rf.F_REFERENCE]),
         (int(out[_rf.F_WIN0]), int(out[_rf.F_WIN1])), float(out[_rf.F_STEP_RATIO]),
         float(out[_rf.F_SMOOTH]), (float(out[_rf.F_TREND1]), float(out[_rf.F_TREND2])),
-        float(out[_rf.F_LOG_LEVEL]), float(out[_rf.F_FLOOR]), float(out[_rf.F_SPREAD]))
+        float(out[_rf.F_LOG_LEVEL]), float(out[_rf.F_FLOOR]), float(out[_rf.F_SPREAD]),
+        float(out[_rf.F_GRAD_RATIO]))
 
 
 def classify(traj_or_loss, step=None, *, f_star: float | None = None, diverged: bool = False,
-             reference: float | None = None, **kw) -> Regime:
+             reference: float | None = None, grad_norm=None, step_size: float | None = None,
+             use_gradient: bool = False, **kw) -> Regime:
     """Classify the late phase of a run (Ma, Wu & E, section 4, Figures 7-8).
 
     Parameters
@@ -244,6 +306,16 @@ def classify(traj_or_loss, step=None, *, f_star: float | None = None, diverged: 
         Trajectory's ``status`` automatically).
     reference : float, optional
         Scale of ``level`` (default |f_0 - f*|); no rule reads it.
+    grad_norm, step_size : array_like and float, optional
+        |grad f| at the loss samples and the step size eta of an optimiser whose step
+        is of order eta per coordinate; given together. They enable the gradient
+        rules (``grad_ratio``, docs/regimes.md).
+    use_gradient : bool
+        Take them from a Trajectory of one of :data:`ETA_STEP_OPTIMIZERS` when the
+        minimum value is known (``f_star`` given, or the objective's ``min_value``:
+        2 |f - f*| / |g| is a distance only when f* is the minimum value). Off by
+        default, so that a run's label is the one its loss gives in a sweep or phase
+        diagram (which record the loss only).
     **kw
         Options (defaults in :data:`DEFAULTS`): ``window`` (late window, fraction
         of the recorded step span, (0, 1]); ``floor`` (|f - f*| is clipped below
@@ -258,7 +330,9 @@ def classify(traj_or_loss, step=None, *, f_star: float | None = None, diverged: 
         two halves of the window have its sign, and the second is at most ``accel``
         times steeper and at most ``steady`` times flatter than the first);
         ``far`` (the step-size scale: a stationary loss whose implied distance
-        to the minimum exceeds ``far`` steps is "large").
+        to the minimum exceeds ``far`` steps is "large"); ``cycle_min`` (a still loss
+        whose gradient-implied distance to the minimum is at least ``cycle_min`` and
+        below ``far`` step sizes is a cycle, oscillation).
 
     Returns
     -------
@@ -282,14 +356,19 @@ def classify(traj_or_loss, step=None, *, f_star: float | None = None, diverged: 
     distance to the minimum exceeds ``far`` steps -> divergence ("the loss
     stays large"); otherwise -> oscillation.
     """
-    loss, steps, fs, was_div = _unpack(traj_or_loss, step, f_star)
+    loss, steps, fs, was_div, gn, eta = _unpack(traj_or_loss, step, f_star)
+    if not use_gradient:
+        gn = eta = None
     P = _params(kw)
     n = loss.shape[0]
+    if grad_norm is not None or step_size is not None:
+        gn, eta = _check_gradient(grad_norm, step_size, loss.shape)
+    eta = _check_step_size(eta)
     out = np.empty(_rf.N_FEATURES)
     peaks = np.empty(n, dtype=np.int64)
     onsets = np.empty(n, dtype=np.int64)
     heights = np.empty(n)
-    cnt = _rf.curve_features(loss, steps, fs, bool(diverged or was_div), P, out, peaks, onsets, heights)
+    cnt = _rf.curve_features(loss, steps, fs, bool(diverged or was_div), P, out, peaks, onsets, heights, gn, eta)
     if reference is not None:
         ref = float(reference)
         if not (np.isfinite(ref) and ref > 0):
@@ -305,13 +384,14 @@ class RegimeArray:
 
     Attributes ``label`` (str), ``code``, ``reason``, ``spike_count``,
     ``osc_amplitude``, ``osc_frequency``, ``level``, ``trend``, ``residual_std``,
-    ``nonfinite``, ``step_ratio``, ``smoothness``, ``log_level``, ``spread``;
+    ``nonfinite``, ``step_ratio``, ``smoothness``, ``log_level``, ``spread``, ``grad_ratio``;
     ``regimes`` builds the full :class:`Regime` objects (with spike positions)
     on first access.
     """
 
-    def __init__(self, feats, counts, loss, step, f_star, diverged, P):
+    def __init__(self, feats, counts, loss, step, f_star, diverged, P, gnorm, eta):
         self._f, self._loss, self._step, self._fs, self._div, self._P = feats, loss, step, f_star, diverged, P
+        self._gn, self._eta = gnorm, eta
         self.code = feats[:, _rf.F_CODE].astype(np.int64)
         self.label = np.array(REGIMES)[self.code]
         self.reason = np.array(_rf.REASONS)[feats[:, _rf.F_REASON].astype(np.int64)]
@@ -326,6 +406,7 @@ class RegimeArray:
         self.smoothness = feats[:, _rf.F_SMOOTH].copy()
         self.log_level = feats[:, _rf.F_LOG_LEVEL].copy()
         self.spread = feats[:, _rf.F_SPREAD].copy()
+        self.grad_ratio = feats[:, _rf.F_GRAD_RATIO].copy()
         self._regimes = None
 
     def __len__(self) -> int:
@@ -343,7 +424,8 @@ class RegimeArray:
             regs = []
             for g in range(len(self)):
                 cnt = _rf.curve_features(self._loss[g], self._step, self._fs[g], self._div[g], self._P, out,
-                                         peaks, onsets, heights)
+                                         peaks, onsets, heights, self._gn[g] if self._gn.shape[1] else None,
+                                         self._eta[g])
                 regs.append(_regime(out, self._step, peaks, onsets, heights, cnt))
             self._regimes = regs
         return self._regimes
@@ -353,7 +435,8 @@ class RegimeArray:
         return f"RegimeArray({len(self)} curves, {counts})"
 
 
-def classify_many(loss, step=None, *, f_star=None, diverged=None, **kw) -> RegimeArray:
+def classify_many(loss, step=None, *, f_star=None, diverged=None, grad_norm=None, step_size=None,
+                  **kw) -> RegimeArray:
     """Classify G loss curves at once: :func:`classify` row by row, compiled.
 
     Parameters
@@ -366,6 +449,9 @@ def classify_many(loss, step=None, *, f_star=None, diverged=None, **kw) -> Regim
         Minimum value(s) (default 0).
     diverged : bool or array_like of bool, shape (G,), optional
         Runs known to have stopped on a non-finite value.
+    grad_norm : array_like, shape (G, n), optional
+        |grad f| at the samples, with ``step_size`` (float or (G,)): the gradient
+        rules of :func:`classify`.
     **kw
         Options of :func:`classify`.
 
@@ -393,10 +479,23 @@ def classify_many(loss, step=None, *, f_star=None, diverged=None, **kw) -> Regim
     dv = np.zeros(G, dtype=np.bool_) if diverged is None else np.broadcast_to(
         np.asarray(diverged, dtype=np.bool_), (G,)).copy()
     P = _params(kw)
+    gn, eta = _check_gradient(grad_norm, step_size, L.shape)
+    if gn is None:
+        gn, et = np.empty((G, 0)), np.full(G, np.nan)
+    else:
+        gn = np.ascontiguousarray(gn)
+        et = np.broadcast_to(np.asarray(eta, dtype=np.float64), (G,)).copy()
+        for e in et:
+            _check_step_size(e)
     feats = np.empty((G, _rf.N_FEATURES))
     counts = np.zeros(G, dtype=np.int64)
     if G:
         from adadyn._threads import spread
 
-        spread(G, 64, lambda a, b: _rf.many_features(L[a:b], st, fs[a:b], dv[a:b], P, feats[a:b], counts[a:b]))
-    return RegimeArray(feats, counts, L, st, fs, dv, P)
+        def block(a, b):
+            peaks, onsets, heights = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64), np.empty(n)
+            _rf.features_block(L[a:b], st, fs[a:b], dv[a:b], P, feats[a:b], counts[a:b], peaks, onsets, heights,
+                               gn[a:b], et[a:b])
+
+        spread(G, 64, block)
+    return RegimeArray(feats, counts, L, st, fs, dv, P, gn, et)
