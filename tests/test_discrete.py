@@ -254,7 +254,11 @@ def test_run_grid_bit_identical_to_single_runs(quad10, rng):
             opt = ad.Adam.from_ab(1e-3, A[i, j], B[i, j])
             tr = ad.run(opt, quad10, x0, 3000, record_every=50)
             np.testing.assert_array_equal(gr.loss[i, j], tr.loss)
+            np.testing.assert_array_equal(gr.grad_norm[i, j], tr.grad_norm)
             np.testing.assert_array_equal(gr.final_x[i, j], tr.final_state.x)
+            # independently: |grad f| = |A x| at the last record (f = x^T A x / 2)
+            g = quad10.A @ gr.final_x[i, j]
+            assert gr.grad_norm[i, j, -1] == pytest.approx(np.linalg.norm(g), rel=1e-12)
     dense = ad.run(ad.Adam.from_ab(1e-3, A[1, 1], B[1, 1]), quad10, x0, 3000)
     w = gr.window
     lg = np.log10(np.abs(dense.loss[-w:]))
@@ -269,6 +273,7 @@ def test_run_grid_marks_divergence(quad10):
                               eta=[0.5 / lam, 3.0 / lam])
     assert list(gr.status) == ["ok", "diverged"]
     assert np.isnan(gr.loss[1, -1]) and np.all(np.isfinite(gr.loss[0]))
+    assert np.isnan(gr.grad_norm[1, -1]) and np.all(np.isfinite(gr.grad_norm[0]))
 
 
 def test_zero_over_zero_is_a_divergence_not_an_exception():
@@ -303,7 +308,7 @@ def test_vectorised_grid_equals_per_point_grid(opt, params, quad10, rng):
     tiled = {k: np.resize(np.asarray(v, float), n) for k, v in params.items()}
     soa = ad.discrete.run_grid(opt, quad10, x0, 1500, record_every=7, window=300, **tiled)
     ref = ad.discrete.run_grid(opt, plain, x0, 1500, record_every=7, window=300, **tiled)
-    for f in ("loss", "final_x", "steps_done", "late_mean_log10_loss", "late_std_log10_loss",
+    for f in ("loss", "grad_norm", "final_x", "steps_done", "late_mean_log10_loss", "late_std_log10_loss",
               "late_min_loss", "late_max_loss", "final_loss"):
         np.testing.assert_array_equal(getattr(soa, f), getattr(ref, f), err_msg=f)
     np.testing.assert_array_equal(soa.status, ref.status)

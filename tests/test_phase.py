@@ -350,3 +350,23 @@ def test_demo_section(tmp_path):
     assert "a=100, b=1: divergence" in text
     for name in ("phase_diagram.png", "regimes_examples.png", "sharpness.png"):
         assert (tmp_path / name).stat().st_size > 0
+
+
+def test_large_loss_at_a_much_larger_than_b_is_divergence_in_a_phase_diagram():
+    """Figure 8's a >> b regime is divergence ("the loss is large"): on the Figure 5 quadratic
+    (Adam, eta = 1e-3) these runs settle at a late loss ~1e-1..1e-3, tens of step sizes from
+    the minimum by the recorded |grad f| (grad_ratio). From the loss alone they read as a
+    stationary oscillation; the phase diagram applies the gradient rules like classify(traj)."""
+    from adadyn.analysis import classify, phase_diagram
+
+    obj = ad.objectives.random_quadratic(10, seed=0)
+    x0 = np.random.default_rng(0).standard_normal(10)
+    b = np.array([1.0, 1.9, 3.5])
+    pd = phase_diagram(obj, x0, [100.0], b, 1e-3, 200_000)
+    assert list(pd.regime[0]) == ["divergence"] * 3, pd.regime
+    assert np.all(pd.late_mean_log10_loss[0] > -3.0)
+    loss_only = [classify(pd.loss[0, j], pd.step, f_star=0.0).label for j in range(3)]
+    assert "oscillation" in loss_only, loss_only
+    # the oscillation band stays oscillation (late loss ~1e-9, a fraction of a step from x*)
+    osc = phase_diagram(obj, x0, [1.0], [10.0, 30.0], 1e-3, 200_000)
+    assert list(osc.regime[0]) == ["oscillation", "oscillation"], osc.regime

@@ -41,7 +41,7 @@ def test_environment_limit_and_bad_values(monkeypatch):
 def test_run_grid_refuses_histories_above_the_limit(monkeypatch):
     monkeypatch.setenv("ADADYN_MAX_RECORD_BYTES", str(10**6))
     q = ad.objectives.random_quadratic(3, seed=0)
-    with pytest.raises(ValueError, match="loss histories of 100 grid points.*record_every >= \\d+ fits"):
+    with pytest.raises(ValueError, match="loss and gradient-norm histories of 100 grid points.*record_every >= \\d+ fits"):
         ad.discrete.run_grid(ad.Adam(1e-3), q, np.ones(3), 100_000, record_every=10, a=np.linspace(1, 10, 100))
 
 

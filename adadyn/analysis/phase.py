@@ -38,16 +38,22 @@ class _Features:
     ``features`` hook: picklable, so it runs in the workers, on the full histories)."""
 
     keys = ("regime_code", "spike_count", "osc_amplitude", "level", "trend")
+    #: the gradient rules of :func:`~adadyn.analysis.regimes.classify` need |grad f| and eta,
+    #: and a known minimum value (2 |f - f*| / |g| is then a distance)
+    wants_gradient = True
 
     def __init__(self, f_star, classify_kw):
         self.f_star = f_star
         self.classify_kw = dict(classify_kw)
 
     def identity(self) -> str:
-        return repr((self.f_star, sorted(self.classify_kw.items()), REGIMES))
+        return repr((self.f_star, sorted(self.classify_kw.items()), REGIMES, "gradient rules"))
 
-    def __call__(self, loss, step, diverged) -> dict:
-        r = _classify_all(loss, step, self.f_star, diverged, self.classify_kw)
+    def __call__(self, loss, step, diverged, grad_norm=None, step_size=None) -> dict:
+        kw = dict(self.classify_kw)
+        if self.f_star is not None and grad_norm is not None and step_size is not None:
+            kw.update(grad_norm=grad_norm, step_size=step_size)
+        r = _classify_all(loss, step, self.f_star, diverged, kw)
         return {"regime_code": np.asarray(r.code, dtype=np.int64),
                 "spike_count": np.asarray(r.spike_count, dtype=np.int64),
                 "osc_amplitude": np.asarray(r.osc_amplitude, dtype=np.float64),

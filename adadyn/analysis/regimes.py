@@ -285,7 +285,7 @@ def _regime(out, step, peaks, onsets, heights, cnt) -> Regime:
 
 def classify(traj_or_loss, step=None, *, f_star: float | None = None, diverged: bool = False,
              reference: float | None = None, grad_norm=None, step_size: float | None = None,
-             use_gradient: bool = False, **kw) -> Regime:
+             use_gradient: bool = True, **kw) -> Regime:
     """Classify the late phase of a run (Ma, Wu & E, section 4, Figures 7-8).
 
     Parameters
@@ -313,9 +313,10 @@ def classify(traj_or_loss, step=None, *, f_star: float | None = None, diverged: 
     use_gradient : bool
         Take them from a Trajectory of one of :data:`ETA_STEP_OPTIMIZERS` when the
         minimum value is known (``f_star`` given, or the objective's ``min_value``:
-        2 |f - f*| / |g| is a distance only when f* is the minimum value). Off by
-        default, so that a run's label is the one its loss gives in a sweep or phase
-        diagram (which record the loss only).
+        2 |f - f*| / |g| is a distance only when f* is the minimum value). On by
+        default: sweeps and phase diagrams record |grad f| too and apply the same
+        rules, so a run's label is the one it gets in a sweep. ``False`` gives the
+        loss-only label.
     **kw
         Options (defaults in :data:`DEFAULTS`): ``window`` (late window, fraction
         of the recorded step span, (0, 1]); ``floor`` (|f - f*| is clipped below

@@ -40,7 +40,8 @@ def with_params(opt: Optimizer, **vals) -> Optimizer:
 class GridResult:
     """Runs over a grid of hyperparameters (arrays have the grid's shape first).
 
-    ``loss[..., j]`` is the loss after ``step[j]`` steps (NaN after a divergence);
+    ``loss[..., j]`` is the loss after ``step[j]`` steps and ``grad_norm[..., j]``
+    the gradient norm there (NaN after a divergence);
     the ``late_*`` statistics are over the last ``window`` steps actually taken
     (every step, not only recorded ones): mean and standard deviation of
     log10|f|, min and max of f.
@@ -59,6 +60,7 @@ class GridResult:
     final_loss: np.ndarray
     window: int
     opts: np.ndarray = field(repr=False)
+    grad_norm: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def shape(self):
@@ -127,17 +129,18 @@ def run_grid(opt: Optimizer, obj, x0, steps: int, *, record_every: int = 100, wi
     nrec = steps // record_every + 1
     fixed = 8 * (2 * d + K.N_STATS + 3)  # per point: x0, final x, statistics, status, steps
     room = record_limit() - G * fixed
-    fits = f"record_every >= {max(1, -(-8 * G * steps // room))} fits" if room > 0 else "fewer grid points"
-    check_record_size(G * (fixed + 8 * nrec), what=f"loss histories of {G} grid points x {nrec} records",
-                      hint=fits)
+    fits = f"record_every >= {max(1, -(-16 * G * steps // room))} fits" if room > 0 else "fewer grid points"
+    check_record_size(G * (fixed + 16 * nrec),
+                      what=f"loss and gradient-norm histories of {G} grid points x {nrec} records", hint=fits)
     loss = np.empty((G, nrec))
+    gnorm = np.empty((G, nrec))
     fx = np.empty((G, d))
     st = np.empty(G, dtype=np.int64)
     nd = np.empty(G, dtype=np.int64)
     stats = np.empty((G, K.N_STATS))
     lo, hi, has_box = box_arrays(obj)
     sched = opt.schedule
-    out = (loss, fx, st, nd, stats)
+    out = (loss, gnorm, fx, st, nd, stats)
     if obj.value_grad_batch_fn is not None and not has_box and soa_supported(kind, HP[0]):
         # vectorised across grid points; the same bits as one run per point
         sp = sched.params()
@@ -155,6 +158,7 @@ def run_grid(opt: Optimizer, obj, x0, steps: int, *, record_every: int = 100, wi
     return GridResult(
         params={k: a.copy() for k, a in zip(params, arrays)},
         loss=loss.reshape(shape + (nrec,)), step=record_every * np.arange(nrec),
+        grad_norm=gnorm.reshape(shape + (nrec,)),
         final_x=fx.reshape(shape + (d,)), status=names[st].reshape(shape),
         steps_done=nd.reshape(shape), late_mean_log10_loss=stats[:, 0].reshape(shape),
         late_std_log10_loss=stats[:, 1].reshape(shape), late_min_loss=stats[:, 2].reshape(shape),
@@ -163,7 +167,7 @@ def run_grid(opt: Optimizer, obj, x0, steps: int, *, record_every: int = 100, wi
     )
 
 
-def _run_points(opts, obj, X0, steps, record_every, window, lo, hi, has_box, loss, fx, st, nd, stats):
+def _run_points(opts, obj, X0, steps, record_every, window, lo, hi, has_box, loss, gnr, fx, st, nd, stats):
     """Grid points one after another with the serial driver :func:`adadyn.run` uses."""
     from adadyn.discrete.trajectory import State
 
@@ -174,12 +178,13 @@ def _run_points(opts, obj, X0, steps, record_every, window, lo, hi, has_box, los
         kind, hp = o.kernel_params()
         sched = o.schedule
         s0 = State.initial(o, X0[gi])
-        gn, tm = np.empty(nrec), np.empty(nrec)
+        tm = np.empty(nrec)
         status, n, nr = K.run_kernel(
             kind, hp, sched.kind, sched.params(), obj.value_grad_fn, obj.data, lo, hi, has_box,
             s0.x, s0.m, s0.v, s0.aux, s0.scalars, 0, steps, record_every, 0.0,
-            e, e, e, loss[gi], gn, tm, False, window, stats[gi])
+            e, e, e, loss[gi], gnr[gi], tm, False, window, stats[gi])
         loss[gi, nr:] = np.nan
+        gnr[gi, nr:] = np.nan
         fx[gi] = s0.x
         st[gi] = status
         nd[gi] = n

@@ -35,7 +35,7 @@ def soa_supported(kind: int, hp: np.ndarray) -> bool:
     return kind == K.KIND_MOMENT and hp[K.HP_AMS] == 0.0 and hp[K.HP_EPS_IN] == 0.0
 
 
-def _chunk(kind, HP, skind, sp, vgb, data, X, steps, every, window, loss, fx, st, nd, stats):
+def _chunk(kind, HP, skind, sp, vgb, data, X, steps, every, window, loss, gnr, fx, st, nd, stats):
     d, L = X.shape
     m = np.zeros((d, L))
     v = np.zeros((d, L))
@@ -98,7 +98,12 @@ def _chunk(kind, HP, skind, sp, vgb, data, X, steps, every, window, loss, fx, st
         if cnt == 0 and nrec < loss.shape[1]:
             cnt = every
             for k in range(L):
-                loss[k, nrec] = F[k] if active[k] else np.nan
+                if active[k]:
+                    loss[k, nrec] = F[k]
+                    gnr[k, nrec] = scaled_norm(Gr[:, k], gn2[k])
+                else:
+                    loss[k, nrec] = np.nan
+                    gnr[k, nrec] = np.nan
             nrec += 1
         if n == steps or n_active == 0:
             break
@@ -125,6 +130,7 @@ def _chunk(kind, HP, skind, sp, vgb, data, X, steps, every, window, loss, fx, st
     for j in range(nrec, loss.shape[1]):
         for k in range(L):
             loss[k, j] = np.nan
+            gnr[k, j] = np.nan
     for k in range(L):
         if active[k]:
             for i in range(d):
@@ -144,7 +150,7 @@ def _chunk(kind, HP, skind, sp, vgb, data, X, steps, every, window, loss, fx, st
 
 CHUNK_SIG = types.none(
     i8, mat, i8, vec, VALUE_GRAD_BATCH_T, vec, mat, i8, i8, i8,
-    mat, mat, types.int64[::1], types.int64[::1], mat,
+    mat, mat, mat, types.int64[::1], types.int64[::1], mat,
 )
 #: One chunk of at most LANES grid points, serial and without the GIL: run_grid spreads
 #: the chunks over Python threads (no parallel-runtime compile, no OpenMP in workers).

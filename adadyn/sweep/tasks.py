@@ -51,6 +51,8 @@ class OptimizerTask(Task):
         ``loss_full`` (needs ``out=`` in :func:`~adadyn.sweep.run_sweep`).
     features : callable, optional
         ``features(loss (n, nrec), step (nrec,), diverged (n,) bool) -> dict`` of
+        (with ``grad_norm`` (n, nrec) and ``step_size`` (n,) or None as keywords too
+        when ``features.wants_gradient`` is true)
         per-point arrays named ``features.keys``; picklable (a module-level
         class instance), with an ``identity()`` string for the resume key.
 
@@ -129,11 +131,27 @@ class OptimizerTask(Task):
             out[k] = getattr(gr, k)
         loss = gr.loss
         if self.features is not None:
-            out.update(self.features(loss, self.full_step, codes == STATUS_CODES[Status.DIVERGED]))
+            div = codes == STATUS_CODES[Status.DIVERGED]
+            if getattr(self.features, "wants_gradient", False):
+                out.update(self.features(loss, self.full_step, div, grad_norm=gr.grad_norm,
+                                         step_size=self._step_sizes(points, loss.shape[0])))
+            else:
+                out.update(self.features(loss, self.full_step, div))
         out["loss"] = loss if self.kept.size == loss.shape[1] else np.ascontiguousarray(loss[:, self.kept])
         if self.full_history:
             out["loss_full"] = loss
         return out
+
+    def _step_sizes(self, points, n):
+        """eta at each point when the optimiser steps by about eta per coordinate
+        (:data:`adadyn.analysis.regimes.ETA_STEP_OPTIMIZERS`), else None."""
+        from adadyn.analysis.regimes import ETA_STEP_OPTIMIZERS
+
+        if self.opt.name not in ETA_STEP_OPTIMIZERS:
+            return None
+        if "eta" in points:
+            return np.asarray(points["eta"], dtype=np.float64).reshape(n)
+        return np.full(n, float(self.opt.eta))
 
     def __repr__(self) -> str:
         return f"OptimizerTask({self.opt!r}, {self.obj.name!r}, steps={self.steps})"
