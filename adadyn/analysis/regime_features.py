@@ -91,6 +91,21 @@ def _select(buf, cnt, k):
     return buf[k]
 
 
+@jit
+def _median(buf, cnt):
+    """Median of buf[:cnt] (NumPy's: the mean of the two middle values for even cnt),
+    reordering buf[:cnt] in place."""
+    k = (cnt >> 1) - 1 if cnt & 1 == 0 else cnt >> 1
+    med = _select(buf, cnt, k)
+    if cnt & 1 == 0:
+        nxt = buf[k + 1]
+        for t in range(k + 2, cnt):
+            if buf[t] < nxt:
+                nxt = buf[t]
+        med = (med + nxt) / 2
+    return med
+
+
 @jit(nogil=True)
 def features_block(loss, step, f_stars, diverged, P, feats, counts, peaks, onsets, heights, gnorm, eta):
     """Features and label of each row of ``loss`` (G, n) into ``feats[g]`` (slots F_*) and
@@ -246,14 +261,7 @@ def features_block(loss, step, f_stars, diverged, P, feats, counts, peaks, onset
                 cnt_w = m if short else w
                 for t in range(cnt_w):
                     buf[t] = y[lo + t]
-                k = (cnt_w >> 1) - 1 if cnt_w & 1 == 0 else cnt_w >> 1
-                med = _select(buf, cnt_w, k)
-                if cnt_w & 1 == 0:
-                    nxt = buf[k + 1]
-                    for t in range(k + 2, cnt_w):
-                        if buf[t] < nxt:
-                            nxt = buf[t]
-                    med = (med + nxt) / 2
+                med = _median(buf, cnt_w)
                 if short:
                     for t in range(m):
                         e[t] = med
@@ -412,14 +420,7 @@ def features_block(loss, step, f_stars, diverged, P, feats, counts, peaks, onset
                     buf[nr] = 2.0 * df / (gi * eta[g]) if gi > 0.0 else (0.0 if df == 0.0 else np.inf)
                     nr += 1
             if nr > 0:
-                k = (nr >> 1) - 1 if nr & 1 == 0 else nr >> 1
-                rho = _select(buf, nr, k)
-                if nr & 1 == 0:
-                    nxt = buf[k + 1]
-                    for t in range(k + 2, nr):
-                        if buf[t] < nxt:
-                            nxt = buf[t]
-                    rho = (rho + nxt) / 2
+                rho = _median(buf, nr)
         out[F_GRAD_RATIO] = rho
 
         # ---------------------------------------------------------- the rules
