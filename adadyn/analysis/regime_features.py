@@ -164,7 +164,7 @@ def features_block(loss, step, f_stars, diverged, P, feats, counts, peaks, onset
         out[F_FLOOR] = lfloor
         y = np.empty(m)
         s = np.empty(m)
-        first = np.empty(m, dtype=np.int64)
+        first = np.empty(m)  # record indices (exact in float64; one np.empty type, one compile)
         j = 0
         for i in range(i0, n):
             if np.isfinite(lossg[i]):
@@ -261,7 +261,7 @@ def features_block(loss, step, f_stars, diverged, P, feats, counts, peaks, onset
                 cnt_w = m if short else w
                 for t in range(cnt_w):
                     buf[t] = y[lo + t]
-                med = _median(buf, cnt_w)
+                med = _median(buf, np.int64(cnt_w))
                 if short:
                     for t in range(m):
                         e[t] = med
@@ -356,7 +356,7 @@ def features_block(loss, step, f_stars, diverged, P, feats, counts, peaks, onset
             f = math.floor(rank)
             frac = rank - f
             k = int(f - 1)
-            lower = _select(buf, y.shape[0], k)
+            lower = _select(buf, np.int64(y.shape[0]), np.int64(k))
             upper = buf[k + 1]
             for t in range(k + 2, m):
                 if buf[t] < upper:
@@ -404,8 +404,8 @@ def features_block(loss, step, f_stars, diverged, P, feats, counts, peaks, onset
         rate = math.log(10.0) * d1 / stride  # |d ln f| per step
         out[F_STEP_RATIO] = 2.0 * resolved / rate if rate > 0.0 else np.inf
         for c in range(cnt):  # report positions as record indices
-            peaks[c] = first[peaks[c]]
-            onsets[c] = first[onsets[c]]
+            peaks[c] = int(first[peaks[c]])
+            onsets[c] = int(first[onsets[c]])
 
         # the gradient-implied distance to the minimum in step sizes: near a minimum
         # f - f* = d.H d / 2 and |g| = |H d|, so 2 |f - f*| / |g| is the distance along the
@@ -420,7 +420,7 @@ def features_block(loss, step, f_stars, diverged, P, feats, counts, peaks, onset
                     buf[nr] = 2.0 * df / (gi * eta[g]) if gi > 0.0 else (0.0 if df == 0.0 else np.inf)
                     nr += 1
             if nr > 0:
-                rho = _median(buf, nr)
+                rho = _median(buf, np.int64(nr))
         out[F_GRAD_RATIO] = rho
 
         # ---------------------------------------------------------- the rules

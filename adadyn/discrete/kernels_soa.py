@@ -37,30 +37,53 @@ def soa_supported(kind: int, hp: np.ndarray) -> bool:
 
 def _chunk(kind, HP, skind, sp, vgb, data, X, steps, every, window, loss, gnr, fx, st, nd, stats):
     d, L = X.shape
-    m = np.zeros((d, L))
-    v = np.zeros((d, L))
+    # every work array is one np.empty of one of two shapes, filled by loops: each distinct
+    # NumPy allocation (zeros, ones, full, another dtype) is a compile of its own
+    m = np.empty((d, L))
+    v = np.empty((d, L))
     Gr = np.empty((d, L))
+    for i in range(d):
+        for k in range(L):
+            m[i, k] = 0.0
+            v[i, k] = 0.0
     F = np.empty(L)
     gn2 = np.empty(L)
-    eta0 = HP[:, HP_ETA].copy()
-    h = HP[:, HP_H].copy()
-    r = HP[:, HP_R].copy()
-    p = HP[:, HP_P].copy()
-    q = HP[:, HP_Q].copy()
-    eps = HP[:, HP_EPS].copy()
-    bc = HP[:, HP_BC].copy()
-    p1 = np.ones(L)
-    p2 = np.ones(L)
+    eta0 = np.empty(L)
+    h = np.empty(L)
+    r = np.empty(L)
+    p = np.empty(L)
+    q = np.empty(L)
+    eps = np.empty(L)
+    bc = np.empty(L)
+    p1 = np.empty(L)
+    p2 = np.empty(L)
     stp = np.empty(L)
     c2 = np.empty(L)
     ic2 = np.empty(L)
-    active = np.ones(L, dtype=np.bool_)
-    sl = np.zeros(L)
-    sl2 = np.zeros(L)
-    lmin = np.full(L, np.inf)
-    lmax = np.full(L, -np.inf)
-    nw = np.zeros(L)
-    last = np.full(L, np.nan)
+    active = np.empty(L)  # 1.0 while the lane runs
+    sl = np.empty(L)
+    sl2 = np.empty(L)
+    lmin = np.empty(L)
+    lmax = np.empty(L)
+    nw = np.empty(L)
+    last = np.empty(L)
+    for k in range(L):
+        eta0[k] = HP[k, HP_ETA]
+        h[k] = HP[k, HP_H]
+        r[k] = HP[k, HP_R]
+        p[k] = HP[k, HP_P]
+        q[k] = HP[k, HP_Q]
+        eps[k] = HP[k, HP_EPS]
+        bc[k] = HP[k, HP_BC]
+        p1[k] = 1.0
+        p2[k] = 1.0
+        active[k] = 1.0
+        sl[k] = 0.0
+        sl2[k] = 0.0
+        lmin[k] = np.inf
+        lmax[k] = -np.inf
+        nw[k] = 0.0
+        last[k] = np.nan
     nrec = 0
     cnt = 1
     w0 = steps - window + 1
@@ -78,10 +101,10 @@ def _chunk(kind, HP, skind, sp, vgb, data, X, steps, every, window, loss, gnr, f
             for k in range(L):
                 gn2[k] += Gr[i, k] * Gr[i, k]
         for k in range(L):
-            if active[k]:
+            if active[k] != 0.0:
                 last[k] = F[k]
                 if not (np.isfinite(F[k]) and np.isfinite(scaled_norm(Gr[:, k], gn2[k]))):
-                    active[k] = False
+                    active[k] = 0.0
                     n_active -= 1
                     st[k] = STATUS_DIVERGED
                     nd[k] = n
@@ -98,7 +121,7 @@ def _chunk(kind, HP, skind, sp, vgb, data, X, steps, every, window, loss, gnr, f
         if cnt == 0 and nrec < loss.shape[1]:
             cnt = every
             for k in range(L):
-                if active[k]:
+                if active[k] != 0.0:
                     loss[k, nrec] = F[k]
                     gnr[k, nrec] = scaled_norm(Gr[:, k], gn2[k])
                 else:
@@ -132,7 +155,7 @@ def _chunk(kind, HP, skind, sp, vgb, data, X, steps, every, window, loss, gnr, f
             loss[k, j] = np.nan
             gnr[k, j] = np.nan
     for k in range(L):
-        if active[k]:
+        if active[k] != 0.0:
             for i in range(d):
                 fx[k, i] = X[i, k]
         if nw[k] > 0:
