@@ -9,6 +9,8 @@ typed against these signatures is compiled once and cached on disk, and any
 from __future__ import annotations
 
 import os
+import threading
+from contextlib import contextmanager
 
 import numba
 from numba import types
@@ -97,13 +99,33 @@ class Lazy:
         if tag is not None:
             fn = variant(fn, tag)
         self._fn, self._sig, self._kw, self._compiled = fn, sig, kw, None
+        self._guard = threading.Lock()
         self.__doc__, self.__name__ = fn.__doc__, fn.__name__
 
     @property
     def compiled(self):
         if self._compiled is None:
-            self._compiled = jit(self._sig, **self._kw)(self._fn)
+            with self._guard:
+                if self._compiled is None:
+                    from adadyn import _warm
+
+                    _warm.autostart()
+                    with compile_lock(self._fn) as _:
+                        self._compiled = jit(self._sig, **self._kw)(self._fn)
         return self._compiled
+
+    def warm(self, blocking: bool = True) -> bool:
+        """Compile (or load from the cache) now. With ``blocking=False``, return False at
+        once, compiling nothing, while another process holds this kernel's compile lock."""
+        if self._compiled is not None:
+            return True
+        with self._guard:
+            if self._compiled is None:
+                with compile_lock(self._fn, blocking=blocking) as held:
+                    if not held:
+                        return False
+                    self._compiled = jit(self._sig, **self._kw)(self._fn)
+        return True
 
     def __call__(self, *args):
         return self.compiled(*args)
@@ -112,3 +134,53 @@ class Lazy:
 def lazy(sig, **kw):
     """Decorator form of :class:`Lazy`."""
     return lambda fn: Lazy(fn, sig, **kw)
+
+
+def cache_path(fn) -> str | None:
+    """The directory where Numba caches ``fn`` (None when it cannot cache it)."""
+    if not _cache_ok():
+        return None
+    try:
+        from numba.core.caching import FunctionCache
+
+        return FunctionCache(getattr(fn, "py_func", fn))._cache_path
+    except Exception:  # no writable locator, or a function Numba cannot cache
+        return None
+
+
+@contextmanager
+def compile_lock(fn, blocking: bool = True):
+    """An exclusive inter-process lock on compiling ``fn``; yields whether it is held.
+
+    Processes that start cold together (a background warm-up and the user's process,
+    dask workers) would each compile the same kernel; with the lock the first compiles
+    and writes the on-disk cache, the others wait and load it. The lock is a file beside
+    the cache (``<qualname>.adadyn-lock``, left in place) under ``flock``, released by the
+    operating system if its holder dies. Without a cache location or ``fcntl`` (Windows)
+    it holds nothing and yields True.
+    """
+    path = cache_path(fn)
+    try:
+        import fcntl
+    except ImportError:
+        fcntl = None
+    fd = None
+    if path is not None and fcntl is not None:
+        try:
+            os.makedirs(path, exist_ok=True)
+            fd = os.open(os.path.join(path, f"{getattr(fn, '__qualname__', 'kernel')}.adadyn-lock"),
+                         os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:
+            fd = None
+    if fd is None:
+        yield True
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)  # closing releases the lock

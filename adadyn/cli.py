@@ -46,6 +46,18 @@ def _demo(args) -> int:
     return 0
 
 
+@guarded("adadyn warm")
+def _warm(args) -> int:
+    from adadyn import _warm as w
+    from adadyn.validation import check_int
+
+    jobs = check_int("--jobs", args.jobs, 1, 64)
+    if not w.enabled() and os.environ.get("ADADYN_NO_CACHE", "") not in ("", "0"):
+        raise CLIError("ADADYN_NO_CACHE is set: nothing compiled now would be kept")
+    w.warm(jobs=jobs)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``adadyn`` parser: one subcommand per command module (:data:`adadyn.commands.SECTIONS`).
 
@@ -59,6 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="run the main demonstration and write figures and a summary")
     d.add_argument("--out", default="adadyn_demo", help="output directory (default: ./adadyn_demo)")
     d.set_defaults(func=_demo)
+    w = sub.add_parser("warm", help="compile the common kernels into the on-disk cache now "
+                                    "(run, grid sweeps, the regime classifier)")
+    w.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
+                   help="processes compiling at once (1-64; default: 2, or 1 on one core)")
+    w.set_defaults(func=_warm)
     for mod in _section_modules():
         reg = getattr(mod, "register", None)
         if reg is not None:

@@ -1,6 +1,9 @@
 import os
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+# no background warm-up process (adadyn._warm) from the suite or its subprocesses, whose
+# temporary caches it would write into; tests/test_warm.py turns it on where it is tested
+os.environ.setdefault("ADADYN_WARMUP", "0")
 
 import matplotlib
 

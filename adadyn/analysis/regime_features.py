@@ -22,7 +22,9 @@ import math
 
 import numpy as np
 
-from adadyn._jit import jit
+from numba import types
+
+from adadyn._jit import jit, lazy
 
 # ---------------------------------------------------------------- parameter slots
 P_WINDOW, P_FLOOR, P_SPIKE_HEIGHT, P_MIN_SPIKES, P_RIPPLE, P_BASELINE, P_TREND_MIN, P_TREND_SNR, \
@@ -106,7 +108,14 @@ def _median(buf, cnt):
     return med
 
 
-@jit(nogil=True)
+_F2 = types.float64[:, ::1]
+_F1 = types.float64[::1]
+_I1 = types.int64[::1]
+#: (loss, step, f_stars, diverged, P, feats, counts, peaks, onsets, heights, gnorm, eta)
+FEATURES_SIG = types.none(_F2, _F1, _F1, types.boolean[::1], _F1, _F2, _I1, _I1, _I1, _F1, _F2, _F1)
+
+
+@lazy(FEATURES_SIG, nogil=True)
 def features_block(loss, step, f_stars, diverged, P, feats, counts, peaks, onsets, heights, gnorm, eta):
     """Features and label of each row of ``loss`` (G, n) into ``feats[g]`` (slots F_*) and
     the number of its spikes into ``counts[g]``. ``gnorm`` (G, n) holds |grad f| at the

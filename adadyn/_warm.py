@@ -1,0 +1,212 @@
+"""Compiling the common kernels ahead of their first use (``adadyn warm``).
+
+A fresh install has an empty Numba cache: the first :func:`adadyn.run` compiles the
+driver loop, the first :func:`adadyn.analysis.phase_diagram` the grid kernel and the
+regime classifier, seconds each, once per install and machine. Two ways to take this
+off the user's first call:
+
+* **Automatically, in the background.** The first time a process needs a kernel
+  that is not known to be cached, :func:`autostart` starts ``python -m adadyn._warm``
+  as a detached, low-priority process. It compiles the groups of :data:`GROUPS` in
+  that order, skipping (until the end) any kernel the user's process is compiling at
+  that moment, and leaves a marker when done, so it runs once per install, Python,
+  Numba and CPU. Kernels are compiled under an inter-process lock
+  (:func:`adadyn._jit.compile_lock`): a process that needs a kernel the warm-up is
+  compiling waits for it and loads it from the cache instead of compiling it twice.
+  Set ``ADADYN_WARMUP=0`` to turn this off.
+* **On request**: ``adadyn warm`` (or ``python -m adadyn warm``) compiles every group
+  now, one process per group on up to ``--jobs`` cores, and prints the time of each.
+  Useful once after ``pip install`` and in container images.
+
+Nothing here changes what is compiled or how: the kernels and their cache entries
+are exactly those the first call would have made.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+#: groups of kernels, in the order the background warm-up compiles them (what a first
+#: phase_diagram needs last comes first, so that the two processes work in parallel)
+GROUPS = ("classify", "grid", "run")
+
+#: environment variable marking a warm-up process (it never starts another)
+_CHILD_ENV = "ADADYN_WARMING"
+_started = False
+
+
+def _kernels(group: str) -> list:
+    """The :class:`adadyn._jit.Lazy` kernels of a group."""
+    if group == "classify":
+        from adadyn.analysis import regime_features
+
+        return [regime_features.features_block]
+    if group == "grid":
+        from adadyn.discrete import kernels_soa
+        from adadyn.objectives import library
+
+        return [kernels_soa.chunk_kernel, library._quad_vg_batch]
+    if group == "run":
+        from adadyn.discrete import kernels
+        from adadyn.objectives import library
+
+        return [kernels.run_kernel, library._quad_vg]
+    raise ValueError(f"group must be one of {GROUPS}, got {group!r}")
+
+
+def enabled() -> bool:
+    """False when ``ADADYN_WARMUP`` is 0/false/no/off, in a warm-up process itself, or
+    when the on-disk cache is off (``ADADYN_NO_CACHE``)."""
+    from adadyn._jit import _cache_ok
+
+    flag = os.environ.get("ADADYN_WARMUP", "").strip().lower()
+    return flag not in ("0", "false", "no", "off") and not os.environ.get(_CHILD_ENV) and _cache_ok()
+
+
+#: the source files of the kernels of GROUPS (Numba keys each cache entry by its file's stamp)
+_SOURCES = ("analysis/regime_features.py", "discrete/kernels_soa.py", "discrete/kernels.py",
+            "objectives/library.py")
+
+
+def _anchor():
+    """A function of this module: its Numba cache location is where the marker goes."""
+
+
+def marker_path() -> Path | None:
+    """The file that says the warm-up has run for this install, Python, Numba and CPU
+    (in the Numba cache of this package; None when nothing can be cached). Cheap: it
+    imports no kernel module."""
+    import numba
+
+    from adadyn import __version__
+    from adadyn._jit import cache_path
+
+    where = cache_path(_anchor)
+    if where is None:
+        return None
+    h = hashlib.sha256()
+    try:
+        from llvmlite import binding as ll
+
+        cpu = ll.get_host_cpu_name() + ll.get_host_cpu_features().flatten()
+    except Exception:
+        cpu = ""
+    for part in (__version__, numba.__version__, sys.version, sys.executable, cpu):
+        h.update(part.encode())
+    root = Path(__file__).resolve().parent
+    for rel in _SOURCES:
+        try:
+            st = os.stat(root / rel)
+            h.update(f"{rel}:{st.st_mtime_ns}:{st.st_size}".encode())
+        except OSError:
+            pass
+    return Path(where) / f"adadyn-warm-{h.hexdigest()[:16]}.done"
+
+
+def autostart() -> None:
+    """Start the background warm-up once per process, unless it is done or disabled."""
+    global _started
+    if _started:
+        return
+    _started = True
+    try:
+        if not enabled() or not sys.executable:
+            return
+        marker = marker_path()
+        if marker is None or marker.exists():
+            return
+        env = dict(os.environ, **{_CHILD_ENV: "1"})
+        subprocess.Popen([sys.executable, "-m", "adadyn._warm", "--background"], env=env,
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True, close_fds=True)
+    except Exception:  # never let the warm-up break the user's call
+        return
+
+
+def warm_group(group: str, blocking: bool = True) -> tuple[float, list]:
+    """Compile (or load) the kernels of ``group``; ``(seconds, kernels skipped because
+    another process held their compile lock)`` (none skipped when ``blocking``)."""
+    t = time.perf_counter()
+    skipped = [k for k in _kernels(group) if not k.warm(blocking=blocking)]
+    return time.perf_counter() - t, skipped
+
+
+def _background() -> int:
+    import fcntl
+
+    try:
+        os.nice(10)  # second to the user's own work, before the imports
+    except (AttributeError, OSError):
+        pass
+    marker = marker_path()
+    if marker is None:
+        return 0
+    fd = os.open(marker.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return 0  # another warm-up is running
+    later = []
+    for group in GROUPS:
+        later += warm_group(group, blocking=False)[1]
+    for k in later:  # compiled meanwhile by the process that held them: a cache load
+        k.warm()
+    marker.touch()
+    return 0
+
+
+def warm(jobs: int = 2, out=sys.stdout) -> float:
+    """Compile every group now, one process per group on up to ``jobs`` at a time;
+    print each group's time to ``out``; return the wall time. Marks the warm-up done."""
+    from adadyn.validation import check_int
+
+    jobs = check_int("jobs", jobs, 1, 64)
+    t0 = time.perf_counter()
+    env = dict(os.environ, **{_CHILD_ENV: "1"})
+    pending = list(GROUPS)
+    running = []
+    failed = []
+    while pending or running:
+        while pending and len(running) < jobs:
+            g = pending.pop(0)
+            p = subprocess.Popen([sys.executable, "-m", "adadyn._warm", "--group", g], env=env,
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            running.append((g, p))
+        g, p = running.pop(0)
+        so, se = p.communicate()
+        if p.returncode != 0:
+            failed.append(g)
+            print(f"  {g:<9} failed: {se.strip().splitlines()[-1] if se.strip() else p.returncode}", file=out)
+        else:
+            print(f"  {g:<9} {float(so.split()[-1]):6.2f} s", file=out)
+    wall = time.perf_counter() - t0
+    marker = marker_path()
+    if marker is not None and not failed:
+        marker.touch()
+    print(f"compiled {len(GROUPS) - len(failed)} of {len(GROUPS)} groups in {wall:.2f} s "
+          f"({jobs} at a time); later processes load them from the cache", file=out)
+    if failed:
+        raise RuntimeError(f"warm-up failed for {', '.join(failed)}")
+    return wall
+
+
+def _main(argv) -> int:
+    if argv[:1] == ["--background"]:
+        try:
+            return _background()
+        except Exception:
+            return 1
+    if argv[:1] == ["--group"] and len(argv) == 2:
+        dt, _ = warm_group(argv[1])
+        print(f"{dt:.3f}")
+        return 0
+    print("usage: python -m adadyn._warm (--background | --group NAME); see `adadyn warm`", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))

@@ -1,0 +1,121 @@
+"""Compiling ahead of the first call: ``adadyn warm``, the background warm-up and the
+inter-process compile lock (adadyn._warm, adadyn._jit.compile_lock).
+
+Each test runs fresh processes on a fresh Numba cache and reads Numba's own cache
+statistics (``dispatcher.stats``): a kernel loaded from the cache has a hit and no miss.
+"""
+from __future__ import annotations
+
+import glob
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from adadyn import _jit, _warm
+
+#: a user's first calls: one run, one phase diagram; prints the cache misses and hits of
+#: the three common kernels
+FIRST_CALLS = r"""
+import json, numpy as np, adadyn as ad
+from adadyn.analysis import regime_features
+from adadyn.discrete import kernels, kernels_soa
+obj = ad.objectives.random_quadratic(6)
+ad.run(ad.Adam(1e-3), obj, np.ones(6), 50)
+ad.analysis.phase_diagram(obj, np.ones(6), a=[1.0, 10.0], b=[1.0, 10.0], eta=1e-3, steps=200)
+out = {}
+for name, k in (("run", kernels.run_kernel), ("grid", kernels_soa.chunk_kernel),
+                ("classify", regime_features.features_block)):
+    st = k.compiled.stats
+    out[name] = [sum(st.cache_misses.values()), sum(st.cache_hits.values())]
+print(json.dumps(out))
+"""
+
+
+def _env(cache, **extra):
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache), ADADYN_CACHE_DIR=str(cache), MPLBACKEND="Agg")
+    env.pop("ADADYN_WARMING", None)
+    env.update(extra)
+    return env
+
+
+def _first_calls(env):
+    r = subprocess.run([sys.executable, "-c", FIRST_CALLS], env=env, capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def test_warm_command_fills_the_cache_for_the_first_calls(tmp_path):
+    env = _env(tmp_path, ADADYN_WARMUP="0")
+    r = subprocess.run([sys.executable, "-m", "adadyn", "warm", "--jobs", "2"], env=env, capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert "compiled 3 of 3 groups" in r.stdout
+    for g in _warm.GROUPS:
+        assert g in r.stdout
+    stats = _first_calls(env)
+    for name, (misses, hits) in stats.items():
+        assert misses == 0 and hits >= 1, (name, stats)
+    assert len(glob.glob(str(tmp_path / "**" / "adadyn-warm-*.done"), recursive=True)) == 1
+
+
+def test_without_warm_up_the_first_calls_compile(tmp_path):
+    # the reference for the test above: a cold cache does miss
+    stats = _first_calls(_env(tmp_path, ADADYN_WARMUP="0"))
+    for name, (misses, hits) in stats.items():
+        assert misses >= 1, (name, stats)
+    assert not glob.glob(str(tmp_path / "**" / "adadyn-warm-*"), recursive=True)
+
+
+def test_background_warm_up_compiles_what_the_first_process_did_not(tmp_path):
+    env = _env(tmp_path, ADADYN_WARMUP="1")
+    r = subprocess.run([sys.executable, "-c", "import numpy as np, adadyn as ad; "
+                        "ad.run(ad.Adam(1e-3), ad.objectives.random_quadratic(6), np.ones(6), 20)"],
+                       env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    deadline = time.monotonic() + 300
+    while not glob.glob(str(tmp_path / "**" / "adadyn-warm-*.done"), recursive=True):
+        assert time.monotonic() < deadline, "the background warm-up did not finish"
+        time.sleep(0.2)
+    # the classifier and the grid kernel were never needed by that process: the
+    # background process compiled them
+    stats = _first_calls(env)
+    for name, (misses, hits) in stats.items():
+        assert misses == 0 and hits >= 1, (name, stats)
+
+
+def test_compile_lock_excludes_a_second_holder():
+    fn = _warm._anchor
+    if _jit.cache_path(fn) is None:
+        pytest.skip("no writable Numba cache here")
+    with _jit.compile_lock(fn) as held:
+        assert held
+        with _jit.compile_lock(fn, blocking=False) as second:
+            assert not second
+    with _jit.compile_lock(fn, blocking=False) as again:
+        assert again
+
+
+@pytest.mark.parametrize("env, on", [({"ADADYN_WARMUP": "0"}, False), ({"ADADYN_WARMUP": "off"}, False),
+                                     ({"ADADYN_WARMUP": "1"}, True), ({"ADADYN_WARMUP": ""}, True),
+                                     ({"ADADYN_WARMUP": "1", "ADADYN_NO_CACHE": "1"}, False),
+                                     ({"ADADYN_WARMUP": "1", "ADADYN_WARMING": "1"}, False)])
+def test_enabled_reads_the_environment(monkeypatch, env, on):
+    for k in ("ADADYN_WARMUP", "ADADYN_NO_CACHE", "ADADYN_WARMING"):
+        monkeypatch.delenv(k, raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    assert _warm.enabled() is on
+
+
+@pytest.mark.parametrize("jobs", ["0", "65", "x"])
+def test_warm_command_refuses_bad_jobs(jobs):
+    r = subprocess.run([sys.executable, "-m", "adadyn", "warm", "--jobs", jobs], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--jobs" in lines[0] and "Traceback" not in r.stderr
