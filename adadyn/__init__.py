@@ -30,6 +30,11 @@ from adadyn.discrete import (
 )
 from adadyn import objectives, discrete
 from adadyn.status import Status
+from adadyn import _warm
+
+# A fresh install's first import starts compiling the common kernels in the background
+# (once; ADADYN_WARMUP=0 turns it off): see adadyn._warm and docs/performance.md.
+_warm.autostart()
 
 __all__ = [
     "Objective", "GD", "SignGD", "RMSprop", "Adam", "AMSGrad", "AdaFix", "Adagrad",

@@ -107,9 +107,6 @@ class Lazy:
         if self._compiled is None:
             with self._guard:
                 if self._compiled is None:
-                    from adadyn import _warm
-
-                    _warm.autostart()
                     with compile_lock(self._fn) as _:
                         self._compiled = jit(self._sig, **self._kw)(self._fn)
         return self._compiled

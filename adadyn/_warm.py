@@ -5,9 +5,9 @@ driver loop, the first :func:`adadyn.analysis.phase_diagram` the grid kernel and
 regime classifier, seconds each, once per install and machine. Two ways to take this
 off the user's first call:
 
-* **Automatically, in the background.** The first time a process needs a kernel
-  that is not known to be cached, :func:`autostart` starts ``python -m adadyn._warm``
-  as a detached, low-priority process. It compiles the groups of :data:`GROUPS` in
+* **Automatically, in the background.** ``import adadyn`` calls :func:`autostart`:
+  unless the warm-up is done (or disabled) it starts ``python -m adadyn._warm`` as a
+  detached, low-priority process. It compiles the groups of :data:`GROUPS` in
   that order, skipping (until the end) any kernel the user's process is compiling at
   that moment, and leaves a marker when done, so it runs once per install, Python,
   Numba and CPU. Kernels are compiled under an inter-process lock
