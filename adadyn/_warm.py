@@ -6,10 +6,10 @@ regime classifier, seconds each, once per install and machine. Two ways to take 
 off the user's first call:
 
 * **Automatically, in the background.** ``import adadyn`` calls :func:`autostart`:
-  unless the warm-up is done (or disabled) it starts ``python -m adadyn._warm`` as a
-  detached, low-priority process. It compiles the groups of :data:`GROUPS` in
-  that order, skipping (until the end) any kernel the user's process is compiling at
-  that moment, and leaves a marker when done, so it runs once per install, Python,
+  unless the warm-up is done (or disabled) it starts ``python -m adadyn._warm`` as
+  detached, low-priority processes (one per core, at most two). They compile the
+  groups of :data:`GROUPS`, each in its own order, skipping (until the end) any
+  kernel another process is compiling at that moment, and leave a marker when done, so it runs once per install, Python,
   Numba and CPU. Kernels are compiled under an inter-process lock
   (:func:`adadyn._jit.compile_lock`): a process that needs a kernel the warm-up is
   compiling waits for it and loads it from the cache instead of compiling it twice.
@@ -33,6 +33,11 @@ from pathlib import Path
 #: groups of kernels, in the order the background warm-up compiles them (what a first
 #: phase_diagram needs last comes first, so that the two processes work in parallel)
 GROUPS = ("classify", "grid", "run")
+#: the orders of the background processes: the first starts with the slowest kernel (the
+#: classifier, needed last by a first phase_diagram), the second with the first a script
+#: usually needs (the run driver); a kernel another process is compiling is skipped
+#: until the end, when it is a cache load
+_ORDERS = (("classify", "grid", "run"), ("run", "grid", "classify"))
 
 #: environment variable marking a warm-up process (it never starts another)
 _CHILD_ENV = "ADADYN_WARMING"
@@ -108,7 +113,9 @@ def marker_path() -> Path | None:
 
 
 def autostart() -> None:
-    """Start the background warm-up once per process, unless it is done or disabled."""
+    """Start the background warm-up once per process, unless it is done or disabled:
+    one process per core (at most two), each working through :data:`GROUPS` in its own
+    order (:data:`_ORDERS`)."""
     global _started
     if _started:
         return
@@ -120,9 +127,10 @@ def autostart() -> None:
         if marker is None or marker.exists():
             return
         env = dict(os.environ, **{_CHILD_ENV: "1"})
-        subprocess.Popen([sys.executable, "-m", "adadyn._warm", "--background"], env=env,
-                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                         start_new_session=True, close_fds=True)
+        for slot in range(min(len(_ORDERS), os.cpu_count() or 1)):
+            subprocess.Popen([sys.executable, "-m", "adadyn._warm", "--background", str(slot)], env=env,
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True, close_fds=True)
     except Exception:  # never let the warm-up break the user's call
         return
 
@@ -135,7 +143,7 @@ def warm_group(group: str, blocking: bool = True) -> tuple[float, list]:
     return time.perf_counter() - t, skipped
 
 
-def _background() -> int:
+def _background(slot: int) -> int:
     import fcntl
 
     try:
@@ -145,13 +153,13 @@ def _background() -> int:
     marker = marker_path()
     if marker is None:
         return 0
-    fd = os.open(marker.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(marker.with_suffix(f".lock{slot}"), os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        return 0  # another warm-up is running
+        return 0  # this slot's warm-up is running in another process
     later = []
-    for group in GROUPS:
+    for group in _ORDERS[slot]:
         later += warm_group(group, blocking=False)[1]
     for k in later:  # compiled meanwhile by the process that held them: a cache load
         k.warm()
@@ -195,9 +203,9 @@ def warm(jobs: int = 2, out=sys.stdout) -> float:
 
 
 def _main(argv) -> int:
-    if argv[:1] == ["--background"]:
+    if argv[:1] == ["--background"] and len(argv) == 2 and argv[1] in ("0", "1"):
         try:
-            return _background()
+            return _background(int(argv[1]))
         except Exception:
             return 1
     if argv[:1] == ["--group"] and len(argv) == 2:
