@@ -318,6 +318,8 @@ def test_classify_many_with_gradients_equals_classify(quad, x0):
                        step_size=ETA)
     assert list(ra.label) == [classify(t, use_gradient=True).label for t in trs]
     np.testing.assert_array_equal(ra.grad_ratio, [classify(t, use_gradient=True).grad_ratio for t in trs])
+    np.testing.assert_array_equal(np.stack([ra.grad_ratio_first, ra.grad_ratio_last], axis=1),
+                                  [classify(t, use_gradient=True).grad_ratio_ends for t in trs])
     assert [r.label for r in ra.regimes] == list(ra.label)
     with pytest.raises(ValueError, match="together"):
         classify_many(np.stack([t.loss for t in trs]), grad_norm=np.stack([t.grad_norm for t in trs]))
@@ -453,3 +455,20 @@ def test_gradient_arguments_are_checked_and_gd_gets_no_gradient_rules(quad, x0):
     assert np.isnan(classify(tr, use_gradient=True).grad_ratio)
     tr2 = ad.run(ad.RMSprop.from_a(ETA, 10.0), quad, x0, 2_000, record_every=10, record_state=False)
     assert np.isfinite(classify(tr2, use_gradient=True).grad_ratio)
+
+
+def test_grad_ratio_ends_are_the_distance_in_step_sizes():
+    """f = x^2/2 has |grad f| = |x|, so 2 f / |grad f| = |x| exactly: on x(t) = X 2^(-t/T) the medians
+    over the first and last tenth of the late window are the distance |x| (in step sizes) at the
+    middles of those tenths (odd sample counts: the median is one sample)."""
+    eta, X, T = 1e-3, 0.5, 3000.0
+    step = np.arange(4001, dtype=np.float64)  # late window: steps 3000..4000, 1001 samples, tenths of 100
+    x = X * 2.0 ** (-step / T)
+    loss, g = x * x / 2, np.abs(x)
+    r = classify(loss, step, grad_norm=g, step_size=eta)
+    w0 = 3000
+    first, last = x[w0:w0 + 100], x[4001 - 100:]
+    expect = (np.median(first) / eta, np.median(last) / eta)
+    assert r.grad_ratio_ends == pytest.approx(expect, rel=1e-12)
+    assert r.grad_ratio == pytest.approx(x[3500] / eta, rel=1e-12)  # the window's median, step 3500
+    assert np.isnan(classify(loss, step).grad_ratio_ends).all()  # no gradient, no distance

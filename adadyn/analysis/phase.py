@@ -47,7 +47,7 @@ class _Features:
         self.classify_kw = dict(classify_kw)
 
     def identity(self) -> str:
-        return repr((self.f_star, sorted(self.classify_kw.items()), REGIMES, "gradient rules"))
+        return repr((self.f_star, sorted(self.classify_kw.items()), REGIMES, "gradient rules", "far steady falls"))
 
     def __call__(self, loss, step, diverged, grad_norm=None, step_size=None) -> dict:
         kw = dict(self.classify_kw)

@@ -33,7 +33,7 @@ P_WINDOW, P_FLOOR, P_SPIKE_HEIGHT, P_MIN_SPIKES, P_RIPPLE, P_BASELINE, P_TREND_M
 # ---------------------------------------------------------------- feature slots
 (F_CODE, F_REASON, F_LEVEL, F_TREND, F_RSTD, F_SPIKES, F_AMP, F_FREQ, F_NONFINITE, F_REFERENCE,
  F_WIN0, F_WIN1, F_TREND1, F_TREND2, F_STEP_RATIO, F_SMOOTH, F_LOG_LEVEL, F_FLOOR, F_SPREAD,
- F_GRAD_RATIO, N_FEATURES) = range(21)
+ F_GRAD_RATIO, F_GRAD_FIRST, F_GRAD_LAST, N_FEATURES) = range(23)
 
 # label codes, in the order of REGIMES
 C_CONV, C_OSC, C_SPIKE, C_DIV, C_TRANS = range(5)
@@ -53,6 +53,8 @@ REASONS = (
     "still loss, iterate held a fraction of a step from the minimum (a cycle)",  # 10
     "slow loss changes, but the iterate within `far` step sizes of the minimum",  # 11
     "stationary loss, iterate `far` or more step sizes from the minimum",         # 12
+    "loss falling steadily, iterate `far` or more step sizes from the minimum and arriving: not settled",  # 13
+    "loss falling steadily, but the iterate stays `far` or more step sizes from the minimum",  # 14
 )
 
 
@@ -419,18 +421,34 @@ def features_block(loss, step, f_stars, diverged, P, feats, counts, peaks, onset
         # the gradient-implied distance to the minimum in step sizes: near a minimum
         # f - f* = d.H d / 2 and |g| = |H d|, so 2 |f - f*| / |g| is the distance along the
         # gradient (exact in one dimension); rho = its late median / eta (nan: unknown)
-        rho = np.nan
+        # rho_first, rho_last: its medians over the first and the last tenth of the window
+        # (u, no longer needed, holds the ratios in order)
+        rho = rho_first = rho_last = np.nan
         if gnorm.shape[1] == n and eta[g] > 0.0:
             nr = 0
             for i in range(i0, n):
                 if np.isfinite(lossg[i]) and np.isfinite(gnorm[g, i]):
                     df = abs(lossg[i] - f_star)
                     gi = gnorm[g, i]
-                    buf[nr] = 2.0 * df / (gi * eta[g]) if gi > 0.0 else (0.0 if df == 0.0 else np.inf)
+                    u[nr] = 2.0 * df / (gi * eta[g]) if gi > 0.0 else (0.0 if df == 0.0 else np.inf)
                     nr += 1
             if nr > 0:
-                rho = _median(buf, np.int64(nr))
+                tg = max(1, nr // 10)
+                for c in range(3):
+                    lo = nr - tg if c == 2 else 0
+                    cnt_r = nr if c == 0 else tg
+                    for t in range(cnt_r):
+                        buf[t] = u[lo + t]
+                    v = _median(buf, np.int64(cnt_r))
+                    if c == 0:
+                        rho = v
+                    elif c == 1:
+                        rho_first = v
+                    else:
+                        rho_last = v
         out[F_GRAD_RATIO] = rho
+        out[F_GRAD_FIRST] = rho_first
+        out[F_GRAD_LAST] = rho_last
 
         # ---------------------------------------------------------- the rules
         code = C_OSC
@@ -462,8 +480,19 @@ def features_block(loss, step, f_stars, diverged, P, feats, counts, peaks, onset
             # faster (a geometric or slower trend) and no more than ``steady`` times slower
             steady = (s1 * slope > 0.0 and s2 * slope > 0.0 and abs(s2) <= P[P_ACCEL] * abs(s1)
                       and abs(s1) <= st * abs(s2))
+            far = P[P_FAR]
             if not steady:
                 code, reason = C_TRANS, 7
+            elif slope < 0.0 and rho_last >= far:
+                # a steady fall with the iterate still `far` or more step sizes from the minimum
+                # at the window's end is no arrival: still arriving (transient) when, shrinking
+                # at the window's rate (rho_first -> rho_last), the distance reaches `far` within
+                # one more window (rho_last / far <= rho_first / rho_last); otherwise the loss
+                # stays large on the window's time scale (divergence)
+                if rho_last * rho_last <= rho_first * far:
+                    code, reason = C_TRANS, 13
+                else:
+                    code, reason = C_DIV, 14
             elif slope < 0.0:
                 code, reason = C_CONV, 5
             else:

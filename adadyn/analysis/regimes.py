@@ -93,6 +93,8 @@ class Regime:
     grad_ratio : float
         Gradient-implied distance to the minimum in step sizes, the late median of
         2 |f - f*| / (|grad f| eta); nan when the gradient norm or the step size is unknown.
+    grad_ratio_ends : (float, float)
+        Its medians over the first and the last tenth of the late window (nan when unknown).
     """
 
     label: str
@@ -116,6 +118,7 @@ class Regime:
     floor: float = np.nan
     spread: float = np.nan
     grad_ratio: float = np.nan
+    grad_ratio_ends: tuple = (np.nan, np.nan)
 
     @property
     def code(self) -> int:
@@ -280,7 +283,7 @@ def _regime(out, step, peaks, onsets, heights, cnt) -> Regime:
         (int(out[_rf.F_WIN0]), int(out[_rf.F_WIN1])), float(out[_rf.F_STEP_RATIO]),
         float(out[_rf.F_SMOOTH]), (float(out[_rf.F_TREND1]), float(out[_rf.F_TREND2])),
         float(out[_rf.F_LOG_LEVEL]), float(out[_rf.F_FLOOR]), float(out[_rf.F_SPREAD]),
-        float(out[_rf.F_GRAD_RATIO]))
+        float(out[_rf.F_GRAD_RATIO]), (float(out[_rf.F_GRAD_FIRST]), float(out[_rf.F_GRAD_LAST])))
 
 
 def classify(traj_or_loss, step=None, *, f_star: float | None = None, diverged: bool = False,
@@ -353,7 +356,10 @@ def classify(traj_or_loss, step=None, *, f_star: float | None = None, diverged: 
     run -> divergence; at least ``min_spikes`` spikes -> spike; a still loss
     or one at the resolution floor -> convergence; a trend that is steady ->
     convergence when falling, divergence when rising (geometric blow-up), a
-    trend that is not steady -> transient; a stationary loss whose implied
+    trend that is not steady -> transient; with the gradient known, a steady fall
+    whose iterate is still ``far`` or more step sizes from the minimum at the
+    window's end is no arrival: transient when the distance, shrinking at the
+    window's rate, reaches ``far`` within one more window, else divergence; a stationary loss whose implied
     distance to the minimum exceeds ``far`` steps -> divergence ("the loss
     stays large"); otherwise -> oscillation.
     """
@@ -385,7 +391,8 @@ class RegimeArray:
 
     Attributes ``label`` (str), ``code``, ``reason``, ``spike_count``,
     ``osc_amplitude``, ``osc_frequency``, ``level``, ``trend``, ``residual_std``,
-    ``nonfinite``, ``step_ratio``, ``smoothness``, ``log_level``, ``spread``, ``grad_ratio``;
+    ``nonfinite``, ``step_ratio``, ``smoothness``, ``log_level``, ``spread``, ``grad_ratio``,
+    ``grad_ratio_first``, ``grad_ratio_last``;
     ``regimes`` builds the full :class:`Regime` objects (with spike positions)
     on first access.
     """
@@ -408,6 +415,8 @@ class RegimeArray:
         self.log_level = feats[:, _rf.F_LOG_LEVEL].copy()
         self.spread = feats[:, _rf.F_SPREAD].copy()
         self.grad_ratio = feats[:, _rf.F_GRAD_RATIO].copy()
+        self.grad_ratio_first = feats[:, _rf.F_GRAD_FIRST].copy()
+        self.grad_ratio_last = feats[:, _rf.F_GRAD_LAST].copy()
         self._regimes = None
 
     def __len__(self) -> int:
