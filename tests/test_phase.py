@@ -370,3 +370,27 @@ def test_large_loss_at_a_much_larger_than_b_is_divergence_in_a_phase_diagram():
     # the oscillation band stays oscillation (late loss ~1e-9, a fraction of a step from x*)
     osc = phase_diagram(obj, x0, [1.0], [10.0, 30.0], 1e-3, 200_000)
     assert list(osc.regime[0]) == ["oscillation", "oscillation"], osc.regime
+
+
+def test_regime_objects_carry_the_sweep_labels_with_the_gradient_rules():
+    # The labels of a sweep on a quadratic (f* = 0 known) use |grad f|; the Regime objects
+    # rebuilt from the stored histories must too. On this grid the loss alone labels some
+    # points differently, so dropping the gradient from .regimes / .regime_at would show.
+    from adadyn.analysis import classify_many
+
+    obj = ad.objectives.random_quadratic(10, seed=1)
+    ax = np.logspace(-1, 2, 4)
+    pd = phase_diagram(obj, np.ones(10), a=ax, b=ax, eta=1e-3, steps=20_000)
+    assert pd.grad_norm is not None and pd.grad_norm.shape == pd.loss.shape
+    labels = np.array([[r.label for r in row] for row in pd.regimes])
+    np.testing.assert_array_equal(labels, pd.regime)
+    for idx in [(0, 0), (1, 2), (3, 3)]:
+        assert pd.sweep.regime_at(idx).label == pd.regime[idx]
+        assert pd.at(pd.a[idx[0]], pd.b[idx[1]]).label == pd.regime[idx]
+    loss_only = classify_many(pd.loss.reshape(16, -1), pd.step, f_star=0.0,
+                              diverged=(pd.status == "diverged").ravel()).label.reshape(4, 4)
+    assert (loss_only != pd.regime).sum() >= 1
+    # a swept eta: each point's labels use its own eta
+    hs = ad.analysis.hyperparameter_sweep(ad.Adam(1e-3), obj, np.ones(10), 5000,
+                                          {"eta": [3e-4, 1e-3, 3e-3]})
+    np.testing.assert_array_equal([r.label for r in hs.regimes], hs.regime)

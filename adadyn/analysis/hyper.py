@@ -47,6 +47,10 @@ class HyperSweep:
         The settings.
     success, message : bool, str
         From the sweep (:class:`~adadyn.sweep.SweepResult`).
+    grad_norm : ndarray or None
+        |grad f| at the recorded steps (like ``loss``) when the labels used the
+        gradient rules (f* known), else None; :attr:`regimes` and :meth:`regime_at`
+        classify with it, so their labels are ``regime``'s.
     """
 
     grid: object
@@ -77,6 +81,7 @@ class HyperSweep:
     success: bool = True
     message: str = ""
     sweep: object = field(default=None, repr=False)
+    grad_norm: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def shape(self) -> tuple:
@@ -98,8 +103,9 @@ class HyperSweep:
         loss = self.loss[index]
         if loss.ndim != 1:
             raise IndexError(f"index must select one point of the {self.shape} grid")
+        flat = int(np.arange(self.grid.size).reshape(self.shape)[index])
         r = _classify_all(loss[None], self.step, self.f_star, np.array([self.status[index] == "diverged"]),
-                          self.classify_kw)
+                          self._gradient_kw(np.array([flat])))
         return r.regimes[0]
 
     @cached_property
@@ -108,10 +114,24 @@ class HyperSweep:
         self._need_full()
         G = int(np.prod(self.shape))
         r = _classify_all(self.loss.reshape(G, -1), self.step, self.f_star,
-                          (self.status == "diverged").reshape(G), self.classify_kw)
+                          (self.status == "diverged").reshape(G), self._gradient_kw(np.arange(G)))
         out = np.empty(G, dtype=object)
         out[:] = list(r.regimes)
         return out.reshape(self.shape)
+
+    def _gradient_kw(self, flat) -> dict:
+        """classify options for the points ``flat`` (flat grid indices): the sweep's own,
+        plus |grad f| and eta per point when the labels used the gradient rules (as
+        :class:`~adadyn.analysis.phase._Features` passed them)."""
+        from adadyn.analysis.regimes import ETA_STEP_OPTIMIZERS
+
+        kw = dict(self.classify_kw)
+        if self.grad_norm is None or self.opt.name not in ETA_STEP_OPTIMIZERS:
+            return kw
+        pts = self.grid.points()
+        eta = np.asarray(pts["eta"], dtype=np.float64)[flat] if "eta" in pts else np.full(flat.size, float(self.opt.eta))
+        kw.update(grad_norm=self.grad_norm.reshape(-1, self.grad_norm.shape[-1])[flat], step_size=eta)
+        return kw
 
     def _need_full(self):
         if not self.full_history:
@@ -184,7 +204,7 @@ def _run(opt, obj, x0, steps, grid, *, record_every, executor, out, progress, ch
         spike_count=d["spike_count"], osc_amplitude=d["osc_amplitude"], level=d["level"], trend=d["trend"],
         opt=opt, objective=obj.name, steps=steps, record_every=record_every, window=window, f_star=f_star,
         classify_kw=ckw, full_history=task.kept.size == task.full_step.size, success=res.success,
-        message=res.message, sweep=res)
+        message=res.message, sweep=res, grad_norm=d.get("grad_norm"))
 
 
 def hyperparameter_sweep(opt, obj, x0, steps: int, axes: dict, *, record_every: int | None = None,

@@ -38,13 +38,12 @@ class _Features:
     ``features`` hook: picklable, so it runs in the workers, on the full histories)."""
 
     keys = ("regime_code", "spike_count", "osc_amplitude", "level", "trend")
-    #: the gradient rules of :func:`~adadyn.analysis.regimes.classify` need |grad f| and eta,
-    #: and a known minimum value (2 |f - f*| / |g| is then a distance)
-    wants_gradient = True
-
     def __init__(self, f_star, classify_kw):
         self.f_star = f_star
         self.classify_kw = dict(classify_kw)
+        #: the gradient rules of :func:`~adadyn.analysis.regimes.classify` need |grad f| and
+        #: eta, and a known minimum value (2 |f - f*| / |g| is then a distance)
+        self.wants_gradient = f_star is not None
 
     def identity(self) -> str:
         return repr((self.f_star, sorted(self.classify_kw.items()), REGIMES, "gradient rules", "far steady falls"))
@@ -114,6 +113,9 @@ class PhaseDiagram:
         Name of the objective.
     sweep : HyperSweep
         The underlying general sweep (success, message, store).
+    grad_norm : ndarray or None
+        |grad f| at the recorded steps (like ``loss``) when f* is known and the labels
+        used the gradient rules; else None.
     """
 
     a: np.ndarray
@@ -138,6 +140,7 @@ class PhaseDiagram:
     opt: object = field(repr=False)
     objective: str = ""
     sweep: object = field(default=None, repr=False)
+    grad_norm: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def shape(self) -> tuple:
@@ -178,7 +181,8 @@ class PhaseDiagram:
             late_std_log10_loss=self.late_std_log10_loss, spike_count=self.spike_count,
             osc_amplitude=self.osc_amplitude, level=self.level, trend=self.trend,
             status=self.status.astype("U9"), final_loss=self.final_loss, final_x=self.final_x,
-            loss=self.loss, step=self.step, objective=self.objective)
+            loss=self.loss, step=self.step, objective=self.objective,
+            **({} if self.grad_norm is None else {"grad_norm": self.grad_norm}))
 
     def __repr__(self) -> str:
         return (f"PhaseDiagram({self.objective!r}, {self.a.size}x{self.b.size} (a, b) in "
@@ -214,7 +218,7 @@ def _package(sw, a, b, eta) -> PhaseDiagram:
         late_mean_log10_loss=sw.late_mean_log10_loss, late_std_log10_loss=sw.late_std_log10_loss,
         spike_count=sw.spike_count, osc_amplitude=sw.osc_amplitude, level=sw.level, trend=sw.trend,
         status=sw.status, final_loss=sw.final_loss, final_x=sw.final_x, loss=sw.loss, step=sw.step,
-        opt=sw.opt, objective=sw.objective, sweep=sw)
+        opt=sw.opt, objective=sw.objective, sweep=sw, grad_norm=sw.grad_norm)
 
 
 def phase_diagram(

@@ -60,7 +60,8 @@ class OptimizerTask(Task):
     -------
     ``loss`` (n, len(step)), ``final_x`` (n, d), ``status`` (status codes),
     ``steps_done``, the late-window statistics of :class:`~adadyn.discrete.GridResult`,
-    the feature arrays, and ``loss_full`` with ``full_history``.
+    the feature arrays, ``grad_norm`` (|grad f| at the records kept, like ``loss``)
+    when the features want the gradient, and ``loss_full`` with ``full_history``.
 
     Notes
     -----
@@ -91,8 +92,9 @@ class OptimizerTask(Task):
         self.kept = decimation(nrec, self.history)
         self.step = self.full_step[self.kept]
         fkeys = tuple(features.keys) if features is not None else ()
+        self._with_gradient = features is not None and bool(getattr(features, "wants_gradient", False))
         self.keys = ("loss", "final_x", "status", "steps_done") + _STATS + fkeys + (
-            ("loss_full",) if self.full_history else ())
+            ("grad_norm",) if self._with_gradient else ()) + (("loss_full",) if self.full_history else ())
         self.store_only = ("loss_full",) if self.full_history else ()
 
     # -- the contract -----------------------------------------------------------
@@ -132,12 +134,15 @@ class OptimizerTask(Task):
         loss = gr.loss
         if self.features is not None:
             div = codes == STATUS_CODES[Status.DIVERGED]
-            if getattr(self.features, "wants_gradient", False):
+            if self._with_gradient:
                 out.update(self.features(loss, self.full_step, div, grad_norm=gr.grad_norm,
                                          step_size=self._step_sizes(points, loss.shape[0])))
             else:
                 out.update(self.features(loss, self.full_step, div))
-        out["loss"] = loss if self.kept.size == loss.shape[1] else np.ascontiguousarray(loss[:, self.kept])
+        full = self.kept.size == loss.shape[1]
+        out["loss"] = loss if full else np.ascontiguousarray(loss[:, self.kept])
+        if self._with_gradient:  # the features' other input, kept as the loss is
+            out["grad_norm"] = gr.grad_norm if full else np.ascontiguousarray(gr.grad_norm[:, self.kept])
         if self.full_history:
             out["loss_full"] = loss
         return out
