@@ -107,7 +107,7 @@ class Lazy:
         if self._compiled is None:
             with self._guard:
                 if self._compiled is None:
-                    with compile_lock(self._fn) as _:
+                    with compile_lock(self._fn, timeout=LOCK_WAIT) as _:
                         self._compiled = jit(self._sig, **self._kw)(self._fn)
         return self._compiled
 
@@ -145,9 +145,15 @@ def cache_path(fn) -> str | None:
         return None
 
 
+#: seconds a process waits for another one compiling the kernel it needs (a busy or
+#: stopped holder must not hold it up for longer than compiling it itself would take)
+LOCK_WAIT = 20.0
+
+
 @contextmanager
-def compile_lock(fn, blocking: bool = True):
-    """An exclusive inter-process lock on compiling ``fn``; yields whether it is held.
+def compile_lock(fn, blocking: bool = True, timeout: float | None = None):
+    """An exclusive inter-process lock on compiling ``fn``; yields whether it is held
+    (False: not blocking, or ``timeout`` seconds passed; the caller goes on without it).
 
     Processes that start cold together (a background warm-up and the user's process,
     dask workers) would each compile the same kernel; with the lock the first compiles
@@ -173,11 +179,23 @@ def compile_lock(fn, blocking: bool = True):
         yield True
         return
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-        except BlockingIOError:
-            yield False
-            return
-        yield True
+        if blocking and timeout is None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            held = True
+        else:
+            import time
+
+            end = time.monotonic() + (timeout if blocking else 0.0)
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    held = True
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= end:
+                        held = False
+                        break
+                    time.sleep(0.02)
+        yield held
     finally:
         os.close(fd)  # closing releases the lock

@@ -6,13 +6,14 @@ regime classifier, seconds each, once per install and machine. Two ways to take 
 off the user's first call:
 
 * **Automatically, in the background.** ``import adadyn`` calls :func:`autostart`:
-  unless the warm-up is done (or disabled) it starts ``python -m adadyn._warm`` as
-  detached, low-priority processes (one per core, at most two). They compile the
+  unless the warm-up is done (or disabled) it starts ``adadyn._warm`` as detached,
+  low-priority processes (one per core beyond the first: one on two cores, at most two). They compile the
   groups of :data:`GROUPS`, each in its own order, skipping (until the end) any
   kernel another process is compiling at that moment, and leave a marker when done, so it runs once per install, Python,
   Numba and CPU. Kernels are compiled under an inter-process lock
   (:func:`adadyn._jit.compile_lock`): a process that needs a kernel the warm-up is
-  compiling waits for it and loads it from the cache instead of compiling it twice.
+  compiling waits for it (at most :data:`adadyn._jit.LOCK_WAIT` seconds, then compiles
+  it itself) and loads it from the cache instead of compiling it twice.
   Set ``ADADYN_WARMUP=0`` to turn this off.
 * **On request**: ``adadyn warm`` (or ``python -m adadyn warm``) compiles every group
   now, one process per group on up to ``--jobs`` cores, and prints the time of each.
@@ -34,10 +35,14 @@ from pathlib import Path
 #: phase_diagram needs last comes first, so that the two processes work in parallel)
 GROUPS = ("classify", "grid", "run")
 #: the orders of the background processes: the first starts with the slowest kernel (the
-#: classifier, needed last by a first phase_diagram), the second with the first a script
-#: usually needs (the run driver); a kernel another process is compiling is skipped
-#: until the end, when it is a cache load
-_ORDERS = (("classify", "grid", "run"), ("run", "grid", "classify"))
+#: classifier, needed last by a first phase_diagram), the second (on machines with cores
+#: to spare) with the grid kernel; neither starts with the run driver, which a script
+#: usually needs first and compiles itself; a kernel another process is compiling is
+#: skipped until the end, when it is a cache load
+_ORDERS = (("classify", "grid", "run"), ("grid", "run", "classify"))
+#: started as ``python -c _BOOT --background SLOT``: lower the priority before the imports
+_BOOT = ("import os\ntry:\n    os.nice(10)\nexcept (AttributeError, OSError):\n    pass\n"
+         "import runpy\nrunpy.run_module('adadyn._warm', run_name='__main__', alter_sys=True)\n")
 
 #: environment variable marking a warm-up process (it never starts another)
 _CHILD_ENV = "ADADYN_WARMING"
@@ -114,8 +119,8 @@ def marker_path() -> Path | None:
 
 def autostart() -> None:
     """Start the background warm-up once per process, unless it is done or disabled:
-    one process per core (at most two), each working through :data:`GROUPS` in its own
-    order (:data:`_ORDERS`)."""
+    one low-priority process per core beyond the first (at least one, at most two),
+    each working through :data:`GROUPS` in its own order (:data:`_ORDERS`)."""
     global _started
     if _started:
         return
@@ -127,8 +132,8 @@ def autostart() -> None:
         if marker is None or marker.exists():
             return
         env = dict(os.environ, **{_CHILD_ENV: "1"})
-        for slot in range(min(len(_ORDERS), os.cpu_count() or 1)):
-            subprocess.Popen([sys.executable, "-m", "adadyn._warm", "--background", str(slot)], env=env,
+        for slot in range(min(len(_ORDERS), max(1, (os.cpu_count() or 1) - 1))):
+            subprocess.Popen([sys.executable, "-c", _BOOT, "--background", str(slot)], env=env,
                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                              start_new_session=True, close_fds=True)
     except Exception:  # never let the warm-up break the user's call
@@ -146,10 +151,6 @@ def warm_group(group: str, blocking: bool = True) -> tuple[float, list]:
 def _background(slot: int) -> int:
     import fcntl
 
-    try:
-        os.nice(10)  # second to the user's own work, before the imports
-    except (AttributeError, OSError):
-        pass
     marker = marker_path()
     if marker is None:
         return 0

@@ -119,3 +119,16 @@ def test_warm_command_refuses_bad_jobs(jobs):
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "--jobs" in lines[0] and "Traceback" not in r.stderr
+
+
+def test_compile_lock_wait_is_bounded():
+    fn = _warm._anchor
+    if _jit.cache_path(fn) is None:
+        pytest.skip("no writable Numba cache here")
+    with _jit.compile_lock(fn) as held:
+        assert held
+        t = time.monotonic()
+        with _jit.compile_lock(fn, timeout=0.3) as second:
+            waited = time.monotonic() - t
+            assert not second
+    assert waited >= 0.3
