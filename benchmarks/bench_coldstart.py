@@ -61,13 +61,24 @@ def _call(what, env, delay=0.0):
 
 
 def _settle(cache):
-    """Wait for a background warm-up of ``cache`` to finish (so that runs do not overlap)."""
+    """Wait until no background warm-up of ``cache`` runs (its slot locks are free and its
+    marker is written), so that one measurement's warm-up does not slow the next."""
+    import fcntl
     import glob
     import time
 
     t = time.monotonic()
     while time.monotonic() - t < 120:
-        if glob.glob(os.path.join(cache, "**", "adadyn-warm-*.done"), recursive=True):
+        busy = False
+        for path in glob.glob(os.path.join(cache, "**", "adadyn-warm-*.lock*"), recursive=True):
+            fd = os.open(path, os.O_RDWR)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                busy = True
+            finally:
+                os.close(fd)
+        if not busy and glob.glob(os.path.join(cache, "**", "adadyn-warm-*.done"), recursive=True):
             return
         time.sleep(0.2)
 
@@ -86,8 +97,10 @@ def one_round(what, baseline):
         import time
 
         t = time.perf_counter()
+        # (its own import starts the background warm-up too; both share the compile locks)
         subprocess.run([sys.executable, "-m", "adadyn", "warm"], env=_env(c), check=True, capture_output=True)
         out["adadyn warm itself"] = time.perf_counter() - t
+        _settle(c)
         out["after adadyn warm"] = _call(what, _env(c))
     if baseline:
         with tempfile.TemporaryDirectory() as c:
