@@ -88,10 +88,15 @@ def test_background_warm_up_compiles_what_the_first_process_did_not(tmp_path):
         assert misses == 0 and hits >= 1, (name, stats)
 
 
-def test_compile_lock_excludes_a_second_holder():
-    fn = _warm._anchor
-    if _jit.cache_path(fn) is None:
+@pytest.fixture
+def fn():
+    """A function whose compile lock the tests take (no compile happens)."""
+    if _jit.cache_path(_warm._anchor) is None:
         pytest.skip("no writable Numba cache here")
+    return _warm._anchor
+
+
+def test_compile_lock_excludes_a_second_holder(fn):
     with _jit.compile_lock(fn) as held:
         assert held
         with _jit.compile_lock(fn, blocking=False) as second:
@@ -121,10 +126,7 @@ def test_warm_command_refuses_bad_jobs(jobs):
     assert len(lines) == 1 and "--jobs" in lines[0] and "Traceback" not in r.stderr
 
 
-def test_compile_lock_wait_is_bounded():
-    fn = _warm._anchor
-    if _jit.cache_path(fn) is None:
-        pytest.skip("no writable Numba cache here")
+def test_compile_lock_wait_is_bounded(fn):
     with _jit.compile_lock(fn) as held:
         assert held
         t = time.monotonic()
