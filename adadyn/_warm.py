@@ -77,7 +77,7 @@ def enabled() -> bool:
     return flag not in ("0", "false", "no", "off") and not os.environ.get(_CHILD_ENV) and _cache_ok()
 
 
-#: the source files of the kernels of GROUPS (Numba keys each cache entry by its file's stamp)
+#: the source files of the kernels of GROUPS (Numba keys each cache entry by its file's content)
 _SOURCES = ("analysis/regime_features.py", "discrete/kernels_soa.py", "discrete/kernels.py",
             "objectives/library.py")
 
@@ -105,13 +105,12 @@ def marker_path() -> Path | None:
         cpu = ll.get_host_cpu_name() + ll.get_host_cpu_features().flatten()
     except Exception:
         cpu = ""
-    for part in (__version__, numba.__version__, sys.version, sys.executable, cpu):
+    for part in (__version__, numba.__version__, sys.version, cpu):
         h.update(part.encode())
     root = Path(__file__).resolve().parent
-    for rel in _SOURCES:
+    for rel in _SOURCES:  # by content, as Numba stamps its cache: an installed copy matches
         try:
-            st = os.stat(root / rel)
-            h.update(f"{rel}:{st.st_mtime_ns}:{st.st_size}".encode())
+            h.update(rel.encode() + hashlib.sha256((root / rel).read_bytes()).digest())
         except OSError:
             pass
     return Path(where) / f"adadyn-warm-{h.hexdigest()[:16]}.done"

@@ -134,3 +134,47 @@ def test_compile_lock_wait_is_bounded(fn):
             waited = time.monotonic() - t
             assert not second
     assert waited >= 0.3
+
+
+def test_built_wheel_carries_the_compiled_kernels(tmp_path):
+    # `pip install .` builds a wheel here first: the build step (build_hooks.py) compiles the
+    # common kernels into it, so a fresh install's first calls load instead of compiling.
+    import shutil
+    import zipfile
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "build_hooks.py").exists():
+        pytest.skip("not a source checkout")
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("setup.cfg", "pyproject.toml", "build_hooks.py", "README.md"):
+        shutil.copy(root / name, src / name)
+    shutil.copytree(root / "adadyn", src / "adadyn", ignore=shutil.ignore_patterns("__pycache__"))
+    env = dict(os.environ)
+    for k in ("NUMBA_CACHE_DIR", "ADADYN_BUILD_WARM"):
+        env.pop(k, None)
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-build-isolation", "--no-deps", "-q",
+                        "-w", str(tmp_path / "dist"), str(src)], env=env, capture_output=True, text=True,
+                       timeout=900)
+    assert r.returncode == 0, r.stderr[-2000:]
+    (wheel,) = (tmp_path / "dist").glob("adadyn-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    for kernel in ("kernels.run_core__serial", "kernels_soa._chunk", "regime_features.features_block"):
+        assert any(kernel in n and n.endswith(".nbi") for n in names), kernel
+    assert any("adadyn-warm-" in n and n.endswith(".done") for n in names)
+    assert not any(n.endswith(".adadyn-lock") or ".lock" in n.rsplit("/", 1)[-1] for n in names)
+    site = tmp_path / "site"
+    r = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(wheel)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    env = dict(env, PYTHONPATH=str(site), ADADYN_WARMUP="1", MPLBACKEND="Agg")
+    r = subprocess.run([sys.executable, "-c", "import adadyn; print(adadyn.__file__)\n" + FIRST_CALLS], env=env,
+                       capture_output=True, text=True, timeout=600, cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert Path(lines[0]).resolve().is_relative_to(site.resolve())  # the installed copy, not the checkout
+    stats = json.loads(lines[-1])
+    for name, (misses, hits) in stats.items():
+        assert misses == 0 and hits >= 1, (name, stats)
+    assert not glob.glob(str(site / "**" / "adadyn-warm-*.lock*"), recursive=True)  # no warm-up was needed
