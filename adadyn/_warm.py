@@ -2,8 +2,14 @@
 
 A fresh install has an empty Numba cache: the first :func:`adadyn.run` compiles the
 driver loop, the first :func:`adadyn.analysis.phase_diagram` the grid kernel and the
-regime classifier, seconds each, once per install and machine. Two ways to take this
+regime classifier, seconds each, once per install and machine. Three ways to take this
 off the user's first call:
+
+* **At install.** ``pip install .`` builds a wheel on the installing machine; its build
+  step (``build_hooks.py`` in the source tree) runs :func:`warm` there, so the installed
+  package carries the Numba caches of these kernels and the marker below. Numba stamps a
+  cache with the source's content, the CPU and its version, so they load wherever those
+  match, and are recompiled (as without them) where they do not.
 
 * **Automatically, in the background.** ``import adadyn`` calls :func:`autostart`:
   unless the warm-up is done (or disabled) it starts ``adadyn._warm`` as detached,

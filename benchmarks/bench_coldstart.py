@@ -12,11 +12,15 @@ in a temporary directory), timing from before ``import adadyn`` to the end of th
 * ``after adadyn warm``: ``adadyn warm`` ran once after the install (its own wall time
   is printed too); the call loads everything from the cache.
 
+With ``--install``, the package is also installed with ``pip install .`` into a fresh
+venv (the README's first command; the build compiles the common kernels into the wheel,
+``build_hooks.py``) and the first calls are timed there, with no ``NUMBA_CACHE_DIR``.
+
 With ``--baseline DIR`` (a checkout of an older version, e.g. v0.1 at ``c1d3be3``),
 the same first calls are timed there (warm-up off; it has none) in the same run,
 interleaved, and the ratios printed. Target (issue 13): half of v0.1's first call.
 
-    python benchmarks/bench_coldstart.py [--repeat 3] [--baseline /path/to/v0.1]
+    python benchmarks/bench_coldstart.py [--repeat 3] [--baseline /path/to/v0.1] [--install]
 """
 from __future__ import annotations
 
@@ -108,11 +112,39 @@ def one_round(what, baseline):
     return out
 
 
+def installed(repeat):
+    """First calls in a fresh venv after ``pip install .`` of this checkout."""
+    import time
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory() as d:
+        venv = Path(d) / "venv"
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        py = str(venv / "bin" / "python")
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("PYTHONPATH", "NUMBA_CACHE_DIR", "ADADYN_WARMUP", "ADADYN_WARMING", "VIRTUAL_ENV")}
+        t = time.perf_counter()
+        subprocess.run([py, "-m", "pip", "install", "-q", str(root)], check=True, env=env, capture_output=True)
+        print(f"\npip install . into a fresh venv: {time.perf_counter() - t:.1f} s (dependencies from pip's cache)")
+        for what in ("run", "phase"):
+            vals = []
+            for _ in range(repeat):
+                r = subprocess.run([py, "-c", CALL, what, "0"], env=env, capture_output=True, text=True, check=True,
+                                   cwd=d)
+                vals.append(float(r.stdout.split()[-1]))
+            print(f"  first {what:<5} in the fresh install: {statistics.median(vals):.2f} s "
+                  f"({min(vals):.2f}-{max(vals):.2f}; every process loads the shipped kernels)")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--baseline", default=None, help="source tree of an older version to compare with")
+    ap.add_argument("--install", action="store_true", help="also time a fresh venv after pip install .")
     a = ap.parse_args()
+    if a.install:
+        installed(a.repeat)
     for what in ("run", "phase"):
         rounds = [one_round(what, a.baseline) for _ in range(a.repeat)]
         keys = list(rounds[0])
