@@ -13,14 +13,14 @@ off the user's first call:
 
 * **Automatically, in the background.** ``import adadyn`` calls :func:`autostart`:
   unless the warm-up is done (or disabled) it starts ``adadyn._warm`` as detached,
-  low-priority processes (one per core beyond the first: one on two cores, at most two). They compile the
-  groups of :data:`GROUPS`, each in its own order, skipping (until the end) any
-  kernel another process is compiling at that moment, and leave a marker when done, so it runs once per install, Python,
-  Numba and CPU. Kernels are compiled under an inter-process lock
-  (:func:`adadyn._jit.compile_lock`): a process that needs a kernel the warm-up is
-  compiling waits for it (at most :data:`adadyn._jit.LOCK_WAIT` seconds, then compiles
-  it itself) and loads it from the cache instead of compiling it twice.
-  Set ``ADADYN_WARMUP=0`` to turn this off.
+  low-priority processes (one per core beyond the first: one on two cores, at most
+  two). They compile the groups of :data:`GROUPS`, each in its own order, skipping
+  (until the end) any kernel another process is compiling at that moment, and leave a
+  marker when done, so it runs once per install, Python, Numba and CPU. Kernels are
+  compiled under an inter-process lock (:func:`adadyn._jit.compile_lock`): a process
+  that needs a kernel the warm-up is compiling waits for it (at most
+  :data:`adadyn._jit.LOCK_WAIT` seconds, then compiles it itself) and loads it from
+  the cache instead of compiling it twice. Set ``ADADYN_WARMUP=0`` to turn this off.
 * **On request**: ``adadyn warm`` (or ``python -m adadyn warm``) compiles every group
   now, one process per group on up to ``--jobs`` cores, and prints the time of each.
   Useful once after ``pip install`` and in container images.
@@ -173,10 +173,13 @@ def _background(slot: int) -> int:
     return 0
 
 
-def warm(jobs: int = 2, out=sys.stdout) -> float:
+def warm(jobs: int = 2, out=None) -> float:
     """Compile every group now, one process per group on up to ``jobs`` at a time;
-    print each group's time to ``out``; return the wall time. Marks the warm-up done."""
+    print each group's time to ``out`` (default: standard output); return the wall time.
+    Marks the warm-up done."""
     from adadyn.validation import check_int
+
+    out = sys.stdout if out is None else out
 
     jobs = check_int("jobs", jobs, 1, 64)
     t0 = time.perf_counter()
