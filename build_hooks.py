@@ -35,8 +35,13 @@ class BuildPyWithKernels(build_py):
                                cwd=os.path.abspath(self.build_lib), capture_output=True, text=True, timeout=900)
             msg = (r.stdout + r.stderr).strip().splitlines()
             print(f"adadyn: precompiling kernels: {msg[-1] if msg else r.returncode}")
-            # the compile locks taken meanwhile are not part of the package
-            for root, _, files in os.walk(self.build_lib):
+            # the compile-lock files the step itself created (in the build tree's __pycache__
+            # directories, which setuptools does not copy from the sources) are not part of
+            # the package
+            pkg = os.path.join(os.path.abspath(self.build_lib), "adadyn")
+            for root, _, files in os.walk(pkg):
+                if os.path.basename(root) != "__pycache__":
+                    continue
                 for f in files:
                     if f.endswith(".adadyn-lock") or (f.startswith("adadyn-warm-") and ".lock" in f):
                         os.remove(os.path.join(root, f))

@@ -472,3 +472,28 @@ def test_grad_ratio_ends_are_the_distance_in_step_sizes():
     assert r.grad_ratio_ends == pytest.approx(expect, rel=1e-12)
     assert r.grad_ratio == pytest.approx(x[3500] / eta, rel=1e-12)  # the window's median, step 3500
     assert np.isnan(classify(loss, step).grad_ratio_ends).all()  # no gradient, no distance
+
+
+@pytest.mark.parametrize("end, label, reason", [
+    (2.0, "convergence", "falling steadily"),   # within `far` (4) step sizes at the end: arriving
+    (16.0, "transient", "not settled"),          # 16/4 = 4 <= 8 = the window's shrink factor
+    (64.0, "divergence", "stays `far`"),         # 64/4 = 16 > 8: still far on the window's time scale
+])
+def test_far_steady_fall_label_from_the_end_distances(end, label, reason):
+    """f = x^2/2, x(t) = X 2^(-t/300): a steady geometric fall whose distance to the minimum,
+    |x| / eta step sizes (2 f / |grad f| = |x|), shrinks 2^(901/300) = 8.02-fold between the
+    middles of the first and last tenths of the late window (steps 3000..3099, 3901..4000). Rule 4 of
+    docs/regimes.md: ending at or beyond `far` = 4 step sizes is no arrival; it is transient if
+    at that rate the distance reaches `far` within one more window (end / far <= 8), else
+    divergence. X puts the end distance at 2, 16 and 64 step sizes, each a factor 2 from a
+    boundary of the rule."""
+    eta, T = 1e-3, 300.0
+    step = np.arange(4001, dtype=np.float64)
+    X = end * eta * 2.0 ** (3950.5 / T)  # |x| / eta = end at the middle of the last tenth
+    x = X * 2.0 ** (-step / T)
+    r = classify(x * x / 2, step, f_star=0.0, grad_norm=np.abs(x), step_size=eta)
+    first, last = r.grad_ratio_ends
+    # (medians of even counts: the mean of the two middle samples, 1e-6 above the geometric mean)
+    assert last == pytest.approx(end, rel=1e-5) and first / last == pytest.approx(2.0 ** (901 / T), rel=1e-5)
+    assert r.label == label, r
+    assert reason in r.reason
