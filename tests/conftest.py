@@ -24,3 +24,13 @@ def quad10():
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+def pytest_collection_modifyitems(config, items):
+    # Every test in a module that imports torch at module level (pytest.importorskip("torch"))
+    # carries the `torch` mark, so `.ci/run` can run exactly those after installing torch.
+    torch_mark = pytest.mark.torch
+    for item in items:
+        module = getattr(item, "module", None)
+        if module is not None and getattr(getattr(module, "torch", None), "__name__", "") == "torch":
+            item.add_marker(torch_mark)
