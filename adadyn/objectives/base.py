@@ -361,8 +361,6 @@ class Objective:
         Abs, sign, Max, Min and Heaviside are differentiated almost everywhere
         (:mod:`adadyn.objectives.nonsmooth`); the Hessian is compiled on first use.
         """
-        from adadyn.objectives.symbolic import objective_from_sympy
-
         return objective_from_sympy(expr, symbols, time_symbol=time_symbol, name=name, **kw)
 
     @classmethod
@@ -377,8 +375,6 @@ class Objective:
         every refusal is an ``ExpressionError`` (a ValueError) naming the limit.
         See :func:`adadyn.objectives.parser.parse_expr` and ``docs/formulas.md``.
         """
-        from adadyn.objectives.symbolic import objective_from_text
-
         return objective_from_text(text, variables, params, name=name, **kw)
 
     @classmethod
@@ -471,3 +467,22 @@ class Objective:
                         H[:, :] = HH
             h_c = numba.njit(HESSIAN_SIG)(hs)
         return cls(dim, vg_c, h_c, None, name=name, **kw)
+
+
+# ---------------------------------------------------------------- formula constructors
+# They live here, not in adadyn.objectives.symbolic, so that symbolic never imports
+# this module (no import cycle): symbolic checks and compiles, this module builds.
+@recorded
+def objective_from_sympy(expr, symbols=None, *, time_symbol=None, name=None, **kw) -> Objective:
+    """See :meth:`Objective.from_sympy`."""
+    from adadyn.objectives.symbolic import symbolic_parts
+
+    return Objective(**symbolic_parts(expr, symbols, time_symbol=time_symbol, name=name, **kw))
+
+
+@recorded
+def objective_from_text(text, variables=None, params=None, *, name=None, **kw) -> Objective:
+    """See :meth:`Objective.from_expr`."""
+    from adadyn.objectives.symbolic import text_parts
+
+    return Objective(**text_parts(text, variables, params, name=name, **kw))

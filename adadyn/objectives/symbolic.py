@@ -3,7 +3,7 @@
 Formulas given as text are parsed by :mod:`adadyn.objectives.parser` (never
 evaluated); sympy expressions are checked against the same whitelist and
 limits (:func:`~adadyn.objectives.parser.check_expression`). Strings are
-refused by :func:`objective_from_sympy`: text goes through ``from_expr``.
+refused by :func:`symbolic_parts`: text goes through ``from_expr``.
 
 Gradients and Hessians are differentiated exactly by sympy (abs, sign, max
 and min by their a.e. derivatives, :mod:`adadyn.objectives.nonsmooth`),
@@ -16,16 +16,19 @@ formula, not to d^2:
 * the Hessian is generated and compiled on first use, not at construction;
 * generated files are named by a hash of the expression, the variables and
   this generator's own source, so a later process finds them without
-  differentiating again, and Numba loads their machine code from disk.
+  differentiating again, and Numba loads their machine code from disk. They
+  live in a private directory and are trusted only if their whole content
+  verifies (:mod:`adadyn.objectives.gencache`, ``docs/security.md``).
+
+This module does not import :mod:`adadyn.objectives.base`: it compiles
+(:func:`symbolic_parts`); :meth:`adadyn.Objective.from_sympy` and
+:meth:`~adadyn.Objective.from_expr` build the objective.
 """
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import math
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import sympy as sp
@@ -34,14 +37,13 @@ from sympy.printing.pycode import PythonCodePrinter
 from adadyn._jit import Lazy
 from adadyn.objectives import nonsmooth
 from adadyn.objectives.derivative import Differentiator
-from adadyn.objectives.base import recorded
+from adadyn.objectives.gencache import load_module
 from adadyn.objectives.parser import (  # noqa: F401  (re-exported: the public names of 0.1)
     CONSTANTS, FUNCTIONS, MAX_DEPTH, MAX_DIM, MAX_EXACT, MAX_EXPONENT, MAX_LENGTH, MAX_NODES,
     ExpressionError, check_expression, parse_expr,
 )
 
-__all__ = ["objective_from_sympy", "objective_from_text", "parse_expr", "ExpressionError",
-           "generate_source", "FUNCTIONS"]
+__all__ = ["symbolic_parts", "text_parts", "parse_expr", "ExpressionError", "generate_source", "FUNCTIONS"]
 
 #: Changes whenever the code generator changes, so stale generated files are never reused.
 GENERATOR = hashlib.sha256(
@@ -167,55 +169,10 @@ def generate_source(expr, symbols, time_symbol=None) -> str:
 
 
 # ------------------------------------------------------------------ files and modules
-def _cache_dir() -> Path:
-    for base in (os.environ.get("ADADYN_CACHE_DIR"), os.environ.get("NUMBA_CACHE_DIR")):
-        if base:
-            p = Path(base) / "adadyn_generated"
-            break
-    else:
-        p = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "adadyn" / "generated"
-    try:
-        p.mkdir(parents=True, exist_ok=True)
-        probe = p / f".write_probe.{os.getpid()}"
-        probe.write_text("")
-        probe.unlink()
-        return p
-    except OSError:
-        q = Path(tempfile.gettempdir()) / f"adadyn_generated_{os.getuid() if hasattr(os, 'getuid') else 0}"
-        q.mkdir(parents=True, exist_ok=True)
-        return q
-
-
-def _import(modname: str, path: Path):
-    spec = importlib.util.spec_from_file_location(modname, path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[modname] = mod
-    try:
-        spec.loader.exec_module(mod)
-    except BaseException:
-        sys.modules.pop(modname, None)
-        raise
-    return mod
-
-
 def _module(modname: str, key: str, make_source):
-    """Import the generated module ``modname``, writing it from ``make_source()``
-    when no file with this key's header exists yet."""
-    if modname in sys.modules:
-        return sys.modules[modname]
-    path = _cache_dir() / f"{modname}.py"
-    header = _HEADER.format(key=key).splitlines()[0]
-    try:
-        with open(path, encoding="utf-8") as fh:
-            ok = fh.readline().rstrip("\n") == header
-    except OSError:
-        ok = False
-    if not ok:
-        src = make_source()
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(src, encoding="utf-8")
-        os.replace(tmp, path)
-    return _import(modname, path)
+    """The generated module ``modname`` (see :mod:`adadyn.objectives.gencache`: a private,
+    verified cache directory; files trusted only if their whole content verifies)."""
+    return load_module(modname, make_source)
 
 
 def compile_source(src: str):
@@ -266,11 +223,11 @@ def _check_symbol(s, what: str):
         raise TypeError(f"{what} must be a sympy Symbol, got {type(s).__name__}")
 
 
-@recorded
-def objective_from_sympy(expr, symbols=None, *, time_symbol=None, name=None, **kw):
-    """See :meth:`adadyn.Objective.from_sympy`."""
-    from adadyn.objectives.base import Objective
-
+def symbolic_parts(expr, symbols=None, *, time_symbol=None, name=None, **kw) -> dict:
+    """Check ``expr`` and compile it: the keyword arguments of the
+    :class:`~adadyn.objectives.base.Objective` (``dim``, ``value_grad``,
+    ``hessian``, ``name``, ``expr``, ``symbols``, ``time_dependent`` and the
+    pass-through ``kw``). See :meth:`adadyn.Objective.from_sympy`."""
     if isinstance(expr, str):
         raise TypeError("from_sympy takes a sympy expression, not a string: a string would reach "
                         "sympy.sympify, which executes Python. Use Objective.from_expr(text) (the safe "
@@ -295,13 +252,15 @@ def objective_from_sympy(expr, symbols=None, *, time_symbol=None, name=None, **k
         raise ValueError("symbols must be distinct (and differ from time_symbol)")
     checked = check_expression(expr, symbols, time_symbol)
     vg, hess = _compiled_functions(checked, symbols, time_symbol)
-    return Objective(len(symbols), vg, hess, None, name=name or str(expr), expr=checked,
-                     symbols=tuple(symbols),
-                     time_dependent=kw.pop("time_dependent", time_symbol is not None), **kw)
+    out = dict(kw)
+    out.setdefault("time_dependent", time_symbol is not None)
+    out.update(dim=len(symbols), value_grad=vg, hessian=hess, name=name or str(expr), expr=checked,
+               symbols=tuple(symbols))
+    return out
 
 
-@recorded
-def objective_from_text(text, variables=None, params=None, *, name=None, **kw):
-    """See :meth:`adadyn.Objective.from_expr`."""
+def text_parts(text, variables=None, params=None, *, name=None, **kw) -> dict:
+    """:func:`symbolic_parts` of a formula parsed safely from ``text``
+    (:func:`~adadyn.objectives.parser.parse_expr`). See :meth:`adadyn.Objective.from_expr`."""
     expr, syms, tsym = parse_expr(text, variables, params)
-    return objective_from_sympy(expr, syms, time_symbol=tsym, name=name or text.strip(), **kw)
+    return symbolic_parts(expr, syms, time_symbol=tsym, name=name or text.strip(), **kw)
