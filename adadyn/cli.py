@@ -29,19 +29,26 @@ def _section_modules():
 def _demo(args) -> int:
     from adadyn.commands.resources import prepare_out_dir
 
-    out = prepare_out_dir(args.out)
+    out = prepare_out_dir(args.out, strict=True)  # the sections write through plain paths: adopt below
+    try:
+        return _demo_into(out)
+    finally:
+        out.adopt_new()
+
+
+def _demo_into(out) -> int:
     parts = []
     for mod in _section_modules():
         fn = getattr(mod, "demo", None)
         if fn is None:
             continue
         t0 = time.perf_counter()
-        text = fn(out)
+        text = fn(out.path)
         name = mod.__name__.rsplit(".", 1)[-1]
         parts.append(f"== {name} ({time.perf_counter() - t0:.1f} s) ==\n{text}\n")
         print(parts[-1], flush=True)
-    (out / "summary.txt").write_text("\n".join(parts))
-    figs = sorted(p.name for p in out.glob("*.png"))
+    out.write_text("summary.txt", "\n".join(parts))
+    figs = sorted(p.name for p in out.path.glob("*.png"))
     print(f"wrote {out / 'summary.txt'} and {len(figs)} figures: {', '.join(figs)}")
     return 0
 

@@ -252,9 +252,24 @@ def test_other_sweep_and_stray_files_are_refused(tmp_path):
 
 
 def test_own_leftover_temp_files_are_cleaned_only_in_a_sweep(ref, tmp_path):
+    """Only temporaries carrying a known token are deleted: those of a dead writer whose lock
+    is taken over. A user's file named like an old-style temporary is never deleted."""
+    import json
+    import socket
+
     out = tmp_path / "s"
     run_sweep(Logistic(), GRID, out=out, chunk_size=4, progress=False)
-    (out / "chunk_00002.npz").rename(out / "chunk_00002.npz.999999.0a1b2c.tmp")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    pid, token = int(dead.stdout), "0a1b2c3d" * 4
+    (out / "sweep.lock").write_text(json.dumps({"pid": pid, "host": socket.gethostname(), "token": token}))
+    (out / "chunk_00002.npz").rename(out / f"chunk_00002.npz.{pid}.{token}.tmp")
+    user = out / "chunk_00001.npz.999999.0a1b2c.tmp"
+    user.write_text("the user's notes")
+    with pytest.raises(SweepError, match="not part of a sweep"):
+        run_sweep(Logistic(), GRID, out=out, progress=False)
+    assert user.read_text() == "the user's notes"
+    user.unlink()
+    (out / "sweep.lock").write_text(json.dumps({"pid": pid, "host": socket.gethostname(), "token": token}))
     res = run_sweep(Logistic(), GRID, out=out, progress=False)
     same(res, ref)
     assert res.computed == 1 and not list(out.glob("*.tmp"))

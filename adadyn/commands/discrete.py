@@ -113,13 +113,13 @@ def _run(args) -> int:
 
         from adadyn.plotting import plot_loss
 
-        np.savez(out / "trajectory.npz", x=tr.x, m=tr.m, v=tr.v, loss=tr.loss, grad_norm=tr.grad_norm,
+        out.save_with("trajectory.npz", lambda p: np.savez(p, x=tr.x, m=tr.m, v=tr.v, loss=tr.loss, grad_norm=tr.grad_norm,
                  time=tr.time, step=tr.step, status=tr.status.value, final_loss=f_end, final_step=k_end,
-                 final_x=tr.final_state.x)
+                 final_x=tr.final_state.x))
         fig, ax = plt.subplots(figsize=(6, 4))
         plot_loss(tr, ax=ax)
         fig.tight_layout()
-        fig.savefig(out / "loss.png", dpi=110)
+        out.savefig(fig, "loss.png", dpi=110)
         plt.close(fig)
         print(f"wrote {out / 'trajectory.npz'} and {out / 'loss.png'}")
     return 0

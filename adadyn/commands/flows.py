@@ -170,10 +170,11 @@ def _flow(args) -> int:
         args.x0_seed = seed + 1  # 0.1's start: a standard normal point, seed + 1
     x0 = R.start_point(args, obj, np.zeros(obj.dim))
     check_horizon(args.T, etas, obj.dim)
+    out = None
     if args.out is not None:
-        from adadyn.commands.resources import check_out_file
+        from adadyn.commands.resources import prepare_out_file
 
-        check_out_file(args.out)
+        out = prepare_out_file(args.out)  # (OutputDir, name), checked before any work
     res = convergence_order(opt, obj, x0, args.T, etas, scaling=args.hold, samples=SAMPLES,
                             max_bytes=refuse_bytes())
     print(f"{res.flow!r} on {obj.name}, [0, {args.T:g}]")
@@ -190,6 +191,6 @@ def _flow(args) -> int:
         from adadyn.plotting.flows import plot_gap_vs_eta
 
         ax = plot_gap_vs_eta(res)
-        ax.figure.savefig(args.out, dpi=110)
+        out[0].savefig(ax.figure, out[1], dpi=110)
         plt.close(ax.figure)
     return 0

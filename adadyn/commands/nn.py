@@ -5,7 +5,6 @@ one-line error (exit code 2) naming the extra to install.
 """
 from __future__ import annotations
 
-from pathlib import Path
 
 from adadyn.commands.errors import CLIError, guarded
 
@@ -96,6 +95,13 @@ def register(subparsers) -> None:
     ph.set_defaults(func=_command("nn-phase", _phase_body))
 
 
+def _out_dir(args):
+    """``--out`` as an :class:`adadyn._safe_io.OutputDir`, checked before any data is read or trained."""
+    from adadyn.commands.resources import prepare_out_dir
+
+    return prepare_out_dir(args.out)
+
+
 def _setup(args):
     from adadyn import nn
 
@@ -134,22 +140,21 @@ def _train_body(args) -> int:
     from adadyn.commands.common import build_optimizer
     from adadyn.nn.plots import plot_state_space
 
+    out = _out_dir(args)
     prob, widths, act, dtype = _setup(args)
     spec = build_optimizer(args)
     model = nn.mlp(widths, act, dtype=dtype, seed=args.seed)
     tr = nn.train(spec, model, prob, args.steps, record_every=args.record_every, batch_size=args.batch_size,
                   device=args.device, dtype=dtype, sharpness_every=args.sharpness_every)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(7, 4))
     ad.plotting.plot_loss(tr, ax=ax, time_axis=False)
     ax.set_title(f"{prob.name}, {'-'.join(map(str, widths))} {act}")
     fig.tight_layout()
-    fig.savefig(out / "loss.png", dpi=110)
+    out.savefig(fig, "loss.png", dpi=110)
     plt.close(fig)
     ax3 = plot_state_space(tr)
     ax3.set_title("state space (||x||, ||m||, ||sqrt v||), Figure 7")
-    ax3.figure.savefig(out / "state_space.png", dpi=110)
+    out.savefig(ax3.figure, "state_space.png", dpi=110)
     plt.close(ax3.figure)
     reg = ad.analysis.classify(tr)
     late = tr.loss[-max(1, len(tr) // 10):]
@@ -169,9 +174,9 @@ def _train_body(args) -> int:
                          f"crossing {int(S.crossed.sum())}")
         except ValueError as exc:
             lines.append(f"sharpness: {exc}")
-    np.savez_compressed(out / "trajectory.npz", step=tr.step, time=tr.time, loss=tr.loss, grad_norm=tr.grad_norm,
-                        **{k: v for k, v in tr.extras.items()})
-    (out / "summary.txt").write_text("\n".join(lines) + "\n")
+    out.save_with("trajectory.npz", lambda p: np.savez_compressed(
+        p, step=tr.step, time=tr.time, loss=tr.loss, grad_norm=tr.grad_norm, **{k: v for k, v in tr.extras.items()}))
+    out.write_text("summary.txt", "\n".join(lines) + "\n")
     print("\n".join(lines))
     print(f"wrote {out / 'loss.png'}, {out / 'state_space.png'}, {out / 'trajectory.npz'}, {out / 'summary.txt'}")
     return 0 if tr.success else 1
@@ -193,23 +198,22 @@ def _phase_body(args) -> int:
         a, b = parse_range(args.a_range), parse_range(args.b_range)
     except argparse.ArgumentTypeError as exc:
         raise CLIError(str(exc)) from None
+    out = _out_dir(args)
     prob, widths, act, _ = _setup(args)
     pd = phase_diagram(prob, widths, a, b, args.eta, args.steps, activation=act, seed=args.seed,
                        record_every=args.record_every, chunk_size=args.chunk_size, dtype=args.dtype,
                        device=args.device)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     axes = plot_network_phase(pd.a, pd.b, pd.late_mean_log10_loss, pd.regime)
     axes[0].figure.suptitle(f"{prob.name}, {'-'.join(map(str, widths))} {act}, Adam eta={args.eta:g}, "
                             f"{args.steps} steps")
     axes[0].figure.tight_layout()
-    axes[0].figure.savefig(out / "phase.png", dpi=110)
+    out.savefig(axes[0].figure, "phase.png", dpi=110)
     plt.close(axes[0].figure)
-    pd.to_npz(out / "phase.npz")
+    out.save_with("phase.npz", pd.to_npz)
     lines = [repr(pd), "a \\ b  " + "  ".join(f"{x:9.3g}" for x in pd.b)]
     for i, ai in enumerate(pd.a):
         lines.append(f"{ai:6.3g} " + "  ".join(f"{pd.regime[i, j]:>9s}" for j in range(pd.b.size)))
-    (out / "summary.txt").write_text("\n".join(lines) + "\n")
+    out.write_text("summary.txt", "\n".join(lines) + "\n")
     print("\n".join(lines))
     print(f"wrote {out / 'phase.png'}, {out / 'phase.npz'}, {out / 'summary.txt'}")
     return 0

@@ -42,13 +42,14 @@ def _run(args) -> int:
         raise CLIError(f"the (a, b) grid has {points} points (limit {MAX_POINTS})")
     check_record_size(PROG, f"{points} loss histories of {steps} steps", steps,
                       every or max(1, steps // 2000), 8.0 * points)
-    ex = make_executor(args)
+    ex = make_executor(args)  # a bad --dask is refused before --out is created
     interrupted = True
     try:
-        out = prepare_out_dir(args.out)
-        args.interrupt_hint = f"finished chunks are kept in {out / 'chunks'}; rerun the same command to resume"
+        out = prepare_out_dir(args.out)  # refused before any work if foreign or unwritable
+        chunks = out.claim("chunks", directory=True)
+        args.interrupt_hint = f"finished chunks are kept in {chunks}; rerun the same command to resume"
         pd = phase_diagram(obj, x0, args.a, args.b, args.eta, steps, record_every=every,
-                           executor=ex.executor, out=out / "chunks", progress=args.progress)
+                           executor=ex.executor, out=chunks, progress=args.progress)
         interrupted = False
     finally:
         ex.close(interrupted=interrupted)
@@ -59,9 +60,9 @@ def _run(args) -> int:
 
     from adadyn.plotting.regimes import plot_phase_diagram
 
-    pd.to_npz(out / "phase_diagram.npz")
+    out.save_with("phase_diagram.npz", pd.to_npz)
     axes = plot_phase_diagram(pd)
-    axes[0].figure.savefig(out / "phase_diagram.png", dpi=120)
+    out.savefig(axes[0].figure, "phase_diagram.png", dpi=120)
     plt.close(axes[0].figure)
     print(pd)
     print(f"wrote {out / 'phase_diagram.png'} and {out / 'phase_diagram.npz'} "

@@ -17,7 +17,11 @@ import math
 import os
 import sys
 
+from adadyn.commands.errors import CLIError
+
 PROG = "adadyn reproduce"
+#: allowed range of --scale (it multiplies step counts and grid sizes)
+MIN_SCALE, MAX_SCALE = 1e-3, 100.0
 
 
 def _fail(msg: str) -> int:
@@ -54,16 +58,46 @@ def _run(args) -> int:
         return 0
     if not args.name:
         return _fail("give a reproduction NAME, 'all', or --list")
-    if not (math.isfinite(args.scale) and args.scale > 0):
-        return _fail(f"--scale must be a finite number > 0, got {args.scale}")
+    if not (math.isfinite(args.scale) and MIN_SCALE <= args.scale <= MAX_SCALE):
+        return _fail(f"--scale must be a number in [{MIN_SCALE:g}, {MAX_SCALE:g}], got {args.scale:g}")
     if args.data is not None and not os.path.isdir(args.data):
         return _fail(f"--data must be an existing directory of local datasets, got {args.data!r}")
-    if args.name == "all":
+    entry = None
+    if args.name != "all":
+        try:
+            entry = get(args.name)
+        except KeyError as exc:
+            return _fail(str(exc.args[0]))
+        if not entry.available():
+            return _fail(f"{args.name} needs {', '.join(entry.requires)} (pip install \"adadyn[torch]\")")
+        if args.data is not None and not entry.datasets:
+            users = ", ".join(e.name for e in entries() if e.datasets)
+            return _fail(f"{args.name} reads no local data; --data is for {users}")
+    try:
+        out = _out_dir(args.out)  # before any work: a foreign or unwritable directory is refused
+    except CLIError as exc:
+        return _fail(str(exc))
+    try:
+        return _run_into(args, out, entry)
+    finally:
+        out.adopt_new()  # record what the reproductions wrote (they write through plain paths)
+
+
+def _out_dir(text):
+    from adadyn.commands.resources import prepare_out_dir
+
+    return prepare_out_dir(text, strict=True)
+
+
+def _run_into(args, out, entry) -> int:
+    from adadyn.reproduce import run_all
+
+    if entry is None:
         def show(rep):
             print(rep.text(), flush=True)
 
         try:
-            reps, index = run_all(args.out, full=args.full, scale=args.scale, progress=show, data=args.data)
+            reps, index = run_all(out.path, full=args.full, scale=args.scale, progress=show, data=args.data)
         except _data_errors() as exc:
             return _fail(f"--data {args.data}: {exc}")
         except OSError as exc:
@@ -72,16 +106,7 @@ def _run(args) -> int:
         print(f"wrote {index} ({len(reps)} reproductions: " + ", ".join(f"{n} {v}" for v, n in counts.items()) + ")")
         return 0
     try:
-        entry = get(args.name)
-    except KeyError as exc:
-        return _fail(str(exc.args[0]))
-    if not entry.available():
-        return _fail(f"{args.name} needs {', '.join(entry.requires)} (pip install \"adadyn[torch]\")")
-    if args.data is not None and not entry.datasets:
-        users = ", ".join(e.name for e in entries() if e.datasets)
-        return _fail(f"{args.name} reads no local data; --data is for {users}")
-    try:
-        rep = entry.run(args.out, full=args.full, scale=args.scale, data=args.data)
+        rep = entry.run(out.path, full=args.full, scale=args.scale, data=args.data)
     except _data_errors() as exc:
         return _fail(f"--data {args.data}: {exc}")
     except OSError as exc:
@@ -103,7 +128,8 @@ def _add_args(p) -> None:
     p.add_argument("--list", action="store_true", help="list the reproductions and exit")
     p.add_argument("--out", default="reproductions", help="output directory (default: ./reproductions)")
     p.add_argument("--full", action="store_true", help="the paper's sizes (steps, grids, seeds)")
-    p.add_argument("--scale", type=float, default=1.0, help="multiply the default sizes (default 1)")
+    p.add_argument("--scale", type=float, default=1.0,
+                   help=f"multiply the default sizes, {MIN_SCALE:g} to {MAX_SCALE:g} (default: 1)")
     p.add_argument("--data", default=None, metavar="DIR",
                    help="directory of local datasets (CIFAR-10 python batches, Fashion-MNIST IDX files); "
                         "nothing is downloaded")

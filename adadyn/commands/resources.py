@@ -7,7 +7,6 @@ at once, in one line naming the option (``docs/cli.md``).
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 from adadyn.commands.errors import CLIError
@@ -24,18 +23,29 @@ def _path(text, option: str) -> Path:
     return Path(text)
 
 
-def prepare_out_dir(text, option: str = "--out") -> Path:
-    """Create the directory ``text`` (and parents) and check that a file can be written in it."""
-    p = _path(text, option)
-    if p.exists() and not p.is_dir():
-        raise CLIError(f"{option} {p} exists and is not a directory")
+def prepare_out_dir(text, option: str = "--out", *, strict: bool = False):
+    """The output directory ``text`` as an :class:`adadyn._safe_io.OutputDir`: created (with
+    parents), refused in one line if it is not empty and was not written by adadyn, or
+    cannot be written (``docs/security.md``). Call it before any computation."""
+    from adadyn._safe_io import OutputDir, OutputError
+
+    _path(text, option)
     try:
-        p.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=p, prefix=".adadyn-probe-"):
-            pass  # the probe is ours and removes itself
-    except OSError as exc:
-        raise CLIError(f"{option} {p}: cannot write there ({exc.strerror or exc})") from None
-    return p
+        return OutputDir(text, option=option, strict=strict)
+    except OutputError as exc:
+        raise CLIError(str(exc)) from None
+
+
+def prepare_out_file(text, option: str = "--out", *, figure: bool = True):
+    """``(OutputDir, name)`` for a single output file: :func:`check_out_file`, and the file may
+    be replaced only if adadyn wrote it (``docs/security.md``)."""
+    from adadyn._safe_io import OutputError, output_file
+
+    check_out_file(text, option, figure=figure)
+    try:
+        return output_file(text, option=option)
+    except OutputError as exc:
+        raise CLIError(str(exc)) from None
 
 
 def check_out_file(text, option: str = "--out", *, figure: bool = True) -> Path:

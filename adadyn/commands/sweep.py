@@ -152,13 +152,14 @@ def _run(args) -> int:
     hyperparameter_sweep = engine()
     from adadyn.commands.resources import make_executor, prepare_out_dir
 
-    ex = make_executor(args)
+    ex = make_executor(args)  # a bad --dask is refused before --out is created
     interrupted = True
     try:
-        out = prepare_out_dir(args.out)
-        args.interrupt_hint = f"finished chunks are kept in {out / 'chunks'}; rerun the same command to resume"
+        out = prepare_out_dir(args.out)  # refused before any work if foreign or unwritable
+        chunks = out.claim("chunks", directory=True)
+        args.interrupt_hint = f"finished chunks are kept in {chunks}; rerun the same command to resume"
         res = hyperparameter_sweep(opt, obj, x0, steps, axes, record_every=rec, executor=ex.executor,
-                                   out=out / "chunks", progress=args.progress)
+                                   out=chunks, progress=args.progress)
         interrupted = False
     finally:
         ex.close(interrupted=interrupted)
@@ -166,10 +167,9 @@ def _run(args) -> int:
         warn(PROG, res.message)
     arrays = result_arrays(res)
     text = summary_text(arrays["regime"], axes, opt, obj, steps)
-    np.savez_compressed(out / "sweep.npz", **{f"axis_{k}": v for k, v in axes.items()},
-                        axis_names=np.array(list(axes)), **arrays)
-    (out / "summary.txt").write_text(text + "\n")
-    wrote = [out / "summary.txt", out / "sweep.npz"]
+    wrote = [out.save_with("sweep.npz", lambda p: np.savez_compressed(
+        p, **{f"axis_{k}": v for k, v in axes.items()}, axis_names=np.array(list(axes)), **arrays))]
+    wrote.insert(0, out.write_text("summary.txt", text + "\n"))
     if len(axes) == 2:
         import matplotlib
 
@@ -178,11 +178,10 @@ def _run(args) -> int:
 
         ax = plot_label_map(arrays["regime"], axes)
         ax.set_title(f"{opt.name} on {obj.name}, {steps} steps", fontsize="medium")
-        ax.figure.savefig(out / "sweep.png", dpi=110)
+        wrote.append(out.savefig(ax.figure, "sweep.png", dpi=110))
         plt.close(ax.figure)
-        wrote.append(out / "sweep.png")
     print(text)
-    print(f"wrote {', '.join(str(p) for p in wrote)} (finished chunks in {out / 'chunks'}; rerun to resume)")
+    print(f"wrote {', '.join(str(p) for p in wrote)} (finished chunks in {chunks}; rerun to resume)")
     return 0
 
 

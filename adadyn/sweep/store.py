@@ -5,17 +5,26 @@ hash, a readable description, the chunk layout), ``chunk_NNNNN.npz`` files and,
 while a sweep writes to it, ``sweep.lock``. Rules (``docs/sweeps.md``):
 
 * Atomic files: each file is written under a name unique to its writer
-  (``<name>.<pid>.<random>.tmp``) and moved into place with ``os.replace``, so a
-  file with a final name is always complete; a sweep killed at any moment loses
-  only the chunks still running.
+  (``<name>.<pid>.<token>.tmp``, the token 128 random bits) and moved into place
+  with ``os.replace``, so a file with a final name is always complete; a sweep
+  killed at any moment loses only the chunks still running.
 * One writer: ``sweep.lock`` is created with ``O_CREAT | O_EXCL`` and holds the
   writer's pid, host and process start time. A second sweep into the directory
   is refused with :class:`SweepError` naming that writer; a lock left by a
   writer that no longer runs (same host, pid gone or reused) is taken over.
 * Nothing foreign is touched: a directory that is neither empty nor a sweep is
   refused before anything is written or deleted in it. The only files ever
-  deleted are this package's own temporary names, in a directory that has a
-  valid manifest, while holding the lock.
+  deleted are temporaries carrying this writer's token or the token of a dead
+  writer's lock it took over, in a directory that has a valid manifest, while
+  holding the lock (no user file can carry a 128-bit random token by accident).
+* Nothing blocks or follows a link: the manifest, the lock and the chunks are
+  checked with ``lstat`` and opened with ``O_NOFOLLOW | O_NONBLOCK`` only when they
+  are regular files; a FIFO, socket, device or symlink in their place is refused
+  (manifest, lock) or treated as a damaged chunk.
+* A chunk's zip members are checked against the layout before anything is
+  inflated: the store writes uncompressed members, so a compressed member, a
+  member larger than the file, or an array header whose shape does not match the
+  member's size (or the chunk's point count) is damage, not a read.
 * A damaged or foreign chunk file is reported with a :class:`SweepWarning` and
   recomputed; a damaged manifest is a :class:`SweepError` (the layout is unknown).
 """
@@ -27,6 +36,7 @@ import os
 import re
 import secrets
 import socket
+import stat
 import time
 import warnings
 import weakref
@@ -43,7 +53,9 @@ LOCK = "sweep.lock"
 #: Largest manifest read (bytes): a hand-edited or hostile file cannot exhaust memory.
 MAX_MANIFEST = 1 << 20
 _CHUNK = re.compile(r"^chunk_(\d{5,})\.npz$")
-_OWN_TEMP = re.compile(r"^(manifest\.json|chunk_\d{5,}\.npz|sweep\.lock)\.\d+(\.[0-9a-f]+)?\.(tmp|stale)$")
+_OWN_TEMP = re.compile(r"^(manifest\.json|chunk_\d{5,}\.npz|sweep\.lock)\.\d+\.([0-9a-f]{32})\.(tmp|stale)$")
+#: Bytes of the random token in the store's temporary names (128 bits).
+TOKEN_BYTES = 16
 _KEY = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -69,6 +81,25 @@ def sweep_key(parts: dict) -> str:
             h.update(repr(val).encode())
         h.update(b"\1")
     return h.hexdigest()
+
+
+def _open_regular(path: Path, what: str):
+    """``path`` opened for reading if it is a regular file (never follows a symlink, never
+    blocks on a FIFO); FileNotFoundError if absent; SweepError naming what it is otherwise."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        raise
+    if not stat.S_ISREG(st.st_mode):
+        kind = ("a symbolic link" if stat.S_ISLNK(st.st_mode) else "a FIFO" if stat.S_ISFIFO(st.st_mode)
+                else "a socket" if stat.S_ISSOCK(st.st_mode) else "a directory" if stat.S_ISDIR(st.st_mode)
+                else "a device or special file")
+        raise SweepError(f"{path} ({what}) is {kind}, not a regular file written by adadyn")
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    if not stat.S_ISREG(os.fstat(fd).st_mode):  # swapped between lstat and open
+        os.close(fd)
+        raise SweepError(f"{path} ({what}) is not a regular file")
+    return os.fdopen(fd, "rb")
 
 
 def _temp_name(path: Path, token: str) -> Path:
@@ -129,10 +160,12 @@ class _Lock:
         self.path = path
         self.token = token
         self.held = False
+        #: tokens of dead writers whose locks this one took over (their temporaries may be removed)
+        self.taken_over: set = set()
 
     def _read(self):
         try:
-            with open(self.path, "rb") as fh:
+            with _open_regular(self.path, "the sweep's lock") as fh:
                 text = fh.read(4096)
             info = json.loads(text)
             if isinstance(info, dict) and isinstance(info.get("pid"), int) and isinstance(info.get("host"), str):
@@ -191,6 +224,8 @@ class _Lock:
                 os.link(aside, self.path)
             except OSError:
                 pass
+        elif moved and isinstance(moved.get("token"), str):
+            self.taken_over.add(moved["token"])
         aside.unlink(missing_ok=True)
 
     def release(self) -> None:
@@ -205,11 +240,59 @@ def _release(lock: _Lock) -> None:
     lock.release()
 
 
+# ---------------------------------------------------------------- chunk layout
+def _layout_problem(fh, keys, n: int) -> str | None:
+    """Why the chunk file ``fh`` does not have the store's layout (None: it does), read from
+    the zip directory and the arrays' headers only, nothing inflated: the members are
+    exactly ``keys`` (``.npy``), stored uncompressed, each no larger than the file, each
+    array's header shape accounts for the member's size, and every array but the scalars
+    has ``n`` rows."""
+    size = os.fstat(fh.fileno()).st_size
+    try:
+        zf = zipfile.ZipFile(fh)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        return f"not a zip file ({type(exc).__name__})"
+    with zf:
+        infos = zf.infolist()
+        names = sorted(info.filename for info in infos)
+        if names != sorted(f"{k}.npy" for k in set(keys)):
+            extra = sorted(set(names) - {f"{k}.npy" for k in keys})[:3]
+            return f"members {extra or names[:3]} do not match the layout"
+        for info in infos:
+            if info.compress_type != zipfile.ZIP_STORED or info.file_size != info.compress_size \
+                    or info.file_size > size:
+                return (f"member {info.filename} claims {info.file_size} bytes "
+                        f"({info.compress_size} stored); the store writes uncompressed members")
+            try:
+                with zf.open(info) as m:
+                    version = np.lib.format.read_magic(m)
+                    read = {(1, 0): np.lib.format.read_array_header_1_0,
+                            (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+                    if read is None:
+                        return f"member {info.filename}: array format {version} is not one the store writes"
+                    shape, _, dtype = read(m)
+                    head = m.tell()
+            except (ValueError, OSError, EOFError, SyntaxError, TypeError, zipfile.BadZipFile) as exc:
+                return f"member {info.filename}: bad array header ({type(exc).__name__})"
+            if dtype.hasobject:
+                return f"member {info.filename} holds Python objects"
+            count = 1
+            for s_ in shape:
+                count *= int(s_)
+            if count * dtype.itemsize != info.file_size - head:
+                return (f"member {info.filename}: header shape {shape} needs {count * dtype.itemsize} bytes, "
+                        f"the member has {info.file_size - head}")
+            key = info.filename[:-4]
+            if key not in ("sweep_key", "chunk") and (not shape or int(shape[0]) != n):
+                return f"member {info.filename} has shape {shape}, not {n} rows"
+    return None
+
+
 # ---------------------------------------------------------------- the store
 def _parse_manifest(mpath: Path) -> dict:
     """The manifest as a dict, validated, or SweepError (bounded time and memory)."""
     try:
-        with open(mpath, "rb") as fh:
+        with _open_regular(mpath, "the sweep's manifest") as fh:
             raw = fh.read(MAX_MANIFEST + 1)
     except OSError as exc:
         raise SweepError(f"{mpath} cannot be read ({exc})") from None
@@ -269,7 +352,7 @@ class SweepStore:
     def __init__(self, path, key: str, description: dict, n_points: int, chunk_size: int):
         self.path = Path(path)
         self.key = str(key)
-        self._token = secrets.token_hex(6)
+        self._token = secrets.token_hex(TOKEN_BYTES)
         if self.path.exists() and not self.path.is_dir():
             raise SweepError(f"{self.path} exists and is not a directory")
         try:
@@ -277,7 +360,7 @@ class SweepStore:
         except OSError as exc:
             raise SweepError(f"cannot create the sweep directory {self.path}: {exc.strerror or exc}") from None
         mpath = self.path / MANIFEST
-        if mpath.exists():
+        if os.path.lexists(mpath):
             _parse_manifest(mpath)  # a foreign manifest: refuse before writing anything
         else:
             self._check_empty()
@@ -298,7 +381,7 @@ class SweepStore:
 
     def _open(self, key, description, n_points, chunk_size):
         mpath = self.path / MANIFEST
-        if mpath.exists():
+        if os.path.lexists(mpath):
             man = _parse_manifest(mpath)
             if man["key"] != key:
                 desc = str(man.get("description", {}))[:300]
@@ -314,11 +397,15 @@ class SweepStore:
             man = {"format": FORMAT, "key": key, "description": description,
                    "n_points": self.n_points, "chunk_size": self.chunk_size}
             _write_atomic(mpath, lambda fh: fh.write(json.dumps(man, indent=1, default=str).encode()), self._token)
-        # under the lock and in a verified sweep directory: our own leftovers are stale
+        # under the lock and in a verified sweep directory: remove the temporaries of this
+        # writer and of dead writers whose lock was taken over (known tokens only)
+        mine = {self._token} | self._lock.taken_over
         for p in self.path.iterdir():
-            if _OWN_TEMP.match(p.name):
+            mt = _OWN_TEMP.match(p.name)
+            if mt and mt.group(2) in mine:
                 p.unlink(missing_ok=True)
-        stray = [p.name for p in self.path.iterdir() if p.name not in (MANIFEST, LOCK) and not _CHUNK.match(p.name)]
+        stray = [p.name for p in self.path.iterdir()
+                 if p.name not in (MANIFEST, LOCK) and not _CHUNK.match(p.name) and not _OWN_TEMP.match(p.name)]
         if stray:
             raise SweepError(f"{self.path} holds files that are not part of a sweep: {sorted(stray)[:5]}")
 
@@ -372,10 +459,19 @@ class SweepStore:
         """
         p = self._file(i)
         try:
-            with np.load(p, allow_pickle=False) as z:
-                data = {k: z[k] for k in z.files}
+            fh = _open_regular(p, f"chunk {i}")
         except FileNotFoundError:
             return None
+        except (SweepError, OSError) as exc:
+            return self._bad(p, str(exc))
+        try:
+            with fh:
+                why = _layout_problem(fh, ("sweep_key", "chunk", "points", *keys), self.chunk_points(i).size)
+                if why:
+                    return self._bad(p, why)
+                fh.seek(0)
+                with np.load(fh, allow_pickle=False) as z:
+                    data = {k: z[k] for k in z.files}
         except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as exc:
             return self._bad(p, f"{type(exc).__name__}: {str(exc)[:200]}")
         missing = [k for k in ("sweep_key", "chunk", "points", *keys) if k not in data]
