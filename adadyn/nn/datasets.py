@@ -14,14 +14,19 @@ so a hostile file cannot run code.
 from __future__ import annotations
 
 import gzip
+import math
+import os
 import pickle
+import stat
+import zlib
 from pathlib import Path
 
 import numpy as np
 
 from adadyn.nn.problems import Problem, _count, classification
 
-__all__ = ["DatasetError", "cifar10", "fashion_mnist", "CIFAR_LAYOUT", "FASHION_LAYOUT"]
+__all__ = ["DatasetError", "cifar10", "fashion_mnist", "system_dataset_dirs", "CIFAR_LAYOUT", "FASHION_LAYOUT",
+           "MAX_IDX_ITEMS"]
 
 CIFAR_LAYOUT = ("the CIFAR-10 python version: a directory (or its parent) 'cifar-10-batches-py' holding "
                 "data_batch_1 ... data_batch_5 and test_batch, each a pickled dict with b'data' "
@@ -132,60 +137,201 @@ def cifar10(path, classes=(0, 1), per_class: int = 1000, *, test_per_class: int 
                           image_shape=(3, 32, 32) if images else None)
 
 
-def _idx(path: Path, stem: str, magic: int, ndim: int) -> np.ndarray:
+#: Most items an IDX header may announce (Fashion-MNIST has 60000 + 10000); a header claiming
+#: more is refused before anything is decompressed.
+MAX_IDX_ITEMS = 1_000_000
+#: Fashion-MNIST's image size.
+FASHION_IMAGE = (28, 28)
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _idx_file(path: Path, stem: str) -> Path:
     for f in (path / stem, path / (stem + ".gz")):
-        if f.is_file():
-            break
-    else:
-        raise DatasetError(f"missing {str(path / stem)!r} (or .gz); expected {FASHION_LAYOUT}")
-    opener = gzip.open if f.suffix == ".gz" else open
-    try:
-        with opener(f, "rb") as fh:
-            raw = fh.read()
-    except OSError as exc:
-        raise DatasetError(f"cannot read {str(f)!r} ({exc}); expected {FASHION_LAYOUT}") from None
-    if len(raw) < 4 + 4 * ndim or int.from_bytes(raw[:4], "big") != magic:
-        got = int.from_bytes(raw[:4], "big") if len(raw) >= 4 else None
-        raise DatasetError(f"{str(f)!r} is not an IDX file with magic {magic} (got {got}); expected {FASHION_LAYOUT}")
-    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    body = raw[4 + 4 * ndim:]
-    if len(body) != int(np.prod(dims)):
-        raise DatasetError(f"{str(f)!r}: header says {dims} ({int(np.prod(dims))} bytes) but the file has "
-                           f"{len(body)} data bytes; expected {FASHION_LAYOUT}")
-    return np.frombuffer(body, dtype=np.uint8).reshape(dims)
-
-
-def _fashion_split(root, prefix):
-    images = _idx(root, f"{prefix}-images-idx3-ubyte", 2051, 3)
-    labels = _idx(root, f"{prefix}-labels-idx1-ubyte", 2049, 1).astype(np.int64)
-    if images.shape[0] != labels.shape[0] or (labels.size and labels.max() > 9):
-        raise DatasetError(f"{prefix}: {images.shape[0]} images but {labels.shape[0]} labels (or a label > 9); "
+        try:
+            st = os.lstat(f)
+        except OSError:
+            continue
+        if stat.S_ISLNK(st.st_mode):
+            try:
+                st = os.stat(f)  # a symlink to a regular file is fine for reading (Debian links them)
+            except OSError:
+                continue
+        if stat.S_ISREG(st.st_mode):
+            return f
+        raise DatasetError(f"{str(f)!r} is not a regular file (a FIFO or device is never opened); "
                            f"expected {FASHION_LAYOUT}")
-    return images.reshape(images.shape[0], -1), labels
+    raise DatasetError(f"missing {str(path / stem)!r} (or .gz); expected {FASHION_LAYOUT}")
 
 
-def _fashion_dir(path: Path) -> Path:
+class _IDX:
+    """An IDX file opened for streaming: its header is checked before any data is read or
+    decompressed, and reads are bounded by what the header promises."""
+
+    def __init__(self, f: Path, magic: int, ndim: int):
+        self.f = f
+        self.raw = open(f, "rb")
+        try:
+            if f.suffix == ".gz":
+                if self.raw.read(2) != _GZIP_MAGIC:
+                    raise DatasetError(f"{str(f)!r} is not a gzip file; expected {FASHION_LAYOUT}")
+                self.raw.seek(0)
+                self.fh = gzip.GzipFile(fileobj=self.raw, mode="rb")
+            else:
+                self.fh = self.raw
+            head = self.read_exact(4 + 4 * ndim, "the header")
+        except BaseException:
+            self.close()
+            raise
+        got = int.from_bytes(head[:4], "big")
+        if got != magic:
+            self.close()
+            raise DatasetError(f"{str(f)!r} is not an IDX file with magic {magic} (got {got}); "
+                               f"expected {FASHION_LAYOUT}")
+        self.dims = [int.from_bytes(head[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+        if self.dims[0] > MAX_IDX_ITEMS:
+            self.close()
+            raise DatasetError(f"{str(f)!r}: the header claims {self.dims[0]} items (at most {MAX_IDX_ITEMS} "
+                               f"are read; Fashion-MNIST has 60000 and 10000); expected {FASHION_LAYOUT}")
+        self.item = math.prod(self.dims[1:])  # Python ints: no overflow
+        if self.fh is self.raw:  # uncompressed: the file's size must be what the header says
+            have = os.fstat(self.raw.fileno()).st_size - (4 + 4 * ndim)
+            if have != self.dims[0] * self.item:
+                self.close()
+                raise DatasetError(f"{str(f)!r}: header says {self.dims} ({self.dims[0] * self.item} bytes) but "
+                                   f"the file has {have} data bytes; expected {FASHION_LAYOUT}")
+
+    def read_exact(self, n: int, what: str) -> bytes:
+        try:
+            data = self.fh.read(n)
+        except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+            raise DatasetError(f"{str(self.f)!r} is corrupt or truncated while reading {what} "
+                               f"({type(exc).__name__}: {str(exc)[:120]}); expected {FASHION_LAYOUT}") from None
+        if len(data) != n:
+            raise DatasetError(f"{str(self.f)!r} is truncated: the header says {what} ({n} bytes), the file "
+                               f"has {len(data)}; expected {FASHION_LAYOUT}")
+        return data
+
+    def items(self, count: int) -> np.ndarray:
+        """The first ``count`` items (at most the header's count), shape ``(count, *dims[1:])``."""
+        count = min(int(count), self.dims[0])
+        body = self.read_exact(count * self.item, f"{count} items of {self.item} bytes")
+        if count == self.dims[0] and self.fh is not self.raw:  # at the end: gzip checks its CRC and length
+            try:
+                extra = self.fh.read(1)
+            except (OSError, EOFError, zlib.error) as exc:
+                raise DatasetError(f"{str(self.f)!r} is corrupt ({type(exc).__name__}: {str(exc)[:120]}); "
+                                   f"expected {FASHION_LAYOUT}") from None
+            if extra:
+                raise DatasetError(f"{str(self.f)!r} is longer than its header says ({self.dims}); "
+                                   f"expected {FASHION_LAYOUT}")
+        return np.frombuffer(body, dtype=np.uint8).reshape([count] + self.dims[1:])
+
+    def close(self) -> None:
+        for h in (getattr(self, "fh", None), self.raw):
+            if h is not None:
+                try:
+                    h.close()
+                except OSError:
+                    pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _first_per_class(labels: np.ndarray, classes, per_class: int | None, what: str) -> np.ndarray:
+    """Indices of the first ``per_class`` items of each class (all of them when None)."""
+    keep = []
+    for c in classes:
+        idx = np.flatnonzero(labels == c)
+        if per_class is not None:
+            idx = idx[:per_class]
+            if idx.shape[0] < per_class:
+                raise DatasetError(f"{what}: class {c} has only {idx.shape[0]} images, {per_class} asked for")
+        keep.append(idx)
+    return np.concatenate(keep)
+
+
+def _fashion_split(root, prefix, classes=tuple(range(10)), per_class=None):
+    """``(images as rows of 784 uint8, labels)`` of the ``per_class`` first images of each of
+    ``classes``; only the images up to the last one needed are decompressed."""
+    imf = _idx_file(root, f"{prefix}-images-idx3-ubyte")
+    with _IDX(imf, 2051, 3) as im:  # both headers are checked before any data is read
+        if tuple(im.dims[1:]) != FASHION_IMAGE:
+            raise DatasetError(f"{str(imf)!r} holds images of {im.dims[1]} x {im.dims[2]}, not "
+                               f"{FASHION_IMAGE[0]} x {FASHION_IMAGE[1]}: not Fashion-MNIST; expected {FASHION_LAYOUT}")
+        lf = _idx_file(root, f"{prefix}-labels-idx1-ubyte")
+        with _IDX(lf, 2049, 1) as lab:
+            if im.dims[0] != lab.dims[0]:
+                raise DatasetError(f"{prefix}: {im.dims[0]} images but {lab.dims[0]} labels; "
+                                   f"expected {FASHION_LAYOUT}")
+            labels = lab.items(lab.dims[0]).astype(np.int64)
+        if labels.size and labels.max() > 9:
+            raise DatasetError(f"{str(lf)!r}: a label > 9; expected {FASHION_LAYOUT}")
+        idx = _first_per_class(labels, classes, per_class, str(root))
+        images = im.items(int(idx.max()) + 1 if idx.size else 0)
+    return images.reshape(images.shape[0], -1)[idx], labels[idx]
+
+
+def system_dataset_dirs(name: str = "fashion-mnist") -> list[Path]:
+    """Where system-wide datasets are looked for: ``DIR/datasets/NAME`` for ``DIR`` in
+    ``$XDG_DATA_HOME`` (default ``~/.local/share``) and ``$XDG_DATA_DIRS`` (default
+    ``/usr/local/share:/usr/share``, where Debian's ``dataset-fashion-mnist`` installs)."""
+    home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    dirs = [home] + (os.environ.get("XDG_DATA_DIRS") or "/usr/local/share:/usr/share").split(":")
+    out = []
+    for d in dirs:
+        if d and os.path.isabs(d):
+            p = Path(d) / "datasets" / name
+            if p not in out:
+                out.append(p)
+    return out
+
+
+def _fashion_dir(path) -> Path:
+    if path is None:
+        looked = system_dataset_dirs()
+        for cand in looked:
+            if any((cand / f"train-images-idx3-ubyte{gz}").is_file() for gz in ("", ".gz")):
+                return cand
+        raise DatasetError("no Fashion-MNIST found: looked in " + ", ".join(str(p) for p in looked)
+                           + " (install the Debian package dataset-fashion-mnist, or give path=DIR); "
+                           f"expected {FASHION_LAYOUT}")
+    path = Path(path)
     if not path.is_dir():
         raise DatasetError(f"{str(path)!r} is not a directory; expected {FASHION_LAYOUT}")
     for cand in (path, path / "fashion-mnist", path / "FashionMNIST" / "raw"):
         if any((cand / f"train-images-idx3-ubyte{gz}").is_file() for gz in ("", ".gz")):
             return cand
-    return path   # _idx names the missing file
+    return path   # _idx_file names the missing file
 
 
-def fashion_mnist(path, classes=tuple(range(10)), per_class: int = 1000, *, test_per_class: int = 0,
+def fashion_mnist(path=None, classes=tuple(range(10)), per_class: int = 1000, *, test_per_class: int = 0,
                   images: bool = False) -> Problem:
     """Square-loss classification on a Fashion-MNIST class subset read from local IDX files
     (see :data:`FASHION_LAYOUT`); the first ``per_class`` training images of each class,
     ``test_per_class`` from the t10k files; ``images=True`` stores the inputs as
-    (n, 1, 28, 28) images instead of rows of 784."""
+    (n, 1, 28, 28) images instead of rows of 784.
+
+    ``path=None`` looks in the system's dataset directories
+    (:func:`system_dataset_dirs`, e.g. ``/usr/share/datasets/fashion-mnist`` from the
+    Debian package ``dataset-fashion-mnist``) and raises :class:`DatasetError` naming
+    them when none holds the files.
+
+    Hostile or damaged files fail with a :class:`DatasetError` naming the file, in
+    bounded time and memory: the gzip and IDX headers are checked first (magic,
+    at most :data:`MAX_IDX_ITEMS` items, 28 x 28 images, as many images as labels),
+    and only the images up to the last one needed are decompressed.
+    """
     cl, per_class = _classes(classes), _count("per_class", per_class, 1)
     test_per_class = _count("test_per_class", test_per_class, 0)
-    root = _fashion_dir(Path(path))
-    X, y = _subset(*_fashion_split(root, "train"), cl, per_class, str(root))
+    root = _fashion_dir(path)
+    X, y = _subset(*_fashion_split(root, "train", cl, per_class), cl, per_class, str(root))
     Xt = yt = None
     if test_per_class:
-        Xt, yt = _subset(*_fashion_split(root, "t10k"), cl, test_per_class, str(root))
+        Xt, yt = _subset(*_fashion_split(root, "t10k", cl, test_per_class), cl, test_per_class, str(root))
     return classification(X, y, classes=np.array(cl), X_test=Xt, labels_test=yt,
                           name=f"Fashion-MNIST classes {cl}, {per_class} per class",
                           image_shape=(1, 28, 28) if images else None)
