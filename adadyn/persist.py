@@ -329,7 +329,7 @@ class StoredPoints:
         ok = (idx >= 0) & (self.t[np.maximum(idx, 0)] == ts)
         if not np.all(ok):
             bad = ts[~ok][0]
-            raise ValueError(f"t = {bad!r} is not one of the {self.t.size} stored times: a loaded FlowSolution "
+            raise ValueError(f"t = {float(bad)!r} is not one of the {self.t.size} stored times: a loaded FlowSolution "
                              "has no dense output (scipy's OdeSolution is not stored; see docs/results.md). "
                              "Evaluate at sol.t, interpolate x yourself, or re-solve with adadyn.flows.solve")
         out = self.y[:, idx]
