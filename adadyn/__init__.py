@@ -30,6 +30,7 @@ from adadyn.discrete import (
 )
 from adadyn import objectives, discrete
 from adadyn.status import Status
+from adadyn.persist import load
 from adadyn import _warm
 
 # A fresh install's first import starts compiling the common kernels in the background
@@ -39,7 +40,7 @@ _warm.autostart()
 __all__ = [
     "Objective", "GD", "SignGD", "RMSprop", "Adam", "AMSGrad", "AdaFix", "Adagrad",
     "Family", "Lion", "Constant", "InverseSqrt", "ExponentialDecay", "CosineAnnealing",
-    "State", "Trajectory", "Status", "run", "objectives", "discrete",
+    "State", "Trajectory", "Status", "run", "load", "objectives", "discrete",
 ]
 
 

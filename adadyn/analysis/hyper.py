@@ -17,9 +17,14 @@ from functools import cached_property
 
 import numpy as np
 
-from adadyn.analysis.phase import _classify_all, _Features
+from adadyn.analysis.sweep_features import _classify_all, _Features
 
-__all__ = ["HyperSweep", "hyperparameter_sweep"]
+__all__ = ["HyperSweep", "hyperparameter_sweep", "RESULT_BUDGET"]
+
+#: Default memory budget (bytes) of what a sweep keeps in memory: 1 GiB. A grid whose
+#: full loss histories would exceed it keeps evenly thinned histories instead (labels
+#: and features still come from the full histories); ``memory_budget=None`` keeps all.
+RESULT_BUDGET = 2**30
 
 
 @dataclass(frozen=True, eq=False)
@@ -139,6 +144,39 @@ class HyperSweep:
                              "history (history=...). The regime labels and features are in .regime, "
                              ".spike_count, .osc_amplitude, .level and .trend.")
 
+    def save(self, path, *, extra: dict | None = None):
+        """Write this result to ``path`` (a versioned ``.npz``, no pickle); read it back
+        with :func:`adadyn.load`, bit for bit (``docs/results.md``).
+
+        Parameters
+        ----------
+        path : path-like
+            The file (used as given; an existing file is replaced only if it is an
+            adadyn result file).
+        extra : dict of str to array_like, optional
+            Further arrays stored beside the result (``numpy.load`` reads them).
+
+        Returns
+        -------
+        pathlib.Path
+        """
+        from adadyn.persist import save
+
+        return save(self, path, extra=extra)
+
+    def _repr_html_(self) -> str:
+        from adadyn.export import hyper_html
+
+        return hyper_html(self)
+
+    def to_xarray(self):
+        """An ``xarray.Dataset`` with one dimension per grid dimension, named after its axis
+        (``eta``, ``a``, ...), plus ``step`` and ``coordinate``: labels, features and
+        statistics as variables, the settings as attributes. Needs xarray (the ``export`` extra)."""
+        from adadyn.export import hyper_dataset
+
+        return hyper_dataset(self)
+
     def __repr__(self) -> str:
         return (f"HyperSweep({self.objective!r}, {type(self.opt).__name__}, {self.grid!r}, steps={self.steps}, "
                 f"regimes={self.counts()})")
@@ -176,10 +214,25 @@ def _settings(opt, obj, x0, steps, record_every, classify_kw):
     return steps, int(record_every), ckw, window, check_x0(x0, obj.dim)
 
 
+def _budget_history(history, memory_budget, n_points: int, nrec: int, dim: int, with_gradient: bool):
+    """Records per kept loss history: ``history`` when given; else all of them when the
+    results fit in ``memory_budget`` bytes (None: no budget), else as many evenly spaced
+    records as fit (at least 2, the first and the last)."""
+    from adadyn.validation import check_int
+
+    if history is not None or memory_budget is None:
+        return history
+    budget = check_int("memory_budget", memory_budget, 1)
+    series = 2 if with_gradient else 1           # loss, and |grad f| when the labels use it
+    fixed = 8 * (dim + 16)                       # final x, statistics, features, status per point
+    if n_points * (fixed + 8 * series * nrec) <= budget:
+        return None
+    return int(max(2, (budget - n_points * fixed) // (n_points * 8 * series)))
+
+
 def _run(opt, obj, x0, steps, grid, *, record_every, executor, out, progress, chunk_size, classify_kw,
-         history, full_history) -> HyperSweep:
+         history, full_history, memory_budget=RESULT_BUDGET) -> HyperSweep:
     """The shared body of :func:`hyperparameter_sweep` and :func:`phase_diagram`."""
-    from adadyn.analysis.regimes import REGIMES
     from adadyn.sweep import OptimizerTask, run_sweep
 
     steps, record_every, ckw, window, x0 = _settings(opt, obj, x0, steps, record_every, classify_kw)
@@ -191,26 +244,39 @@ def _run(opt, obj, x0, steps, grid, *, record_every, executor, out, progress, ch
         opt.replace(**grid.point(i))  # a clear error from the spec before anything runs
     f_star = 0.0 if obj.min_value is None else obj.min_value
     feats = _Features(obj.min_value, ckw)
+    history = _budget_history(history, memory_budget, grid.size, steps // record_every + 1, obj.dim,
+                              feats.wants_gradient)
     task = OptimizerTask(opt, obj, x0, steps, record_every=record_every, window=window, history=history,
                          full_history=full_history, features=feats)
     res = run_sweep(task, grid, executor=executor, out=out, progress=progress, chunk_size=chunk_size)
+    return _from_result(res, step=task.step, opt=opt, objective=obj.name, steps=steps, record_every=record_every,
+                        window=window, f_star=f_star, classify_kw=ckw,
+                        full_history=task.kept.size == task.full_step.size)
+
+
+def _from_result(res, *, step, opt, objective, steps, record_every, window, f_star, classify_kw,
+                 full_history) -> HyperSweep:
+    """A :class:`HyperSweep` from the sweep engine's result and the settings (also
+    used by :func:`adadyn.load`)."""
+    from adadyn.analysis.regimes import REGIMES
+
     d = res.data
     code = d["regime_code"]
     return HyperSweep(
-        grid=grid, loss=d["loss"], step=task.step, final_x=d["final_x"], final_loss=d["final_loss"],
+        grid=res.grid, loss=d["loss"], step=step, final_x=d["final_x"], final_loss=d["final_loss"],
         steps_done=d["steps_done"], status=res.status, late_mean_log10_loss=d["late_mean_log10_loss"],
         late_std_log10_loss=d["late_std_log10_loss"], late_min_loss=d["late_min_loss"],
         late_max_loss=d["late_max_loss"], regime=np.asarray(REGIMES)[code], regime_code=code,
         spike_count=d["spike_count"], osc_amplitude=d["osc_amplitude"], level=d["level"], trend=d["trend"],
-        opt=opt, objective=obj.name, steps=steps, record_every=record_every, window=window, f_star=f_star,
-        classify_kw=ckw, full_history=task.kept.size == task.full_step.size, success=res.success,
+        opt=opt, objective=objective, steps=steps, record_every=record_every, window=window, f_star=f_star,
+        classify_kw=classify_kw, full_history=bool(full_history), success=res.success,
         message=res.message, sweep=res, grad_norm=d.get("grad_norm"))
 
 
 def hyperparameter_sweep(opt, obj, x0, steps: int, axes: dict, *, record_every: int | None = None,
                          executor=None, out=None, progress=None, classify_kw: dict | None = None,
                          zip_axes: bool = False, chunk_size: int | None = None, history: int | None = None,
-                         full_history: bool = False) -> HyperSweep:
+                         full_history: bool = False, memory_budget: int | None = RESULT_BUDGET) -> HyperSweep:
     """Run and classify ``opt`` on ``obj`` over a grid of hyperparameters.
 
     Parameters
@@ -238,10 +304,16 @@ def hyperparameter_sweep(opt, obj, x0, steps: int, axes: dict, *, record_every: 
         Take the axes together (one dimension, equal lengths) instead of their product.
     history : int, optional
         Keep this many evenly spaced records per loss history in memory (bounded
-        memory for big grids); features use the full history. None keeps all.
+        memory for big grids); features use the full history. None: decided by
+        ``memory_budget``.
     full_history : bool
         Stream every record to the store (``out`` required) as ``loss_full``;
         read it back with ``result.sweep.load("loss_full")``.
+    memory_budget : int or None
+        Bytes the kept results may take (default :data:`RESULT_BUDGET`, 1 GiB): when
+        the full histories would not fit (and ``history`` is None), they are thinned
+        evenly to fit; the labels and features do not change (they are computed from
+        the full histories in each chunk). ``None`` keeps every record.
 
     Returns
     -------
@@ -254,4 +326,4 @@ def hyperparameter_sweep(opt, obj, x0, steps: int, axes: dict, *, record_every: 
     grid = Grid.zip(axes) if zip_axes else Grid(axes)
     return _run(opt, obj, x0, steps, grid, record_every=record_every, executor=executor, out=out,
                 progress=progress, chunk_size=chunk_size, classify_kw=classify_kw, history=history,
-                full_history=full_history)
+                full_history=full_history, memory_budget=memory_budget)

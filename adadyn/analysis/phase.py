@@ -19,44 +19,10 @@ from functools import cached_property
 
 import numpy as np
 
-from adadyn.analysis.regimes import REGIMES, Regime, classify_many
+from adadyn.analysis.hyper import RESULT_BUDGET, _run
+from adadyn.analysis.regimes import REGIMES, Regime
 
 __all__ = ["PhaseDiagram", "phase_diagram", "objective_recipe", "objective_from_recipe"]
-
-
-# ---------------------------------------------------------------- classification
-def _classify_all(loss2d, step, f_star, diverged, classify_kw):
-    """Classify every row of ``loss2d`` (G, n) recorded at ``step`` at once
-    (:func:`adadyn.analysis.regimes.classify_many`: the labels of one
-    :func:`~adadyn.analysis.classify` call per curve, compiled)."""
-    diverged = np.asarray(diverged, dtype=bool).reshape(-1)
-    return classify_many(loss2d, step, f_star=f_star, diverged=diverged, **dict(classify_kw or {}))
-
-
-class _Features:
-    """Regime features of a chunk's loss histories (an :class:`~adadyn.sweep.OptimizerTask`
-    ``features`` hook: picklable, so it runs in the workers, on the full histories)."""
-
-    keys = ("regime_code", "spike_count", "osc_amplitude", "level", "trend")
-    def __init__(self, f_star, classify_kw):
-        self.f_star = f_star
-        self.classify_kw = dict(classify_kw)
-        #: the gradient rules of :func:`~adadyn.analysis.regimes.classify` need |grad f| and
-        #: eta, and a known minimum value (2 |f - f*| / |g| is then a distance)
-        self.wants_gradient = f_star is not None
-
-    def identity(self) -> str:
-        return repr((self.f_star, sorted(self.classify_kw.items()), REGIMES, "gradient rules", "far steady falls"))
-
-    def __call__(self, loss, step, diverged, grad_norm=None, step_size=None) -> dict:
-        kw = dict(self.classify_kw)
-        if self.f_star is not None and grad_norm is not None and step_size is not None:
-            kw.update(grad_norm=grad_norm, step_size=step_size)
-        r = _classify_all(loss, step, self.f_star, diverged, kw)
-        return {"regime_code": np.asarray(r.code, dtype=np.int64),
-                "spike_count": np.asarray(r.spike_count, dtype=np.int64),
-                "osc_amplitude": np.asarray(r.osc_amplitude, dtype=np.float64),
-                "level": np.asarray(r.level, dtype=np.float64), "trend": np.asarray(r.trend, dtype=np.float64)}
 
 
 # ---------------------------------------------------------------- objectives across processes
@@ -184,6 +150,39 @@ class PhaseDiagram:
             loss=self.loss, step=self.step, objective=self.objective,
             **({} if self.grad_norm is None else {"grad_norm": self.grad_norm}))
 
+    def save(self, path, *, extra: dict | None = None):
+        """Write this result to ``path`` (a versioned ``.npz``, no pickle); read it back
+        with :func:`adadyn.load`, bit for bit (``docs/results.md``).
+
+        Parameters
+        ----------
+        path : path-like
+            The file (used as given; an existing file is replaced only if it is an
+            adadyn result file).
+        extra : dict of str to array_like, optional
+            Further arrays stored beside the result (``numpy.load`` reads them).
+
+        Returns
+        -------
+        pathlib.Path
+        """
+        from adadyn.persist import save
+
+        return save(self, path, extra=extra)
+
+    def _repr_html_(self) -> str:
+        from adadyn.export import phase_html
+
+        return phase_html(self)
+
+    def to_xarray(self):
+        """An ``xarray.Dataset`` with dimensions ``a`` and ``b`` (and ``step`` of the kept
+        loss records, ``coordinate`` of ``final_x``): labels, features and statistics as
+        variables, eta, steps and the optimiser as attributes. Needs xarray (the ``export`` extra)."""
+        from adadyn.export import phase_dataset
+
+        return phase_dataset(self)
+
     def __repr__(self) -> str:
         return (f"PhaseDiagram({self.objective!r}, {self.a.size}x{self.b.size} (a, b) in "
                 f"[{self.a.min():.3g}, {self.a.max():.3g}] x [{self.b.min():.3g}, {self.b.max():.3g}], "
@@ -238,6 +237,7 @@ def phase_diagram(
     classify_kw: dict | None = None,
     history: int | None = None,
     full_history: bool = False,
+    memory_budget: int | None = RESULT_BUDGET,
 ) -> PhaseDiagram:
     """Classify Adam's late phase over an (a, b) grid (Figure 8 of Ma, Wu & E).
 
@@ -276,15 +276,23 @@ def phase_diagram(
     history : int, optional
         Keep only this many records of each loss history in memory (big grids in
         bounded memory); labels and features still come from the full histories.
+        None: decided by ``memory_budget``.
     full_history : bool
         Also stream the full histories to ``out`` (read back with
         ``pd.sweep.sweep.load("loss_full")``).
+    memory_budget : int or None
+        Bytes the kept results may take (default
+        :data:`~adadyn.analysis.hyper.RESULT_BUDGET`, 1 GiB). When every history
+        would not fit (a 256 x 256 grid of 20,000 steps holds 2.1 GB of loss and
+        |grad f| records) and ``history`` is None, the histories are thinned evenly
+        to fit; the labels and features are the same (computed from the full
+        histories). ``memory_budget=None`` keeps every record.
 
     Returns
     -------
     PhaseDiagram
     """
-    from adadyn.analysis.hyper import _run
+    from adadyn.analysis.hyper import RESULT_BUDGET, _run
     from adadyn.sweep import Grid
 
     opt, eta = _adam(opt, eta)
@@ -292,5 +300,5 @@ def phase_diagram(
     b = _grid_axis("b", b, eta)
     sw = _run(opt, obj, x0, steps, Grid(a=a, b=b), record_every=record_every, executor=executor, out=out,
               progress=progress, chunk_size=chunk_size, classify_kw=classify_kw, history=history,
-              full_history=full_history)
+              full_history=full_history, memory_budget=memory_budget)
     return _package(sw, a, b, eta)

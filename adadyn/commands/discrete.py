@@ -113,9 +113,7 @@ def _run(args) -> int:
 
         from adadyn.plotting import plot_loss
 
-        out.save_with("trajectory.npz", lambda p: np.savez(p, x=tr.x, m=tr.m, v=tr.v, loss=tr.loss, grad_norm=tr.grad_norm,
-                 time=tr.time, step=tr.step, status=tr.status.value, final_loss=f_end, final_step=k_end,
-                 final_x=tr.final_state.x))
+        out.save_with("trajectory.npz", lambda p: tr.save(p, extra={"final_loss": f_end, "final_step": k_end}))  # ad.load reads it
         fig, ax = plt.subplots(figsize=(6, 4))
         plot_loss(tr, ax=ax)
         fig.tight_layout()

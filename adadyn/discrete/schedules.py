@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from adadyn._jit import jit
-from adadyn.validation import check_factor, check_int, check_nonnegative
+from adadyn._checks import check_factor, check_int, check_nonnegative
 
 SCHED_CONSTANT, SCHED_INVSQRT, SCHED_EXP, SCHED_COSINE = 0, 1, 2, 3
 

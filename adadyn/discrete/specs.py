@@ -21,7 +21,7 @@ import numpy as np
 from adadyn.discrete import kernels as K
 from adadyn.discrete.coefficients import Coefficients
 from adadyn.discrete.schedules import Constant, Schedule
-from adadyn.validation import check_factor, check_nonnegative, check_positive, check_real
+from adadyn._checks import check_factor, check_nonnegative, check_positive, check_real
 
 
 def _check_eta(eta):

@@ -149,6 +149,43 @@ class Trajectory:
             return self.extras["sqrt_v_norm"]
         return self._norms("sqrt_v_norm", None if self.v is None else np.sqrt(np.maximum(self.v, 0.0)))
 
+    def save(self, path, *, extra: dict | None = None):
+        """Write this result to ``path`` (a versioned ``.npz``, no pickle); read it back
+        with :func:`adadyn.load`, bit for bit (``docs/results.md``).
+        ``final_state`` is stored with it, so ``adadyn.run(opt, obj, steps=n,
+        state=adadyn.load(path).final_state)`` continues the run bit for bit
+        (a network run's ``NetState`` is not stored).
+
+        Parameters
+        ----------
+        path : path-like
+            The file (used as given; an existing file is replaced only if it is an
+            adadyn result file).
+        extra : dict of str to array_like, optional
+            Further arrays stored beside the result (``numpy.load`` reads them).
+
+        Returns
+        -------
+        pathlib.Path
+        """
+        from adadyn.persist import save
+
+        return save(self, path, extra=extra)
+
+    def _repr_html_(self) -> str:
+        from adadyn.export import trajectory_html
+
+        return trajectory_html(self)
+
+    def to_dataframe(self):
+        """The records as a ``pandas.DataFrame``: columns ``step``, ``time``, ``loss``,
+        ``grad_norm``, the extra series, and ``x_i``, ``m_i``, ``v_i`` when the state was
+        recorded; ``df.attrs`` holds the optimiser, objective and status. Needs pandas
+        (the ``export`` extra)."""
+        from adadyn.export import trajectory_dataframe
+
+        return trajectory_dataframe(self)
+
     def __len__(self) -> int:
         return self.loss.shape[0]
 

@@ -67,6 +67,38 @@ class SweepResult:
     def shape(self) -> tuple:
         return self.grid.shape
 
+    def save(self, path, *, extra: dict | None = None):
+        """Write this result to ``path`` (a versioned ``.npz``, no pickle); read it back
+        with :func:`adadyn.load`, bit for bit (``docs/results.md``).
+
+        Parameters
+        ----------
+        path : path-like
+            The file (used as given; an existing file is replaced only if it is an
+            adadyn result file).
+        extra : dict of str to array_like, optional
+            Further arrays stored beside the result (``numpy.load`` reads them).
+
+        Returns
+        -------
+        pathlib.Path
+        """
+        from adadyn.persist import save
+
+        return save(self, path, extra=extra)
+
+    def _repr_html_(self) -> str:
+        from adadyn.export import sweep_html
+
+        return sweep_html(self)
+
+    def to_xarray(self):
+        """An ``xarray.Dataset``: one dimension per grid dimension, named after its axis,
+        every kept output and ``status`` as variables. Needs xarray (the ``export`` extra)."""
+        from adadyn.export import sweep_dataset
+
+        return sweep_dataset(self)
+
     def load(self, name: str) -> np.ndarray:
         """An output kept only in the store (``Task.store_only``), read back chunk by chunk."""
         if self.path is None:
