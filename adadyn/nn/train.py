@@ -15,8 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from adadyn.nn import threads as _threads
 from adadyn.discrete.trajectory import Trajectory
 from adadyn.nn import record
+from adadyn.nn.progress import advance, train_progress
 from adadyn.nn.optim import optimizer as make_optimizer
 from adadyn.nn.problems import Problem
 from adadyn.status import Status
@@ -45,6 +47,9 @@ class NetState:
         Steps taken.
     last_grad_norm : float
         |g| of the last step's gradient (m = h g for the methods with r = 0).
+    threads : int
+        torch's thread count during the run (0: not known), and ``threads_reason``
+        why (the user's setting, or the default rule of :func:`train`).
     """
 
     params: tuple
@@ -53,6 +58,8 @@ class NetState:
     k: int
     last_grad_norm: float
     _moments: tuple = ()
+    threads: int = 0
+    threads_reason: str = ""
 
     @property
     def time(self) -> float:
@@ -79,7 +86,7 @@ class NetState:
         return int(sum(p.numel() for p in self.params))
 
     def __repr__(self) -> str:
-        return f"NetState(k={self.k}, time={self.time:.6g}, d={self.dim})"
+        return f"NetState(k={self.k}, time={self.time:.6g}, d={self.dim}, threads={self.threads})"
 
 
 _flat = record.flat
@@ -125,7 +132,7 @@ def _device(device) -> torch.device:
 def train(spec, model: torch.nn.Module, problem: Problem, steps: int, *, record_every: int = 1,
           batch_size: int | None = None, seed: int = 0, device="cpu", dtype: torch.dtype = torch.float64,
           record_params_every: int | None = None, sharpness_every: int | None = None,
-          state: NetState | None = None) -> Trajectory:
+          state: NetState | None = None, threads: int | None = None, progress=None) -> Trajectory:
     """Train ``model`` on ``problem`` with the optimiser ``spec`` for ``steps`` steps.
 
     Parameters
@@ -162,7 +169,21 @@ def train(spec, model: torch.nn.Module, problem: Problem, steps: int, *, record_
     state : NetState, optional
         Continue from a previous run's ``final_state`` (same model architecture,
         spec and problem): the continuation is bit for bit the uninterrupted run,
-        minibatches included.
+        minibatches included (at the same thread count).
+    threads : int, optional
+        torch's thread count for the run (restored afterwards). None: the count the user
+        set (:func:`adadyn.nn.set_num_threads`, ``torch.set_num_threads``,
+        ``OMP_NUM_THREADS``), else one thread unless the network is large (about
+        6 x batch x parameters >= :data:`adadyn.nn.threads.TORCH_WORK_MIN` flop per step)
+        and cores are idle (:func:`adadyn.nn.threads.default_torch_threads`): threads
+        waiting for busy cores made small networks 5 to 20 times slower. The count and
+        the reason are in ``final_state.threads`` and ``final_state.threads_reason``.
+        Float results can differ in the last bits between thread counts.
+    progress : bool, callable or Progress, optional
+        A line on stderr with the step and the current loss, updated as blocks of
+        records are read back (every 64 steps). None (default): when stderr is a
+        terminal; True/False: always/never; a callable gets ``(step, steps, loss)``;
+        or a meter of :mod:`adadyn.sweep.progress` (see :mod:`adadyn.nn.progress`).
 
     Returns
     -------
@@ -188,10 +209,17 @@ def train(spec, model: torch.nn.Module, problem: Problem, steps: int, *, record_
     p_every = None if record_params_every is None else int(record_params_every) // record_every
     rec = record.Recorder(opt, params, prob, steps, record_every, p_every, bool(sharpness_every), last_gn,
                           block=_BLOCK_STEPS)
-    n, stop, rng = _loop(run, rec, steps, sharpness_every, k0)
+    meter = train_progress(progress)
+    work = 6.0 * (prob.n if batch_size is None else int(batch_size)) * rec.d
+    with _threads.torch_threads(threads, work) as th:
+        meter.start(steps, 0, "train")
+        try:
+            n, stop, rng = _loop(run, rec, steps, sharpness_every, k0, meter)
+        finally:
+            meter.close()
     if opt.m_is_last_grad:
         last_gn = rec.end_gn
-    final = run.state(k0 + n, rng, last_gn)
+    final = run.state(k0 + n, rng, last_gn, th)
     nr = rec.n_records
     return Trajectory(
         x=rec.params_recorded(), m=np.empty((0, rec.d)), v=np.empty((0, rec.d)), loss=rec.loss[:nr].copy(),
@@ -201,7 +229,7 @@ def train(spec, model: torch.nn.Module, problem: Problem, steps: int, *, record_
     )
 
 
-def _loop(run, rec, steps, sharpness_every, k0):
+def _loop(run, rec, steps, sharpness_every, k0, meter):
     """Steps 0..steps of one call: at x_n evaluate, record, check a full block, step.
 
     Returns ``(n, stop, rng)``: the steps taken, the row of the first non-finite loss or
@@ -213,24 +241,38 @@ def _loop(run, rec, steps, sharpness_every, k0):
         if n == steps:
             rng = run.gen.get_state()
         j = rec.record(n, run.evaluate(), run.model)
-        if j is not None and sharpness_every and (k0 + n) % int(sharpness_every) == 0 and k0 + n > 0:
-            if (stop := rec.flush()) is not None:  # no Lanczos at a non-finite point
+        if j is not None and _due(sharpness_every, k0 + n):
+            if (stop := _check(rec, meter, n)) is not None:  # no Lanczos at a non-finite point
                 break
             rec.sharp[j] = _sharpness(run)
         if n == steps:
             break
-        if rec.full and (stop := rec.flush()) is not None:
+        if rec.full and (stop := _check(rec, meter, n)) is not None:
             break
         run.step()
         n += 1
         rec.note_state(n)
     if stop is None and rec.rows:
-        stop = rec.flush()
+        stop = _check(rec, meter, n)
     if stop is None:
         return n, None, rng
     n = b0 + stop
     _replay(run, snap, b0, n)
     return n, stop, run.gen.get_state()
+
+
+def _due(every: int | None, k: int) -> bool:
+    """A sharpness point: every ``every`` steps in all, not at the start."""
+    return bool(every) and k > 0 and k % int(every) == 0
+
+
+def _check(rec, meter, n: int) -> int | None:
+    """Read the block back (:meth:`~adadyn.nn.record.Recorder.flush`) and show the progress
+    to step n; the row of the first non-finite loss or gradient, or None."""
+    stop = rec.flush()
+    if stop is None:
+        advance(meter, n, rec.last_loss())
+    return stop
 
 
 def _replay(run, snap, b0: int, n: int) -> None:
@@ -303,7 +345,7 @@ class _Run:
         self.opt.load_state_dict(copy.deepcopy(snap[1]))
         self.gen.set_state(snap[2])
 
-    def state(self, k: int, rng, last_gn: float) -> NetState:
+    def state(self, k: int, rng, last_gn: float, th) -> NetState:
         """The :class:`NetState` after k steps in all (``rng``: the generator before the next draw)."""
         ms, vs = self.opt.moments()
         c = self.opt.coefficients
@@ -312,4 +354,5 @@ class _Run:
         vflat = _flat(vs) if vs is not None else np.full(d, c.v0 if c.has_v else 0.0)
         return NetState(params=tuple(p.detach().clone() for p in self.params),
                         optim=copy.deepcopy(self.opt.state_dict()), rng=rng.clone(), k=k,
-                        last_grad_norm=float(last_gn), _moments=(mflat, vflat))
+                        last_grad_norm=float(last_gn), _moments=(mflat, vflat), threads=th.threads,
+                        threads_reason=th.reason)
