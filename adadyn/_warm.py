@@ -22,8 +22,10 @@ off the user's first call:
   :data:`adadyn._jit.LOCK_WAIT` seconds, then compiles it itself) and loads it from
   the cache instead of compiling it twice. Set ``ADADYN_WARMUP=0`` to turn this off.
 * **On request**: ``adadyn warm`` (or ``python -m adadyn warm``) compiles every group
-  now, one process per group on up to ``--jobs`` cores, and prints the time of each.
-  Useful once after ``pip install`` and in container images.
+  now, one process per group on up to ``--jobs`` cores, and prints the time of each
+  and how many of its kernels were compiled and how many loaded from the cache (all of
+  them after an install that shipped its caches). Useful once after ``pip install``
+  and in container images.
 
 Nothing here changes what is compiled or how: the kernels and their cache entries
 are exactly those the first call would have made.
@@ -145,6 +147,27 @@ def autostart() -> None:
         return
 
 
+def cache_counts(group: str) -> tuple[int, int]:
+    """``(loaded, compiled)``: how many kernels of ``group`` this process loaded from the
+    on-disk cache and how many it compiled (Numba's dispatcher statistics)."""
+    loaded = compiled = 0
+    for k in _kernels(group):
+        st = k.compiled.stats
+        if sum(st.cache_misses.values()) or not sum(st.cache_hits.values()):
+            compiled += 1
+        else:
+            loaded += 1
+    return loaded, compiled
+
+
+def _what(loaded: int, compiled: int) -> str:
+    if not compiled:
+        return f"{loaded} loaded from the cache"
+    if not loaded:
+        return f"{compiled} compiled"
+    return f"{compiled} compiled, {loaded} loaded from the cache"
+
+
 def warm_group(group: str, blocking: bool = True) -> tuple[float, list]:
     """Compile (or load) the kernels of ``group``; ``(seconds, kernels skipped because
     another process held their compile lock)`` (none skipped when ``blocking``)."""
@@ -175,8 +198,9 @@ def _background(slot: int) -> int:
 
 def warm(jobs: int = 2, out=None) -> float:
     """Compile every group now, one process per group on up to ``jobs`` at a time;
-    print each group's time to ``out`` (default: standard output); return the wall time.
-    Marks the warm-up done."""
+    print each group's time and how many of its kernels were compiled or loaded from the
+    cache to ``out`` (default: standard output); return the wall time. Marks the warm-up
+    done."""
     from adadyn.validation import check_int
 
     out = sys.stdout if out is None else out
@@ -187,6 +211,7 @@ def warm(jobs: int = 2, out=None) -> float:
     pending = list(GROUPS)
     running = []
     failed = []
+    counts = [0, 0]  # kernels loaded from the cache, compiled
     while pending or running:
         while pending and len(running) < jobs:
             g = pending.pop(0)
@@ -199,13 +224,19 @@ def warm(jobs: int = 2, out=None) -> float:
             failed.append(g)
             print(f"  {g:<9} failed: {se.strip().splitlines()[-1] if se.strip() else p.returncode}", file=out)
         else:
-            print(f"  {g:<9} {float(so.split()[-1]):6.2f} s", file=out)
+            dt, loaded, compiled = so.split()[-3:]
+            counts[0] += int(loaded)
+            counts[1] += int(compiled)
+            print(f"  {g:<9} {float(dt):6.2f} s  ({_what(int(loaded), int(compiled))})", file=out)
     wall = time.perf_counter() - t0
     marker = marker_path()
     if marker is not None and not failed:
         marker.touch()
-    print(f"compiled {len(GROUPS) - len(failed)} of {len(GROUPS)} groups in {wall:.2f} s "
-          f"({jobs} at a time); later processes load them from the cache", file=out)
+    ready = f"{len(GROUPS) - len(failed)} of {len(GROUPS)} groups ready in {wall:.2f} s ({jobs} at a time)"
+    if counts[1]:
+        print(f"{ready}: {_what(*counts)} kernels; later processes load them from the cache", file=out)
+    else:
+        print(f"{ready}: nothing to compile, all {counts[0]} kernels loaded from the cache", file=out)
     if failed:
         raise RuntimeError(f"warm-up failed for {', '.join(failed)}")
     return wall
@@ -219,7 +250,7 @@ def _main(argv) -> int:
             return 1
     if argv[:1] == ["--group"] and len(argv) == 2:
         dt, _ = warm_group(argv[1])
-        print(f"{dt:.3f}")
+        print(f"{dt:.3f} {' '.join(map(str, cache_counts(argv[1])))}")
         return 0
     print("usage: python -m adadyn._warm (--background | --group NAME); see `adadyn warm`", file=sys.stderr)
     return 2

@@ -42,11 +42,13 @@ def _demo_into(out) -> int:
         fn = getattr(mod, "demo", None)
         if fn is None:
             continue
+        name = mod.__name__.rsplit(".", 1)[-1]
+        print(f"== {name} ==", flush=True)  # before the section runs: some take a minute
         t0 = time.perf_counter()
         text = fn(out.path)
-        name = mod.__name__.rsplit(".", 1)[-1]
-        parts.append(f"== {name} ({time.perf_counter() - t0:.1f} s) ==\n{text}\n")
-        print(parts[-1], flush=True)
+        dt = time.perf_counter() - t0
+        parts.append(f"== {name} ({dt:.1f} s) ==\n{text}\n")
+        print(f"{text}\n({name}: {dt:.1f} s)\n", flush=True)
     out.write_text("summary.txt", "\n".join(parts))
     figs = sorted(p.name for p in out.path.glob("*.png"))
     print(f"wrote {out / 'summary.txt'} and {len(figs)} figures: {', '.join(figs)}")

@@ -191,7 +191,7 @@ def main():
     ap.add_argument("--repeats", type=int, default=11)
     ap.add_argument("--part", choices=("all", "overhead", "grid"), default="all")
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
+    nn.set_num_threads(args.threads)  # an explicit choice: nn.train keeps it (no default rule)
     print(f"torch {torch.__version__}, torch.set_num_threads({args.threads}) -> {torch.get_num_threads()} threads")
     if args.part in ("all", "overhead"):
         print("1. recording overhead")

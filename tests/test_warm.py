@@ -54,12 +54,19 @@ def test_warm_command_fills_the_cache_for_the_first_calls(tmp_path):
     r = subprocess.run([sys.executable, "-m", "adadyn", "warm", "--jobs", "2"], env=env, capture_output=True,
                        text=True, timeout=600)
     assert r.returncode == 0, r.stderr
-    assert "compiled 3 of 3 groups" in r.stdout
+    # a fresh cache: every kernel compiled, and said so
+    assert "3 of 3 groups ready" in r.stdout and "5 compiled kernels" in r.stdout, r.stdout
     for g in _warm.GROUPS:
         assert g in r.stdout
     stats = _first_calls(env)
     for name, (misses, hits) in stats.items():
         assert misses == 0 and hits >= 1, (name, stats)
+    # a second warm-up compiles nothing and says that everything came from the cache
+    again = subprocess.run([sys.executable, "-m", "adadyn", "warm", "--jobs", "2"], env=env, capture_output=True,
+                           text=True, timeout=600)
+    assert again.returncode == 0, again.stderr
+    assert "nothing to compile, all 5 kernels loaded from the cache" in again.stdout, again.stdout
+    assert "compiled" not in again.stdout
     assert len(glob.glob(str(tmp_path / "**" / "adadyn-warm-*.done"), recursive=True)) == 1
 
 

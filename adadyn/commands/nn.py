@@ -69,7 +69,9 @@ def _common(p) -> None:
     p.add_argument("--steps", type=int, default=1000)
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--dtype", choices=("float64", "float32"), default="float64")
-    p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads (default: 1 unless the network is large and cores are idle; "
+                        "the summary says what was chosen)")
     p.add_argument("--out", default="adadyn_nn", help="output directory")
 
 
@@ -163,7 +165,7 @@ def _train_body(args) -> int:
              f"loss: start {tr.loss[0]:.6g}, end {tr.loss[-1]:.6g}, last 10% of records in "
              f"[{np.min(late):.4g}, {np.max(late):.4g}]",
              f"final |x| = {tr.x_norm[-1]:.6g}, |m| = {tr.m_norm[-1]:.6g}, |sqrt v| = {tr.sqrt_v_norm[-1]:.6g}",
-             f"regime: {reg}"]
+             f"regime: {reg}", f"torch threads: {tr.final_state.threads_reason}"]
     if "test_error" in tr.extras:
         lines.append(f"test error ({prob.test_metric}): start {tr.test_error[0]:.6g}, end {tr.test_error[-1]:.6g}")
     if args.sharpness_every and spec.coefficients().method in ("gd", "moment", "adafix"):
@@ -199,10 +201,14 @@ def _phase_body(args) -> int:
     except argparse.ArgumentTypeError as exc:
         raise CLIError(str(exc)) from None
     out = _out_dir(args)
+    from adadyn.nn.threads import torch_threads
+
     prob, widths, act, _ = _setup(args)
-    pd = phase_diagram(prob, widths, a, b, args.eta, args.steps, activation=act, seed=args.seed,
-                       record_every=args.record_every, chunk_size=args.chunk_size, dtype=args.dtype,
-                       device=args.device)
+    params = sum(w * v + v for w, v in zip(widths[:-1], widths[1:]))
+    with torch_threads(None, 6.0 * prob.n * params * max(1, args.chunk_size)) as th:
+        pd = phase_diagram(prob, widths, a, b, args.eta, args.steps, activation=act, seed=args.seed,
+                           record_every=args.record_every, chunk_size=args.chunk_size, dtype=args.dtype,
+                           device=args.device)
     axes = plot_network_phase(pd.a, pd.b, pd.late_mean_log10_loss, pd.regime)
     axes[0].figure.suptitle(f"{prob.name}, {'-'.join(map(str, widths))} {act}, Adam eta={args.eta:g}, "
                             f"{args.steps} steps")
@@ -210,7 +216,7 @@ def _phase_body(args) -> int:
     out.savefig(axes[0].figure, "phase.png", dpi=110)
     plt.close(axes[0].figure)
     out.save_with("phase.npz", pd.to_npz)
-    lines = [repr(pd), "a \\ b  " + "  ".join(f"{x:9.3g}" for x in pd.b)]
+    lines = [repr(pd), f"torch threads: {th.reason}", "a \\ b  " + "  ".join(f"{x:9.3g}" for x in pd.b)]
     for i, ai in enumerate(pd.a):
         lines.append(f"{ai:6.3g} " + "  ".join(f"{pd.regime[i, j]:>9s}" for j in range(pd.b.size)))
     out.write_text("summary.txt", "\n".join(lines) + "\n")

@@ -21,6 +21,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
     raise ImportError('adadyn.nn needs PyTorch: pip install "adadyn[torch]"') from exc
 
+from adadyn.nn import threads as _threads
 from adadyn.nn.models import MLP, ConvNet, convnet, mlp
 from adadyn.nn.optim import optimizer
 from adadyn.nn.problems import Problem, classification, digits, regression, sine_regression
@@ -38,13 +39,17 @@ from adadyn.nn.hessian import (
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 
+_threads.note_torch_default()
+
+
 def set_num_threads(n: int) -> None:
-    """``torch.set_num_threads(n)``. On a small shared machine one thread per
-    process is often much faster: two threads contending for two busy cores make
-    even tiny operations take milliseconds."""
+    """``torch.set_num_threads(n)``, kept by :func:`train` and the ``nn-*`` commands
+    instead of their default rule (one thread unless the network is large and cores
+    are idle: :func:`adadyn.nn.threads.default_torch_threads`)."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"threads must be an integer >= 1, got {n!r}")
     torch.set_num_threads(n)
+    _threads.mark_user_threads()
 
 
 __all__ = [

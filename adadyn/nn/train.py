@@ -10,13 +10,15 @@ taken, and the state-space coordinates of Figure 7 of Ma, Wu & E,
 from __future__ import annotations
 
 import copy
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from adadyn.nn import threads as _threads
 from adadyn.discrete.trajectory import Trajectory
+from adadyn.nn import record
+from adadyn.nn.progress import advance, train_progress
 from adadyn.nn.optim import optimizer as make_optimizer
 from adadyn.nn.problems import Problem
 from adadyn.status import Status
@@ -25,7 +27,7 @@ from adadyn.validation import check_optimizer
 __all__ = ["NetState", "train"]
 
 #: steps whose records are read back (and checked for a non-finite value) at once
-_BLOCK_STEPS = 64
+_BLOCK_STEPS = record.BLOCK_STEPS
 
 
 @dataclass(frozen=True, eq=False)
@@ -45,6 +47,9 @@ class NetState:
         Steps taken.
     last_grad_norm : float
         |g| of the last step's gradient (m = h g for the methods with r = 0).
+    threads : int
+        torch's thread count during the run (0: not known), and ``threads_reason``
+        why (the user's setting, or the default rule of :func:`train`).
     """
 
     params: tuple
@@ -53,6 +58,8 @@ class NetState:
     k: int
     last_grad_norm: float
     _moments: tuple = ()
+    threads: int = 0
+    threads_reason: str = ""
 
     @property
     def time(self) -> float:
@@ -79,17 +86,10 @@ class NetState:
         return int(sum(p.numel() for p in self.params))
 
     def __repr__(self) -> str:
-        return f"NetState(k={self.k}, time={self.time:.6g}, d={self.dim})"
+        return f"NetState(k={self.k}, time={self.time:.6g}, d={self.dim}, threads={self.threads})"
 
 
-def _flat(ts) -> np.ndarray:
-    if not ts:
-        return np.zeros(0)
-    return torch.cat([t.detach().reshape(-1) for t in ts]).to("cpu", torch.float64).numpy()
-
-
-def _norm(ts, ord=2.0) -> torch.Tensor:
-    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(ts, ord)), ord)
+_flat = record.flat
 
 
 def _check_args(spec, model, problem, steps, record_every, batch_size, seed, dtype, rpe, sharp_every):
@@ -132,7 +132,7 @@ def _device(device) -> torch.device:
 def train(spec, model: torch.nn.Module, problem: Problem, steps: int, *, record_every: int = 1,
           batch_size: int | None = None, seed: int = 0, device="cpu", dtype: torch.dtype = torch.float64,
           record_params_every: int | None = None, sharpness_every: int | None = None,
-          state: NetState | None = None) -> Trajectory:
+          state: NetState | None = None, threads: int | None = None, progress=None) -> Trajectory:
     """Train ``model`` on ``problem`` with the optimiser ``spec`` for ``steps`` steps.
 
     Parameters
@@ -169,7 +169,21 @@ def train(spec, model: torch.nn.Module, problem: Problem, steps: int, *, record_
     state : NetState, optional
         Continue from a previous run's ``final_state`` (same model architecture,
         spec and problem): the continuation is bit for bit the uninterrupted run,
-        minibatches included.
+        minibatches included (at the same thread count).
+    threads : int, optional
+        torch's thread count for the run (restored afterwards). None: the count the user
+        set (:func:`adadyn.nn.set_num_threads`, ``torch.set_num_threads``,
+        ``OMP_NUM_THREADS``), else one thread unless the network is large (about
+        6 x batch x parameters >= :data:`adadyn.nn.threads.TORCH_WORK_MIN` flop per step)
+        and cores are idle (:func:`adadyn.nn.threads.default_torch_threads`): threads
+        waiting for busy cores made small networks 5 to 20 times slower. The count and
+        the reason are in ``final_state.threads`` and ``final_state.threads_reason``.
+        Float results can differ in the last bits between thread counts.
+    progress : bool, callable or Progress, optional
+        A line on stderr with the step and the current loss, updated as blocks of
+        records are read back (every 64 steps). None (default): when stderr is a
+        terminal; True/False: always/never; a callable gets ``(step, steps, loss)``;
+        or a meter of :mod:`adadyn.sweep.progress` (see :mod:`adadyn.nn.progress`).
 
     Returns
     -------
@@ -189,233 +203,156 @@ def train(spec, model: torch.nn.Module, problem: Problem, steps: int, *, record_
     model.to(device=dev, dtype=dtype)
     prob = problem.to(dev, dtype)
     params = [p for p in model.parameters() if p.requires_grad]
-    d = int(sum(p.numel() for p in params))
     opt = make_optimizer(spec, params)
-    c = opt.coefficients
-    gen = torch.Generator().manual_seed(int(seed))
-    last_gn = 0.0
-    k0 = 0
-    if state is not None:
+    run = _Run(model, prob, opt, params, torch.Generator().manual_seed(int(seed)), batch_size, dev)
+    last_gn, k0 = run.resume(state)
+    p_every = None if record_params_every is None else int(record_params_every) // record_every
+    rec = record.Recorder(opt, params, prob, steps, record_every, p_every, bool(sharpness_every), last_gn,
+                          block=_BLOCK_STEPS)
+    meter = train_progress(progress)
+    work = 6.0 * (prob.n if batch_size is None else int(batch_size)) * rec.d
+    with _threads.torch_threads(threads, work) as th:
+        meter.start(steps, 0, "train")
+        try:
+            n, stop, rng = _loop(run, rec, steps, sharpness_every, k0, meter)
+        finally:
+            meter.close()
+    if opt.m_is_last_grad:
+        last_gn = rec.end_gn
+    final = run.state(k0 + n, rng, last_gn, th)
+    nr = rec.n_records
+    return Trajectory(
+        x=rec.params_recorded(), m=np.empty((0, rec.d)), v=np.empty((0, rec.d)), loss=rec.loss[:nr].copy(),
+        grad_norm=rec.grad_norm[:nr].copy(), time=rec.time[:nr].copy(), step=k0 + record_every * np.arange(nr),
+        status=Status.OK if stop is None else Status.DIVERGED, stop_step=k0 + n, final_state=final,
+        opt=spec, objective=problem, record_every=record_every, extras=rec.extras(),
+    )
+
+
+def _loop(run, rec, steps, sharpness_every, k0, meter):
+    """Steps 0..steps of one call: at x_n evaluate, record, check a full block, step.
+
+    Returns ``(n, stop, rng)``: the steps taken, the row of the first non-finite loss or
+    gradient (None: the run ended at ``steps``) and the minibatch generator's state at x_n."""
+    n, rng, stop = 0, None, None
+    while True:
+        if rec.rows == 0:
+            b0, snap = n, run.snapshot()  # a block is retaken from here after a non-finite step
+        if n == steps:
+            rng = run.gen.get_state()
+        j = rec.record(n, run.evaluate(), run.model)
+        if j is not None and _due(sharpness_every, k0 + n):
+            if (stop := _check(rec, meter, n)) is not None:  # no Lanczos at a non-finite point
+                break
+            rec.sharp[j] = _sharpness(run)
+        if n == steps:
+            break
+        if rec.full and (stop := _check(rec, meter, n)) is not None:
+            break
+        run.step()
+        n += 1
+        rec.note_state(n)
+    if stop is None and rec.rows:
+        stop = _check(rec, meter, n)
+    if stop is None:
+        return n, None, rng
+    n = b0 + stop
+    _replay(run, snap, b0, n)
+    return n, stop, run.gen.get_state()
+
+
+def _due(every: int | None, k: int) -> bool:
+    """A sharpness point: every ``every`` steps in all, not at the start."""
+    return bool(every) and k > 0 and k % int(every) == 0
+
+
+def _check(rec, meter, n: int) -> int | None:
+    """Read the block back (:meth:`~adadyn.nn.record.Recorder.flush`) and show the progress
+    to step n; the row of the first non-finite loss or gradient, or None."""
+    stop = rec.flush()
+    if stop is None:
+        advance(meter, n, rec.last_loss())
+    return stop
+
+
+def _replay(run, snap, b0: int, n: int) -> None:
+    """Bring the run to step n, the first non-finite loss or gradient: restore the state
+    ``snap`` at step b0 and retake the block's finite steps (the same operations, the same bits)."""
+    run.restore(snap)
+    for _ in range(b0, n):
+        run.evaluate()
+        run.step()
+
+
+def _sharpness(run) -> float:
+    from adadyn.nn.hessian import sharpness_at
+
+    return sharpness_at(run.model, run.problem, run.opt)
+
+
+class _Run:
+    """The model, optimiser and minibatch generator of one :func:`train` call."""
+
+    def __init__(self, model, problem, opt, params, gen, batch_size, dev):
+        self.model, self.problem, self.opt, self.params, self.gen = model, problem, opt, params, gen
+        self.batch_size, self.dev = (None if batch_size is None else int(batch_size)), dev
+        self.batch = None
+        self._closure = self._evaluate_only if opt.needs_closure else None
+
+    def resume(self, state) -> tuple[float, int]:
+        """Load a previous run's final state (when given); ``(last |g|, steps taken before)``."""
+        if state is None:
+            return 0.0, 0
         if not isinstance(state, NetState):
             raise TypeError(f"state must be a NetState (a run's final_state), got {type(state).__name__}")
-        shapes = [tuple(p.shape) for p in params]
-        if [tuple(p.shape) for p in state.params] != shapes:
+        if [tuple(p.shape) for p in state.params] != [tuple(p.shape) for p in self.params]:
             raise ValueError("state does not fit this model: its parameter shapes differ")
-        with torch.no_grad():
-            for p, q in zip(params, state.params):
-                p.copy_(q)
-        opt.load_state_dict(copy.deepcopy(state.optim))
-        gen.set_state(state.rng.clone())
-        last_gn = float(state.last_grad_norm)
-        k0 = state.k
+        self.restore((state.params, state.optim, state.rng.clone()))
+        return float(state.last_grad_norm), state.k
 
-    nrec = steps // record_every + 1
-    np_ = len(params)
-    loss_rec, gn_rec, x_rec, m_rec, v_rec, times = (np.empty(nrec) for _ in range(6))
-    test = np.full(nrec, np.nan) if prob.has_test else None
-    sharp = np.full(nrec, np.nan) if sharpness_every else None
-    p_every = None if record_params_every is None else int(record_params_every) // record_every
-    xs = np.empty(((nrec - 1) // p_every + 1 if p_every else 0, d))
-    sqrt_v0 = math.sqrt(d * c.v0) if c.has_v else 0.0
-    h_abs = abs(c.h)
-    last_is_grad = bool(opt.m_is_last_grad)
-    # Per step, one row of a block buffer on the device holds the loss and the per-tensor
-    # gradient norms, [loss, |g_1|, ..., |g_P|]; at a recorded step the row goes on with the
-    # per-tensor norms of x and m and the l1 norms of v (v >= 0: the sums), and the test error:
-    # [..., |x_1|, ..., |x_P|, |m_1|, ..., |m_P|, sum v_1, ..., sum v_P, test]. A row costs one
-    # foreach reduction and one stack (and, before a recorded step, two foreach reductions taken
-    # right after the optimiser step, while x, m and v are in the cache), and no host
-    # synchronisation; a block of rows is read back at once, checked for a non-finite loss or
-    # gradient and reduced in float64.
-    nt = 1 if test is not None else 0
-    buf = torch.zeros((_BLOCK_STEPS, 1 + 4 * np_ + nt), dtype=dtype, device=dev)
-    blk_rec = np.full(_BLOCK_STEPS, -1)  # record index of each row (-1: not a recorded step)
-    blk_m = np.zeros(_BLOCK_STEPS, dtype=bool)  # the row holds m's norms
-    blk_v = np.zeros(_BLOCK_STEPS, dtype=bool)  # the row holds v's sums
-    batch = None
-    closure = None
-    if opt.needs_closure:
-        def closure():
-            opt.zero_grad()
-            lo = prob.loss(model, batch)
-            lo.backward()
-            return lo
-
-    def evaluate():
-        opt.zero_grad()
-        lo = prob.loss(model, batch)
-        if lo.ndim != 0:
-            raise ValueError(f"the problem's loss is not a scalar (shape {tuple(lo.shape)}): "
-                             f"does the model map {prob.in_dim} inputs to {prob.out_dim} outputs?")
+    def _evaluate_only(self):
+        self.opt.zero_grad()
+        lo = self.problem.loss(self.model, self.batch)
         lo.backward()
         return lo
 
-    def take_step():
-        if closure is not None:
-            opt.step(closure)
+    def evaluate(self) -> torch.Tensor:
+        """Draw the step's minibatch, then the loss and its gradient (in ``p.grad``) at x."""
+        if self.batch_size is not None:
+            self.batch = self.problem.draw(self.gen, self.batch_size).to(self.dev)
+        self.opt.zero_grad()
+        lo = self.problem.loss(self.model, self.batch)
+        if lo.ndim != 0:
+            raise ValueError(f"the problem's loss is not a scalar (shape {tuple(lo.shape)}): does the model "
+                             f"map {self.problem.in_dim} inputs to {self.problem.out_dim} outputs?")
+        lo.backward()
+        return lo
+
+    def step(self) -> None:
+        if self._closure is not None:
+            self.opt.step(self._closure)
         else:
-            opt.step()
+            self.opt.step()
 
-    def snapshot():
-        return (tuple(p.detach().clone() for p in params), copy.deepcopy(opt.state_dict()), gen.get_state())
+    def snapshot(self):
+        return (tuple(p.detach().clone() for p in self.params), copy.deepcopy(self.opt.state_dict()),
+                self.gen.get_state())
 
-    def restore(snap):
+    def restore(self, snap) -> None:
         with torch.no_grad():
-            for p, q in zip(params, snap[0]):
+            for p, q in zip(self.params, snap[0]):
                 p.copy_(q)
-        opt.load_state_dict(copy.deepcopy(snap[1]))
-        gen.set_state(snap[2])
+        self.opt.load_state_dict(copy.deepcopy(snap[1]))
+        self.gen.set_state(snap[2])
 
-    status = Status.OK
-    n = 0  # steps taken in this call
-    nr = 0  # records made
-    b0, i = 0, 0  # the block's first step; rows filled
-    snap = None  # the state at step b0 (a block is retaken from it after a non-finite step)
-    prev_gn = last_gn  # |g| of the step before the block's first
-    end_gn = last_gn  # |g| of the step before the last one read back
-    rng_state = None
-    stop = None
-    moments = None  # opt.moments(), once they exist
-    state_norms = None  # norms of (x, m, v) at the current point, taken right after the step to it
-
-    def norms_of_state():
-        """Per-tensor norms of x and m and sums of v (v >= 0), as a list of 0-d tensors."""
-        nonlocal moments
-        if moments is None:
-            ms, vs = opt.moments()
-            if opt.steps_taken:  # the moment tensors exist and are updated in place from now on
-                moments = ms, vs
-        else:
-            ms, vs = moments
-        out = list(torch._foreach_norm(params if ms is None else params + ms))
-        if vs is not None:
-            out += torch._foreach_norm(vs, 1.0)
-        return out, ms is not None, vs is not None
-
-    def flush():
-        """Read back rows [0, i): fill the records; return the row of the first non-finite step or None."""
-        nonlocal prev_gn, end_gn, nr
-        rows = buf[:i].to("cpu", torch.float64).numpy()
-        lv = rows[:, 0]
-        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is a divergence
-            gv = np.sqrt(np.sum(rows[:, 1:1 + np_] ** 2, axis=1))
-        bad = ~(np.isfinite(lv) & np.isfinite(gv))
-        first_bad = int(np.argmax(bad)) if bad.any() else i
-        gprev = np.concatenate(([prev_gn], gv[:-1]))
-        rec = blk_rec[:first_bad]
-        sel = np.flatnonzero(rec >= 0)
-        if sel.size:
-            js = rec[sel]
-            r = rows[sel]
-            loss_rec[js], gn_rec[js] = lv[sel], gv[sel]
-            x_rec[js] = np.sqrt(np.sum(r[:, 1 + np_:1 + 2 * np_] ** 2, axis=1))
-            hm, hv = blk_m[sel], blk_v[sel]
-            m_rec[js] = h_abs * gprev[sel] if last_is_grad else 0.0
-            v_rec[js] = sqrt_v0
-            for fm, fv in {(bool(x), bool(y)) for x, y in zip(hm, hv)}:
-                at = (hm == fm) & (hv == fv)
-                ra, ja = r[at], js[at]
-                o = 1 + 2 * np_
-                if fm:
-                    m_rec[ja] = np.sqrt(np.sum(ra[:, o:o + np_] ** 2, axis=1))
-                    o += np_
-                if fv:
-                    v_rec[ja] = np.sqrt(np.sum(ra[:, o:o + np_], axis=1))
-                    o += np_
-                if test is not None:
-                    test[ja] = ra[:, o]
-            nr = int(js[-1]) + 1
-        end_gn = float(gprev[min(first_bad, i - 1)])
-        prev_gn = float(gv[i - 1])
-        blk_rec[:i] = -1
-        return first_bad if first_bad < i else None
-
-    with torch.no_grad():
-        zero = [torch.zeros_like(p) for p in params]
-    views = [(buf[k], buf[k, :1 + np_]) for k in range(_BLOCK_STEPS)]
-    while True:
-        if i == 0:
-            b0, snap = n, snapshot()
-        if batch_size is not None:
-            if n == steps:
-                rng_state = gen.get_state()
-            batch = prob.draw(gen, int(batch_size)).to(dev)
-        loss = evaluate()
-        with torch.no_grad():
-            gs = [p.grad if p.grad is not None else z for p, z in zip(params, zero)]
-            row, short = views[i]
-            if n % record_every == 0:
-                j = n // record_every
-                if state_norms is None:
-                    state_norms = norms_of_state()
-                xmv, has_m, has_v = state_norms
-                state_norms = None
-                vals = [loss, *torch._foreach_norm(gs), *xmv]
-                if test is not None:
-                    vals.append(prob.test_error(model))
-                torch.stack(vals, out=row[:len(vals)])
-                blk_rec[i], blk_m[i], blk_v[i] = j, has_m, has_v
-                times[j] = opt.time
-                if p_every and j % p_every == 0:
-                    xs[j // p_every] = _flat(params)
-                i += 1
-                if sharp is not None and (k0 + n) % int(sharpness_every) == 0 and k0 + n > 0:
-                    stop = flush()  # no Lanczos at a non-finite point
-                    i = 0
-                    if stop is not None:
-                        break
-                    from adadyn.nn.hessian import sharpness_at
-
-                    sharp[j] = sharpness_at(model, prob, opt)
-            else:
-                torch.stack((loss, *torch._foreach_norm(gs)), out=short)
-                i += 1
-        if n == steps:
-            break
-        if i == _BLOCK_STEPS:
-            stop = flush()
-            if stop is not None:
-                break
-            i = 0
-        take_step()
-        n += 1
-        if n % record_every == 0:
-            with torch.no_grad():  # while the step's tensors are still in the cache
-                state_norms = norms_of_state()
-    if stop is None and i:
-        stop = flush()
-    if stop is not None:
-        # the first non-finite loss or gradient was at step b0 + stop: return the state there,
-        # retaking the block's finite steps from its snapshot (the same operations, the same bits)
-        status = Status.DIVERGED
-        n = b0 + stop
-        restore(snap)
-        s = b0
-        while s < n:
-            if batch_size is not None:
-                batch = prob.draw(gen, int(batch_size)).to(dev)
-            evaluate()
-            take_step()
-            s += 1
-        rng_state = gen.get_state()
-    if rng_state is None:
-        rng_state = gen.get_state()
-    if last_is_grad:
-        last_gn = end_gn
-    ms, vs = opt.moments()
-    mflat = _flat(ms) if ms is not None else np.zeros(d)
-    vflat = _flat(vs) if vs is not None else np.full(d, c.v0 if c.has_v else 0.0)
-    final = NetState(params=tuple(p.detach().clone() for p in params), optim=copy.deepcopy(opt.state_dict()),
-                     rng=rng_state.clone(), k=k0 + n, last_grad_norm=float(last_gn), _moments=(mflat, vflat))
-    extras = {"x_norm": x_rec[:nr].copy(), "m_norm": m_rec[:nr].copy(), "sqrt_v_norm": v_rec[:nr].copy()}
-    if test is not None:
-        extras["test_error"] = test[:nr].copy()
-    if sharp is not None:
-        extras["sharpness"] = sharp[:nr].copy()
-    nx = (nr - 1) // p_every + 1 if (p_every and nr) else 0
-    empty = np.empty((0, d))
-    return Trajectory(
-        x=xs[:nx], m=empty, v=empty, loss=loss_rec[:nr].copy(), grad_norm=gn_rec[:nr].copy(), time=times[:nr].copy(),
-        step=k0 + record_every * np.arange(nr), status=status, stop_step=k0 + n, final_state=final,
-        opt=spec, objective=problem, record_every=record_every, extras=extras,
-    )
+    def state(self, k: int, rng, last_gn: float, th) -> NetState:
+        """The :class:`NetState` after k steps in all (``rng``: the generator before the next draw)."""
+        ms, vs = self.opt.moments()
+        c = self.opt.coefficients
+        d = int(sum(p.numel() for p in self.params))
+        mflat = _flat(ms) if ms is not None else np.zeros(d)
+        vflat = _flat(vs) if vs is not None else np.full(d, c.v0 if c.has_v else 0.0)
+        return NetState(params=tuple(p.detach().clone() for p in self.params),
+                        optim=copy.deepcopy(self.opt.state_dict()), rng=rng.clone(), k=k,
+                        last_grad_norm=float(last_gn), _moments=(mflat, vflat), threads=th.threads,
+                        threads_reason=th.reason)
