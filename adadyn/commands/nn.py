@@ -199,16 +199,18 @@ def _phase_body(args) -> int:
                        device=args.device)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    axes = plot_network_phase(pd.a, pd.b, pd.late_mean_log10_loss, pd.regime)
+    from adadyn.analysis.regimes import blew_up
+    from adadyn.commands.sweep import grid_table
+
+    blown = blew_up(pd.level, pd.status == "diverged")
+    axes = plot_network_phase(pd.a, pd.b, pd.late_mean_log10_loss, pd.regime, blown_up=blown)
     axes[0].figure.suptitle(f"{prob.name}, {'-'.join(map(str, widths))} {act}, Adam eta={args.eta:g}, "
                             f"{args.steps} steps")
     axes[0].figure.tight_layout()
     axes[0].figure.savefig(out / "phase.png", dpi=110)
     plt.close(axes[0].figure)
     pd.to_npz(out / "phase.npz")
-    lines = [repr(pd), "a \\ b  " + "  ".join(f"{x:9.3g}" for x in pd.b)]
-    for i, ai in enumerate(pd.a):
-        lines.append(f"{ai:6.3g} " + "  ".join(f"{pd.regime[i, j]:>9s}" for j in range(pd.b.size)))
+    lines = [repr(pd), grid_table(pd.a, pd.b, pd.regime, blown)]
     (out / "summary.txt").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     print(f"wrote {out / 'phase.png'}, {out / 'phase.npz'}, {out / 'summary.txt'}")

@@ -125,11 +125,11 @@ def demo(out_dir: Path) -> str:
         tr = ad.run(ad.Adam.from_ab(eta, a, b), obj, x0, 30_000)
         reg = classify(tr)
         ax = plot_loss_regime(tr, reg, fig.add_subplot(3, 3, col + 1))
-        ax.set_title(f"a={a:g}, b={b:g}: {reg.label}")
+        ax.set_title(f"a={a:g}, b={b:g}: {reg.describe()}")
         plot_loss_regime(tr, reg, fig.add_subplot(3, 3, col + 4), last=1000).set_title("last 1000 steps")
         plot_state_space(tr, fig.add_subplot(3, 3, col + 7, projection="3d"), start=29_000)
-        lines.append(f"  a={a:g}, b={b:g}: {reg.label} (late loss {-reg.level:.1f} decades below the start, "
-                     f"{reg.spike_count} spikes)")
+        lines.append(f"  a={a:g}, b={b:g}: {reg.describe()}; late loss {abs(reg.level):.1f} decades "
+                     f"{'below' if reg.level <= 0 else 'above'} the start, {reg.spike_count} spikes")
         if a == 1.0:
             spike_traj = tr
     fig.savefig(out_dir / "regimes_examples.png", dpi=90)
@@ -140,7 +140,9 @@ def demo(out_dir: Path) -> str:
     ax.set_title("a=1, b=100: preconditioned sharpness vs 38/eta")
     ax.figure.savefig(out_dir / "sharpness.png", dpi=100)
     plt.close(ax.figure)
-    counts = ", ".join(f"{k} {v}" for k, v in pd.counts().items())
+    from adadyn.analysis.regimes import describe_label
+
+    counts = ", ".join(f"{describe_label(k)} {v}" for k, v in pd.counts().items())
     return "\n".join([
         f"Adam late-phase regimes on the 10x10 random quadratic (eta = {eta:g}):",
         *lines,

@@ -68,22 +68,41 @@ def _corners(axes):
 
 def summary_text(labels: np.ndarray, axes: dict, opt, obj, steps: int) -> str:
     """Counts of each label over the grid, one line each, and the grid's description."""
-    from adadyn.analysis.regimes import REGIMES
+    from adadyn.analysis.regimes import REGIME_MEANINGS, REGIMES
 
     lines = [f"{opt!r} on {obj.name}, {steps} steps, grid "
              + " x ".join(f"{k}[{v.size}] in [{v.min():.4g}, {v.max():.4g}]" for k, v in axes.items())]
     names = list(REGIMES) + sorted(set(np.unique(labels).tolist()) - set(REGIMES))
-    lines += [f"  {r}: {int(np.sum(labels == r))}" for r in names]
+    lines += [f"  {r}: {int(np.sum(labels == r))}" + (f"   ({REGIME_MEANINGS[r]})" if r in REGIME_MEANINGS else "")
+              for r in names]
     return "\n".join(lines)
+
+
+def grid_table(rows: np.ndarray, cols: np.ndarray, labels: np.ndarray, blown_up=None,
+               names: tuple = ("a", "b")) -> str:
+    """The labels of a 2-D grid as a text table (rows: ``rows``, columns: ``cols``), a run
+    that blew up shown as "blew up", and a key giving each label's meaning."""
+    from adadyn.analysis.regimes import BLEW_UP, BLOWUP_DECADES, REGIME_MEANINGS
+
+    labels = np.asarray(labels).astype(str)
+    blown = np.zeros(labels.shape, bool) if blown_up is None else np.asarray(blown_up, bool)
+    cell = np.where(blown, BLEW_UP, labels)
+    w = max(9, max(len(c) for c in cell.ravel()))
+    lines = [f"{names[0]} \\ {names[1]}".ljust(7) + "  ".join(f"{x:>{w}.3g}" for x in cols)]
+    for i, r in enumerate(rows):
+        lines.append(f"{r:6.3g} " + "  ".join(f"{cell[i, j]:>{w}s}" for j in range(len(cols))))
+    key = [f"{r} = {REGIME_MEANINGS[r]}" for r in REGIME_MEANINGS if np.any(labels == r)]
+    if blown.any():
+        key.append(f"{BLEW_UP} = non-finite loss or {BLOWUP_DECADES:g}+ decades above the start")
+    return "\n".join(lines + ["key: " + "; ".join(key)])
 
 
 def plot_label_map(labels: np.ndarray, axes: dict, ax=None):
     """Categorical heat map of the labels of a 2-D grid (rows: first axis, columns: second)."""
     from matplotlib.colors import BoundaryNorm, ListedColormap
-    from matplotlib.patches import Patch
 
     from adadyn.analysis.regimes import REGIMES
-    from adadyn.plotting.regimes import REGIME_COLORS
+    from adadyn.plotting.regimes import REGIME_COLORS, regime_legend_handles
 
     if ax is None:
         import matplotlib.pyplot as plt
@@ -99,9 +118,7 @@ def plot_label_map(labels: np.ndarray, axes: dict, ax=None):
         setter("log" if np.all(vals > 0) and _is_log(vals) else "linear")
     ax.set_xlabel(nx)
     ax.set_ylabel(ny)
-    present = [r for r in REGIMES if np.any(labels == r)]
-    ax.legend(handles=[Patch(color=REGIME_COLORS[r], label=r) for r in present], loc="upper left",
-              fontsize="small", framealpha=0.85)
+    ax.legend(handles=regime_legend_handles(labels), loc="upper left", fontsize="small", framealpha=0.85)
     return ax
 
 

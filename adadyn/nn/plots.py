@@ -57,31 +57,39 @@ def plot_state_norms(traj, ax=None):
     return ax
 
 
-def plot_network_phase(a, b, late_log10_loss, labels, axes=None):
+def plot_network_phase(a, b, late_log10_loss, labels, axes=None, *, blown_up=None, title: str | None = None):
     """Figure 8 for a network: late mean log10 loss (left) and regime labels (right) over (b, a).
 
     ``late_log10_loss`` and ``labels`` are indexed [i, j] = (a[i], b[j]). ``axes``: two Axes or None.
+    ``blown_up`` (bool, same shape; :func:`adadyn.analysis.regimes.blew_up`) marks runs that
+    blew up with an x; the legend gives each label's meaning ("divergence (stays high)").
+    ``title``: the figure's title (default: the grid and the range of the late loss).
     Returns the two Axes.
     """
     import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap
 
     from adadyn.analysis.regimes import REGIMES
-    from adadyn.plotting.regimes import REGIME_COLORS
+    from adadyn.plotting.regimes import REGIME_COLORS, _mark_blown, regime_legend_handles
 
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(11, 4.5))
     a, b = np.asarray(a), np.asarray(b)
+    z = np.asarray(late_log10_loss, dtype=float)
     ext = (np.log10(b[0]), np.log10(b[-1]), np.log10(a[0]), np.log10(a[-1]))
-    im = axes[0].imshow(np.ma.masked_invalid(late_log10_loss), origin="lower", aspect="auto", extent=ext)
+    im = axes[0].imshow(np.ma.masked_invalid(z), origin="lower", aspect="auto", extent=ext)
     axes[0].figure.colorbar(im, ax=axes[0], label="late mean log10 loss")
     codes = np.vectorize(REGIMES.index)(np.asarray(labels))
     cmap = ListedColormap([REGIME_COLORS[r] for r in REGIMES])
     axes[1].imshow(codes, origin="lower", aspect="auto", extent=ext, cmap=cmap, vmin=-0.5, vmax=len(REGIMES) - 0.5)
-    for r in REGIMES:
-        axes[1].plot([], [], "s", color=REGIME_COLORS[r], label=r)
-    axes[1].legend(fontsize=7, loc="upper left")
+    _mark_blown(axes[1], np.log10(b), np.log10(a), blown_up)
+    axes[1].legend(handles=regime_legend_handles(labels, blown_up), fontsize=7, loc="upper left", framealpha=0.85)
     for ax in axes:
         ax.set_xlabel("log10 b   (beta1 = 1 - b eta)")
         ax.set_ylabel("log10 a   (beta2 = 1 - a eta)")
+    if title is None:
+        fin = z[np.isfinite(z)]
+        rng = f", late mean log10 loss in [{fin.min():.2g}, {fin.max():.2g}]" if fin.size else ""
+        title = f"Adam on a network over a {a.size} x {b.size} (a, b) grid{rng}"
+    axes[0].figure.suptitle(title)
     return axes

@@ -3,12 +3,45 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["REGIME_COLORS", "plot_late_loss", "plot_regime_map", "plot_phase_diagram",
+__all__ = ["REGIME_COLORS", "BLOWUP_MARKER", "regime_legend_handles", "plot_late_loss", "plot_regime_map", "plot_phase_diagram",
            "plot_loss_regime", "plot_state_space", "plot_sharpness"]
 
 #: One colour per regime, in the order of :data:`adadyn.analysis.regimes.REGIMES`.
 REGIME_COLORS = {"convergence": "#2ca02c", "oscillation": "#1f77b4", "spike": "#ff7f0e",
                  "divergence": "#d62728", "transient": "#7f7f7f"}
+
+#: Marker drawn over a cell (or beside a curve) whose run blew up.
+BLOWUP_MARKER = dict(marker="x", color="k", ms=6, mew=1.5, ls="none")
+
+
+def regime_legend_handles(labels, blown_up=None) -> list:
+    """Legend handles for the labels present in ``labels``, each with its meaning
+    ("divergence (stays high)"), and one "blew up" entry when any of ``blown_up`` is set
+    (:func:`adadyn.analysis.regimes.blew_up`)."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    from adadyn.analysis.regimes import BLEW_UP, BLOWUP_DECADES, REGIMES, describe_label
+
+    labels = np.asarray(labels)
+    hs = [Patch(color=REGIME_COLORS[r], label=describe_label(r)) for r in REGIMES if np.any(labels == r)]
+    if blown_up is not None and np.any(blown_up):
+        hs.append(Line2D([], [], **BLOWUP_MARKER,
+                         label=f"{BLEW_UP} (non-finite, or {BLOWUP_DECADES:g}+ decades above the start)"))
+    return hs
+
+
+def _mark_blown(ax, xc, yc, blown):
+    """An x over the cells (rows: y centres, columns: x centres) whose run blew up."""
+    if blown is not None and np.any(blown):
+        ii, jj = np.nonzero(np.asarray(blown))
+        ax.plot(np.asarray(xc)[jj], np.asarray(yc)[ii], **BLOWUP_MARKER)
+
+
+def _pd_blown(pd):
+    from adadyn.analysis.regimes import blew_up
+
+    return blew_up(pd.level, np.asarray(pd.status) == "diverged")
 
 
 def _ax(ax, **kw):
@@ -60,7 +93,6 @@ def plot_late_loss(pd, ax=None, *, cmap: str = "viridis", colorbar: bool = True)
 def plot_regime_map(pd, ax=None, *, legend: bool = True):
     """Categorical map of the regimes over (b, a): Figure 8, right."""
     from matplotlib.colors import BoundaryNorm, ListedColormap
-    from matplotlib.patches import Patch
 
     from adadyn.analysis.regimes import REGIMES
 
@@ -68,12 +100,13 @@ def plot_regime_map(pd, ax=None, *, legend: bool = True):
     cmap = ListedColormap([REGIME_COLORS[r] for r in REGIMES])
     norm = BoundaryNorm(np.arange(len(REGIMES) + 1) - 0.5, len(REGIMES))
     ax.pcolormesh(_edges(pd.b), _edges(pd.a), pd.regime_code, cmap=cmap, norm=norm, shading="flat")
+    blown = _pd_blown(pd)
+    _mark_blown(ax, pd.b, pd.a, blown)
     _frame(ax, pd)
     ax.set_title("regime")
     if legend:
-        present = [r for r in REGIMES if np.any(pd.regime == r)]
-        ax.legend(handles=[Patch(color=REGIME_COLORS[r], label=r) for r in present],
-                  loc="upper left", fontsize="small", framealpha=0.85)
+        ax.legend(handles=regime_legend_handles(pd.regime, blown), loc="upper left", fontsize="small",
+                  framealpha=0.85)
     return ax
 
 
@@ -110,9 +143,16 @@ def plot_loss_regime(traj_or_loss, regime=None, ax=None, *, step=None, last: int
     pk = regime.spike_steps[regime.spike_steps >= step[sel][0]]
     if pk.size:
         ax.plot(pk, np.abs(np.interp(pk, step, loss)), "v", ms=3, color="k", label="spikes")
+    if regime.blew_up and np.any(ok):
+        from adadyn.analysis.regimes import BLEW_UP
+
+        last_ok = np.nonzero(ok)[0][-1]
+        ax.plot(step[last_ok], np.abs(loss[last_ok]), **BLOWUP_MARKER, label=f"{BLEW_UP} (last finite loss)"
+                if not np.all(np.isfinite(loss)) else BLEW_UP)
+        ax.legend(loc="best", fontsize="small")
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
-    ax.set_title(regime.label)
+    ax.set_title(regime.describe())
     return ax
 
 
