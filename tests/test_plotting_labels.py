@@ -79,7 +79,7 @@ def test_a_run_that_blows_up_prints_and_plots_blew_up():
     assert "stays high" not in reg.describe()
     ax = plot_loss_regime(tr, reg)
     texts = _texts(ax)
-    assert texts[0] == "divergence (blew up)" and any(t.startswith(BLEW_UP) for t in texts[1:])
+    assert texts[0] == "divergence\n(blew up)" and any(t.startswith(BLEW_UP) for t in texts[1:])
     # the x sits on the last finite loss
     marker = [ln for ln in ax.lines if ln.get_marker() == "x"][0]
     ok = np.isfinite(tr.loss)

@@ -70,9 +70,10 @@ def blew_up(level, nonfinite=False):
     return bool(out) if out.ndim == 0 else out
 
 
-def describe_label(label: str, blown_up: bool = False) -> str:
+def describe_label(label: str, blown_up: bool = False, sep: str = " ") -> str:
     """``label`` with its meaning: "divergence (stays high)"; a run that blew up reads
     "divergence (blew up)" (another label keeps its meaning and adds "; blew up").
+    ``sep`` goes between the label and the parenthesis (``"\\n"`` for a two-line title).
 
     Raises
     ------
@@ -82,8 +83,10 @@ def describe_label(label: str, blown_up: bool = False) -> str:
     if label not in REGIME_MEANINGS:
         raise ValueError(f"label must be one of {REGIMES}, got {label!r}")
     if blown_up:
-        return f"{label} ({BLEW_UP})" if label == "divergence" else f"{label} ({REGIME_MEANINGS[label]}; {BLEW_UP})"
-    return f"{label} ({REGIME_MEANINGS[label]})"
+        said = BLEW_UP if label == "divergence" else f"{REGIME_MEANINGS[label]}; {BLEW_UP}"
+    else:
+        said = REGIME_MEANINGS[label]
+    return f"{label}{sep}({said})"
 
 #: Default options of :func:`classify` (calibrated on the calibration part of
 #: ``scripts/make_regime_dataset.py``; see docs/regimes.md).
@@ -194,9 +197,10 @@ class Regime:
         :data:`BLOWUP_DECADES` or more decades above the first sample."""
         return blew_up(self.level, self.nonfinite)
 
-    def describe(self) -> str:
-        """The label with its meaning, e.g. "divergence (stays high)" or "divergence (blew up)"."""
-        return describe_label(self.label, self.blew_up)
+    def describe(self, sep: str = " ") -> str:
+        """The label with its meaning, e.g. "divergence (stays high)" or "divergence (blew up)"
+        (``sep`` between the two, as in :func:`describe_label`)."""
+        return describe_label(self.label, self.blew_up, sep)
 
     def __repr__(self) -> str:
         return (f"Regime({self.describe()}, log_level={self.log_level:.3g}, trend={self.trend:.3g} dec, "

@@ -203,10 +203,9 @@ def _phase_body(args) -> int:
     from adadyn.commands.sweep import grid_table
 
     blown = blew_up(pd.level, pd.status == "diverged")
-    axes = plot_network_phase(pd.a, pd.b, pd.late_mean_log10_loss, pd.regime, blown_up=blown)
-    axes[0].figure.suptitle(f"{prob.name}, {'-'.join(map(str, widths))} {act}, Adam eta={args.eta:g}, "
-                            f"{args.steps} steps")
-    axes[0].figure.tight_layout()
+    axes = plot_network_phase(pd.a, pd.b, pd.late_mean_log10_loss, pd.regime, blown_up=blown,
+                              title=f"{prob.name}, {'-'.join(map(str, widths))} {act}, Adam eta={args.eta:g}, "
+                                    f"{args.steps} steps")
     axes[0].figure.savefig(out / "phase.png", dpi=110)
     plt.close(axes[0].figure)
     pd.to_npz(out / "phase.npz")

@@ -118,16 +118,19 @@ def demo(out_dir: Path) -> str:
     axes[0].figure.savefig(out_dir / "phase_diagram.png", dpi=110)
     plt.close(axes[0].figure)
 
-    fig = plt.figure(figsize=(13, 8), constrained_layout=True)
+    fig = plt.figure(figsize=(13, 10.5), constrained_layout=True)
+    grid3 = fig.add_gridspec(3, 3, height_ratios=(1, 1, 1.5))
     lines = []
     spike_traj = None
     for col, (a, b) in enumerate(((1.0, 100.0), (10.0, 10.0), (100.0, 1.0))):
         tr = ad.run(ad.Adam.from_ab(eta, a, b), obj, x0, 30_000)
         reg = classify(tr)
-        ax = plot_loss_regime(tr, reg, fig.add_subplot(3, 3, col + 1))
-        ax.set_title(f"a={a:g}, b={b:g}: {reg.describe()}")
-        plot_loss_regime(tr, reg, fig.add_subplot(3, 3, col + 4), last=1000).set_title("last 1000 steps")
-        plot_state_space(tr, fig.add_subplot(3, 3, col + 7, projection="3d"), start=29_000)
+        ax = plot_loss_regime(tr, reg, fig.add_subplot(grid3[0, col]))
+        ax.set_title(f"a={a:g}, b={b:g}: {reg.describe(chr(10))}", fontsize="medium")
+        plot_loss_regime(tr, reg, fig.add_subplot(grid3[1, col]), last=1000).set_title("last 1000 steps")
+        span = 100 if reg.label == "oscillation" else 1000   # a fast ripple fills 1000 steps with a cloud
+        ax3 = plot_state_space(tr, fig.add_subplot(grid3[2, col], projection="3d"), start=30_000 - span)
+        ax3.set_title(f"state space, last {span} steps (colour: step)", fontsize="small")
         lines.append(f"  a={a:g}, b={b:g}: {reg.describe()}; late loss {abs(reg.level):.1f} decades "
                      f"{'below' if reg.level <= 0 else 'above'} the start, {reg.spike_count} spikes")
         if a == 1.0:

@@ -102,12 +102,12 @@ def plot_label_map(labels: np.ndarray, axes: dict, ax=None):
     from matplotlib.colors import BoundaryNorm, ListedColormap
 
     from adadyn.analysis.regimes import REGIMES
-    from adadyn.plotting.regimes import REGIME_COLORS, regime_legend_handles
+    from adadyn.plotting.regimes import LEGEND_BELOW, REGIME_COLORS, regime_legend_handles
 
     if ax is None:
         import matplotlib.pyplot as plt
 
-        ax = plt.figure(figsize=(6, 5)).add_subplot(111)
+        ax = plt.figure(figsize=(6, 6), layout="constrained").add_subplot(111)
     (ny, yv), (nx, xv) = axes.items()
     code = np.vectorize(lambda s: REGIMES.index(s) if s in REGIMES else -1, otypes=[float])(labels)
     code[code < 0] = np.nan
@@ -118,7 +118,7 @@ def plot_label_map(labels: np.ndarray, axes: dict, ax=None):
         setter("log" if np.all(vals > 0) and _is_log(vals) else "linear")
     ax.set_xlabel(nx)
     ax.set_ylabel(ny)
-    ax.legend(handles=regime_legend_handles(labels), loc="upper left", fontsize="small", framealpha=0.85)
+    ax.legend(handles=regime_legend_handles(labels), **LEGEND_BELOW)
     return ax
 
 
