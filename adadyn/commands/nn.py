@@ -167,6 +167,13 @@ def _train_body(args) -> int:
             lines.append(f"preconditioned sharpness / threshold: late median {S.late_median_ratio:.4g}, late "
                          f"fraction above {S.late_fraction_above:.3g}; spikes {S.spike_steps.size}, preceded by a "
                          f"crossing {int(S.crossed.sum())}")
+            from adadyn.plotting.regimes import plot_sharpness
+
+            axs = plot_sharpness(S)
+            axs.set_title(f"{prob.name}: preconditioned sharpness vs the threshold", fontsize="medium")
+            axs.figure.savefig(out / "sharpness.png", dpi=110)
+            plt.close(axs.figure)
+            lines.append(f"figure: {out / 'sharpness.png'}")
         except ValueError as exc:
             lines.append(f"sharpness: {exc}")
     np.savez_compressed(out / "trajectory.npz", step=tr.step, time=tr.time, loss=tr.loss, grad_norm=tr.grad_norm,

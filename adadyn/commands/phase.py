@@ -63,8 +63,17 @@ def _run(args) -> int:
     axes = plot_phase_diagram(pd)
     axes[0].figure.savefig(out / "phase_diagram.png", dpi=120)
     plt.close(axes[0].figure)
+    from adadyn.analysis.regimes import blew_up
+    from adadyn.commands.sweep import grid_table, summary_text
+
+    blown = blew_up(pd.level, pd.status == "diverged")
+    text = (summary_text(pd.regime, {"a": pd.a, "b": pd.b}, f"Adam (eta = {pd.eta:g}, beta1 = 1 - b eta, "
+                         f"beta2 = 1 - a eta)", obj, steps, blown) + "\n"
+            + grid_table(pd.a, pd.b, pd.regime, blown))
+    (out / "summary.txt").write_text(text + "\n")
     print(pd)
-    print(f"wrote {out / 'phase_diagram.png'} and {out / 'phase_diagram.npz'} "
+    print(text)
+    print(f"wrote {out / 'phase_diagram.png'}, {out / 'phase_diagram.npz'} and {out / 'summary.txt'} "
           f"(finished chunks in {out / 'chunks'}; rerun to resume)")
     return 0
 

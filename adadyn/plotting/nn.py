@@ -8,54 +8,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from adadyn.plotting import discrete as _discrete
+from adadyn.plotting import regimes as _regimes
+
 __all__ = ["plot_state_space", "plot_state_norms", "plot_network_phase"]
 
 
-def _select(traj, start, stop):
-    st = np.asarray(traj.step)
-    sel = np.ones(st.size, bool)
-    if start is not None:
-        sel &= st >= start
-    if stop is not None:
-        sel &= st < stop
-    return sel
-
-
-def plot_state_space(traj, ax=None, *, start: int | None = None, stop: int | None = None, **line_kw):
-    """The run in the state space (|x|, |m|, |sqrt v|), Figure 7 (bottom row) of Ma, Wu & E.
-
-    Reads ``traj.x_norm``, ``traj.m_norm``, ``traj.sqrt_v_norm`` (recorded every
-    record by :func:`adadyn.nn.train`). ``start``/``stop`` select steps
-    (inclusive, exclusive). ``ax`` must be a 3-D Axes when given.
-    """
-    if ax is None:
-        import matplotlib.pyplot as plt
-
-        ax = plt.figure(figsize=(5.5, 5)).add_subplot(111, projection="3d")
-    if not hasattr(ax, "plot3D"):
-        raise ValueError("ax must be a 3-D Axes (add_subplot(..., projection='3d'))")
-    sel = _select(traj, start, stop)
-    line_kw.setdefault("lw", 0.6)
-    ax.plot3D(traj.x_norm[sel], traj.m_norm[sel], traj.sqrt_v_norm[sel], **line_kw)
-    ax.set_xlabel("||x||")
-    ax.set_ylabel("||m||")
-    ax.set_zlabel("||sqrt v||")
-    return ax
-
-
-def plot_state_norms(traj, ax=None):
-    """|x|, |m|, |sqrt v| against time t = sum of step sizes (log scale)."""
-    if ax is None:
-        import matplotlib.pyplot as plt
-
-        _, ax = plt.subplots(figsize=(6, 4))
-    for key, lab in (("x_norm", "||x||"), ("m_norm", "||m||"), ("sqrt_v_norm", "||sqrt v||")):
-        y = np.asarray(getattr(traj, key))
-        ax.plot(traj.time, np.where(y > 0, y, np.nan), label=lab, lw=1.0)
-    ax.set_yscale("log")
-    ax.set_xlabel("time t = sum of step sizes")
-    ax.legend(fontsize=8)
-    return ax
+#: the same views as for discrete runs: :func:`adadyn.plotting.regimes.plot_state_space` and
+#: :func:`adadyn.plotting.discrete.plot_state_norms` read the norms :func:`adadyn.nn.train` records
+plot_state_space = _regimes.plot_state_space
+plot_state_norms = _discrete.plot_state_norms
 
 
 def plot_network_phase(a, b, late_log10_loss, labels, axes=None, *, blown_up=None, title: str | None = None):
