@@ -92,11 +92,14 @@ def _pd_title(pd) -> str:
 
 def _default_suptitle(ax, pd, title):
     """Set the figure's title: ``title`` if given, else one from ``pd`` unless the figure has one."""
+    import textwrap
+
     fig = ax.figure
+    width = max(30, int(fig.get_size_inches()[0] * 10))   # characters that fit at the default size
     if title:
-        fig.suptitle(title)
+        fig.suptitle(textwrap.fill(title, width))
     elif title is None and not fig.get_suptitle():
-        fig.suptitle(_pd_title(pd))
+        fig.suptitle(textwrap.fill(_pd_title(pd), width))
 
 
 def plot_late_loss(pd, ax=None, *, cmap: str = "viridis", colorbar: bool = True,
