@@ -59,7 +59,7 @@ def main():
         tr = ad.run(ad.Adam.from_ab(eta, a, b), obj, x0, 30_000)
         reg = classify(tr)
         print(f"a={a:g}, b={b:g}: {reg}")
-        plot_loss_regime(tr, reg, fig.add_subplot(3, 3, col + 1)).set_title(f"a={a:g}, b={b:g}: {reg.label}")
+        plot_loss_regime(tr, reg, fig.add_subplot(3, 3, col + 1)).set_title(f"a={a:g}, b={b:g}: {reg.describe()}")
         plot_loss_regime(tr, reg, fig.add_subplot(3, 3, col + 4), last=1000)
         plot_state_space(tr, fig.add_subplot(3, 3, col + 7, projection="3d"), start=29_000)
         spike = tr if a == 1.0 else spike

@@ -8,6 +8,13 @@ oscillation at a low level) and *divergence* (a >> b: "the loss is large and
 blows up", Figure 7 right). :func:`classify` adds *convergence* (the loss falls
 steadily or sits still) and *transient* (the run has not settled).
 
+"divergence" is the paper's word for a loss that stays far above its minimum on the
+window's time scale, not necessarily a blow-up: every label has a short meaning
+(:data:`REGIME_MEANINGS`, :attr:`Regime.meaning`), printed and plotted with it
+(:meth:`Regime.describe`: "divergence (stays high)"), and a run that actually blew up
+(non-finite loss, status 'diverged', or a late loss :data:`BLOWUP_DECADES` decades above
+its start) reads "divergence (blew up)".
+
 Every feature is measured on the late window itself, in decades of |f - f*|
 and in optimiser steps (never relative to the start, never in samples), so the
 label does not change when the start is moved, the record stride changes, or
@@ -24,10 +31,62 @@ import numpy as np
 
 import adadyn.analysis.regime_features as _rf
 
-__all__ = ["Regime", "REGIMES", "RegimeArray", "classify", "classify_many", "DEFAULTS"]
+__all__ = ["Regime", "REGIMES", "REGIME_MEANINGS", "BLOWUP_DECADES", "BLEW_UP", "RegimeArray", "classify",
+           "classify_many", "describe_label", "blew_up", "DEFAULTS"]
 
 #: The labels, in the order used by the integer codes of phase diagrams.
 REGIMES = ("convergence", "oscillation", "spike", "divergence", "transient")
+
+#: What each label means, in a few words; the same on quadratics and networks. Every
+#: printed or plotted label carries it (:func:`describe_label`). "divergence" is the
+#: paper's word (Ma, Wu & E, Figures 7-8) for a loss that stays far above its minimum on
+#: the window's time scale; a run that actually blew up is marked :data:`BLEW_UP`.
+REGIME_MEANINGS = {
+    "convergence": "falls steadily or sits still",
+    "oscillation": "small fast ripple near the minimum",
+    "spike": "sudden rises, slow recoveries",
+    "divergence": "stays high",
+    "transient": "not settled yet",
+}
+
+#: Said of a run that actually blew up: a non-finite loss, a run stopped as diverged, or
+#: a late loss :data:`BLOWUP_DECADES` or more decades above its start.
+BLEW_UP = "blew up"
+
+#: Decades above the first sample (``Regime.level``) from which a late loss reads as blown up.
+#: A display threshold only: no classification rule reads it.
+BLOWUP_DECADES = 3.0
+
+
+def blew_up(level, nonfinite=False):
+    """Whether runs blew up: ``nonfinite`` (a non-finite loss or status 'diverged') or a late
+    mean loss ``level`` >= :data:`BLOWUP_DECADES` decades above the first sample.
+
+    Elementwise on arrays (``level`` nan counts as not blown up unless ``nonfinite``).
+    """
+    lv = np.asarray(level, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        out = np.asarray(nonfinite, dtype=bool) | (np.nan_to_num(lv, nan=-np.inf) >= BLOWUP_DECADES)
+    return bool(out) if out.ndim == 0 else out
+
+
+def describe_label(label: str, blown_up: bool = False, sep: str = " ") -> str:
+    """``label`` with its meaning: "divergence (stays high)"; a run that blew up reads
+    "divergence (blew up)" (another label keeps its meaning and adds "; blew up").
+    ``sep`` goes between the label and the parenthesis (``"\\n"`` for a two-line title).
+
+    Raises
+    ------
+    ValueError
+        ``label`` is not one of :data:`REGIMES`.
+    """
+    if label not in REGIME_MEANINGS:
+        raise ValueError(f"label must be one of {REGIMES}, got {label!r}")
+    if blown_up:
+        said = BLEW_UP if label == "divergence" else f"{REGIME_MEANINGS[label]}; {BLEW_UP}"
+    else:
+        said = REGIME_MEANINGS[label]
+    return f"{label}{sep}({said})"
 
 #: Default options of :func:`classify` (calibrated on the calibration part of
 #: ``scripts/make_regime_dataset.py``; see docs/regimes.md).
@@ -49,7 +108,9 @@ class Regime:
     Attributes
     ----------
     label : str
-        One of :data:`REGIMES`.
+        One of :data:`REGIMES`; :attr:`meaning` says what it means, :meth:`describe`
+        prints both ("divergence (stays high)", or "divergence (blew up)" when
+        :attr:`blew_up`).
     reason : str
         Which rule decided the label.
     level : float
@@ -125,8 +186,24 @@ class Regime:
         """Index of :attr:`label` in :data:`REGIMES`."""
         return REGIMES.index(self.label)
 
+    @property
+    def meaning(self) -> str:
+        """What :attr:`label` means, in a few words (:data:`REGIME_MEANINGS`)."""
+        return REGIME_MEANINGS[self.label]
+
+    @property
+    def blew_up(self) -> bool:
+        """The run blew up: a non-finite loss (or status 'diverged'), or a late loss
+        :data:`BLOWUP_DECADES` or more decades above the first sample."""
+        return blew_up(self.level, self.nonfinite)
+
+    def describe(self, sep: str = " ") -> str:
+        """The label with its meaning, e.g. "divergence (stays high)" or "divergence (blew up)"
+        (``sep`` between the two, as in :func:`describe_label`)."""
+        return describe_label(self.label, self.blew_up, sep)
+
     def __repr__(self) -> str:
-        return (f"Regime({self.label!r}, log_level={self.log_level:.3g}, trend={self.trend:.3g} dec, "
+        return (f"Regime({self.describe()}, log_level={self.log_level:.3g}, trend={self.trend:.3g} dec, "
                 f"spikes={self.spike_count}, osc_amplitude={self.osc_amplitude:.3g} dec, "
                 f"step_ratio={self.step_ratio:.3g}, nonfinite={self.nonfinite}, reason={self.reason!r})")
 
@@ -392,7 +469,8 @@ class RegimeArray:
     Attributes ``label`` (str), ``code``, ``reason``, ``spike_count``,
     ``osc_amplitude``, ``osc_frequency``, ``level``, ``trend``, ``residual_std``,
     ``nonfinite``, ``step_ratio``, ``smoothness``, ``log_level``, ``spread``, ``grad_ratio``,
-    ``grad_ratio_first``, ``grad_ratio_last``;
+    ``grad_ratio_first``, ``grad_ratio_last``, ``meaning`` (:data:`REGIME_MEANINGS`),
+    ``blew_up`` (see :attr:`Regime.blew_up`); ``describe()`` gives the labels with their meanings;
     ``regimes`` builds the full :class:`Regime` objects (with spike positions)
     on first access.
     """
@@ -417,6 +495,8 @@ class RegimeArray:
         self.grad_ratio = feats[:, _rf.F_GRAD_RATIO].copy()
         self.grad_ratio_first = feats[:, _rf.F_GRAD_FIRST].copy()
         self.grad_ratio_last = feats[:, _rf.F_GRAD_LAST].copy()
+        self.meaning = np.array([REGIME_MEANINGS[r] for r in REGIMES])[self.code]
+        self.blew_up = blew_up(self.level, self.nonfinite | self._div)
         self._regimes = None
 
     def __len__(self) -> int:
@@ -440,9 +520,14 @@ class RegimeArray:
             self._regimes = regs
         return self._regimes
 
+    def describe(self) -> np.ndarray:
+        """Each label with its meaning (:func:`describe_label`), shape (G,)."""
+        return np.array([describe_label(lab, bu) for lab, bu in zip(self.label, self.blew_up)], dtype=str)
+
     def __repr__(self) -> str:
         counts = {r: int(np.sum(self.code == i)) for i, r in enumerate(REGIMES)}
-        return f"RegimeArray({len(self)} curves, {counts})"
+        said = "; ".join(f"{r} = {REGIME_MEANINGS[r]}" for r, c in counts.items() if c)
+        return f"RegimeArray({len(self)} curves, {counts}; {said}; {BLEW_UP}: {int(np.sum(self.blew_up))})"
 
 
 def classify_many(loss, step=None, *, f_star=None, diverged=None, grad_norm=None, step_size=None,

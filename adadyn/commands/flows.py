@@ -187,9 +187,12 @@ def _flow(args) -> int:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        from adadyn.plotting.flows import plot_gap_vs_eta
+        import adadyn as ad
+        from adadyn.analysis.discrete_vs_flow import scaled_optimizer
+        from adadyn.plotting.flows import plot_flow_comparison
 
-        ax = plot_gap_vs_eta(res)
-        ax.figure.savefig(args.out, dpi=110)
-        plt.close(ax.figure)
+        trajs = [ad.run(scaled_optimizer(opt, e, args.hold), obj, x0, int(round(args.T / e))) for e in res.etas]
+        axes = plot_flow_comparison(res, trajs)
+        axes[0].figure.savefig(args.out, dpi=110)
+        plt.close(axes[0].figure)
     return 0

@@ -167,6 +167,13 @@ def _train_body(args) -> int:
             lines.append(f"preconditioned sharpness / threshold: late median {S.late_median_ratio:.4g}, late "
                          f"fraction above {S.late_fraction_above:.3g}; spikes {S.spike_steps.size}, preceded by a "
                          f"crossing {int(S.crossed.sum())}")
+            from adadyn.plotting.regimes import plot_sharpness
+
+            axs = plot_sharpness(S)
+            axs.set_title(f"{prob.name}: preconditioned sharpness vs the threshold", fontsize="medium")
+            axs.figure.savefig(out / "sharpness.png", dpi=110)
+            plt.close(axs.figure)
+            lines.append(f"figure: {out / 'sharpness.png'}")
         except ValueError as exc:
             lines.append(f"sharpness: {exc}")
     np.savez_compressed(out / "trajectory.npz", step=tr.step, time=tr.time, loss=tr.loss, grad_norm=tr.grad_norm,
@@ -199,16 +206,17 @@ def _phase_body(args) -> int:
                        device=args.device)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    axes = plot_network_phase(pd.a, pd.b, pd.late_mean_log10_loss, pd.regime)
-    axes[0].figure.suptitle(f"{prob.name}, {'-'.join(map(str, widths))} {act}, Adam eta={args.eta:g}, "
-                            f"{args.steps} steps")
-    axes[0].figure.tight_layout()
+    from adadyn.analysis.regimes import blew_up
+    from adadyn.commands.sweep import grid_table
+
+    blown = blew_up(pd.level, pd.status == "diverged")
+    axes = plot_network_phase(pd.a, pd.b, pd.late_mean_log10_loss, pd.regime, blown_up=blown,
+                              title=f"{prob.name}, {'-'.join(map(str, widths))} {act}, Adam eta={args.eta:g}, "
+                                    f"{args.steps} steps")
     axes[0].figure.savefig(out / "phase.png", dpi=110)
     plt.close(axes[0].figure)
     pd.to_npz(out / "phase.npz")
-    lines = [repr(pd), "a \\ b  " + "  ".join(f"{x:9.3g}" for x in pd.b)]
-    for i, ai in enumerate(pd.a):
-        lines.append(f"{ai:6.3g} " + "  ".join(f"{pd.regime[i, j]:>9s}" for j in range(pd.b.size)))
+    lines = [repr(pd), grid_table(pd.a, pd.b, pd.regime, blown)]
     (out / "summary.txt").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     print(f"wrote {out / 'phase.png'}, {out / 'phase.npz'}, {out / 'summary.txt'}")

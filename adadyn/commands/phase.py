@@ -63,8 +63,17 @@ def _run(args) -> int:
     axes = plot_phase_diagram(pd)
     axes[0].figure.savefig(out / "phase_diagram.png", dpi=120)
     plt.close(axes[0].figure)
+    from adadyn.analysis.regimes import blew_up
+    from adadyn.commands.sweep import grid_table, summary_text
+
+    blown = blew_up(pd.level, pd.status == "diverged")
+    text = (summary_text(pd.regime, {"a": pd.a, "b": pd.b}, f"Adam (eta = {pd.eta:g}, beta1 = 1 - b eta, "
+                         f"beta2 = 1 - a eta)", obj, steps, blown) + "\n"
+            + grid_table(pd.a, pd.b, pd.regime, blown))
+    (out / "summary.txt").write_text(text + "\n")
     print(pd)
-    print(f"wrote {out / 'phase_diagram.png'} and {out / 'phase_diagram.npz'} "
+    print(text)
+    print(f"wrote {out / 'phase_diagram.png'}, {out / 'phase_diagram.npz'} and {out / 'summary.txt'} "
           f"(finished chunks in {out / 'chunks'}; rerun to resume)")
     return 0
 
@@ -118,18 +127,21 @@ def demo(out_dir: Path) -> str:
     axes[0].figure.savefig(out_dir / "phase_diagram.png", dpi=110)
     plt.close(axes[0].figure)
 
-    fig = plt.figure(figsize=(13, 8), constrained_layout=True)
+    fig = plt.figure(figsize=(13, 10.5), constrained_layout=True)
+    grid3 = fig.add_gridspec(3, 3, height_ratios=(1, 1, 1.5))
     lines = []
     spike_traj = None
     for col, (a, b) in enumerate(((1.0, 100.0), (10.0, 10.0), (100.0, 1.0))):
         tr = ad.run(ad.Adam.from_ab(eta, a, b), obj, x0, 30_000)
         reg = classify(tr)
-        ax = plot_loss_regime(tr, reg, fig.add_subplot(3, 3, col + 1))
-        ax.set_title(f"a={a:g}, b={b:g}: {reg.label}")
-        plot_loss_regime(tr, reg, fig.add_subplot(3, 3, col + 4), last=1000).set_title("last 1000 steps")
-        plot_state_space(tr, fig.add_subplot(3, 3, col + 7, projection="3d"), start=29_000)
-        lines.append(f"  a={a:g}, b={b:g}: {reg.label} (late loss {-reg.level:.1f} decades below the start, "
-                     f"{reg.spike_count} spikes)")
+        ax = plot_loss_regime(tr, reg, fig.add_subplot(grid3[0, col]))
+        ax.set_title(f"a={a:g}, b={b:g}: {reg.describe(chr(10))}", fontsize="medium")
+        plot_loss_regime(tr, reg, fig.add_subplot(grid3[1, col]), last=1000).set_title("last 1000 steps")
+        span = 100 if reg.label == "oscillation" else 1000   # a fast ripple fills 1000 steps with a cloud
+        ax3 = plot_state_space(tr, fig.add_subplot(grid3[2, col], projection="3d"), start=30_000 - span)
+        ax3.set_title(f"state space, last {span} steps (colour: step)", fontsize="small")
+        lines.append(f"  a={a:g}, b={b:g}: {reg.describe()}; late loss {abs(reg.level):.1f} decades "
+                     f"{'below' if reg.level <= 0 else 'above'} the start, {reg.spike_count} spikes")
         if a == 1.0:
             spike_traj = tr
     fig.savefig(out_dir / "regimes_examples.png", dpi=90)
@@ -140,7 +152,9 @@ def demo(out_dir: Path) -> str:
     ax.set_title("a=1, b=100: preconditioned sharpness vs 38/eta")
     ax.figure.savefig(out_dir / "sharpness.png", dpi=100)
     plt.close(ax.figure)
-    counts = ", ".join(f"{k} {v}" for k, v in pd.counts().items())
+    from adadyn.analysis.regimes import describe_label
+
+    counts = ", ".join(f"{describe_label(k)} {v}" for k, v in pd.counts().items())
     return "\n".join([
         f"Adam late-phase regimes on the 10x10 random quadratic (eta = {eta:g}):",
         *lines,

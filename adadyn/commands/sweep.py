@@ -66,29 +66,55 @@ def _corners(axes):
         yield dict(zip(axes, combo))
 
 
-def summary_text(labels: np.ndarray, axes: dict, opt, obj, steps: int) -> str:
-    """Counts of each label over the grid, one line each, and the grid's description."""
-    from adadyn.analysis.regimes import REGIMES
+def summary_text(labels: np.ndarray, axes: dict, opt, obj, steps: int, blown_up=None) -> str:
+    """Counts of each label over the grid, one line each with its meaning, and the grid's
+    description (``opt``: a spec or its description); with ``blown_up`` (bool, the grid's shape) a line counting the runs that blew up."""
+    from adadyn.analysis.regimes import REGIME_MEANINGS, REGIMES
 
-    lines = [f"{opt!r} on {obj.name}, {steps} steps, grid "
+    lines = [f"{opt if isinstance(opt, str) else repr(opt)} on {obj.name}, {steps} steps, grid "
              + " x ".join(f"{k}[{v.size}] in [{v.min():.4g}, {v.max():.4g}]" for k, v in axes.items())]
     names = list(REGIMES) + sorted(set(np.unique(labels).tolist()) - set(REGIMES))
-    lines += [f"  {r}: {int(np.sum(labels == r))}" for r in names]
+    lines += [f"  {r}: {int(np.sum(labels == r))}" + (f"   ({REGIME_MEANINGS[r]})" if r in REGIME_MEANINGS else "")
+              for r in names]
+    if blown_up is not None:
+        from adadyn.analysis.regimes import BLEW_UP, BLOWUP_DECADES
+
+        lines.append(f"  of which {BLEW_UP} (non-finite loss or {BLOWUP_DECADES:g}+ decades above the start): "
+                     f"{int(np.sum(blown_up))}")
     return "\n".join(lines)
 
 
-def plot_label_map(labels: np.ndarray, axes: dict, ax=None):
-    """Categorical heat map of the labels of a 2-D grid (rows: first axis, columns: second)."""
+def grid_table(rows: np.ndarray, cols: np.ndarray, labels: np.ndarray, blown_up=None,
+               names: tuple = ("a", "b")) -> str:
+    """The labels of a 2-D grid as a text table (rows: ``rows``, columns: ``cols``), a run
+    that blew up shown as "blew up", and a key giving each label's meaning."""
+    from adadyn.analysis.regimes import BLEW_UP, BLOWUP_DECADES, REGIME_MEANINGS
+
+    labels = np.asarray(labels).astype(str)
+    blown = np.zeros(labels.shape, bool) if blown_up is None else np.asarray(blown_up, bool)
+    cell = np.where(blown, BLEW_UP, labels)
+    w = max(9, max(len(c) for c in cell.ravel()))
+    lines = [f"{names[0]} \\ {names[1]}".ljust(7) + "  ".join(f"{x:>{w}.3g}" for x in cols)]
+    for i, r in enumerate(rows):
+        lines.append(f"{r:6.3g} " + "  ".join(f"{cell[i, j]:>{w}s}" for j in range(len(cols))))
+    key = [f"{r} = {REGIME_MEANINGS[r]}" for r in REGIME_MEANINGS if np.any(labels == r)]
+    if blown.any():
+        key.append(f"{BLEW_UP} = non-finite loss or {BLOWUP_DECADES:g}+ decades above the start")
+    return "\n".join(lines + ["key: " + "; ".join(key)])
+
+
+def plot_label_map(labels: np.ndarray, axes: dict, ax=None, blown_up=None):
+    """Categorical heat map of the labels of a 2-D grid (rows: first axis, columns: second); the
+    legend gives each label's meaning, an x marks the runs that blew up (``blown_up``)."""
     from matplotlib.colors import BoundaryNorm, ListedColormap
-    from matplotlib.patches import Patch
 
     from adadyn.analysis.regimes import REGIMES
-    from adadyn.plotting.regimes import REGIME_COLORS
+    from adadyn.plotting.regimes import LEGEND_BELOW, REGIME_COLORS, _mark_blown, regime_legend_handles
 
     if ax is None:
         import matplotlib.pyplot as plt
 
-        ax = plt.figure(figsize=(6, 5)).add_subplot(111)
+        ax = plt.figure(figsize=(6, 6), layout="constrained").add_subplot(111)
     (ny, yv), (nx, xv) = axes.items()
     code = np.vectorize(lambda s: REGIMES.index(s) if s in REGIMES else -1, otypes=[float])(labels)
     code[code < 0] = np.nan
@@ -99,9 +125,8 @@ def plot_label_map(labels: np.ndarray, axes: dict, ax=None):
         setter("log" if np.all(vals > 0) and _is_log(vals) else "linear")
     ax.set_xlabel(nx)
     ax.set_ylabel(ny)
-    present = [r for r in REGIMES if np.any(labels == r)]
-    ax.legend(handles=[Patch(color=REGIME_COLORS[r], label=r) for r in present], loc="upper left",
-              fontsize="small", framealpha=0.85)
+    _mark_blown(ax, xv, yv, blown_up)
+    ax.legend(handles=regime_legend_handles(labels, blown_up), **LEGEND_BELOW)
     return ax
 
 
@@ -128,7 +153,12 @@ def _edges(v: np.ndarray) -> np.ndarray:
 def result_arrays(result) -> dict:
     """The arrays the summary reads from a sweep result: regime labels and final losses
     (grid-shaped)."""
-    return {"regime": np.asarray(result.regime).astype(str), "final_loss": np.asarray(result.final_loss)}
+    from adadyn.analysis.regimes import blew_up
+
+    out = {"regime": np.asarray(result.regime).astype(str), "final_loss": np.asarray(result.final_loss)}
+    if hasattr(result, "level") and hasattr(result, "status"):
+        out["blew_up"] = blew_up(np.asarray(result.level), np.asarray(result.status) == "diverged")
+    return out
 
 
 def engine():
@@ -165,7 +195,7 @@ def _run(args) -> int:
     if not res.success:
         warn(PROG, res.message)
     arrays = result_arrays(res)
-    text = summary_text(arrays["regime"], axes, opt, obj, steps)
+    text = summary_text(arrays["regime"], axes, opt, obj, steps, arrays.get("blew_up"))
     np.savez_compressed(out / "sweep.npz", **{f"axis_{k}": v for k, v in axes.items()},
                         axis_names=np.array(list(axes)), **arrays)
     (out / "summary.txt").write_text(text + "\n")
@@ -176,7 +206,7 @@ def _run(args) -> int:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        ax = plot_label_map(arrays["regime"], axes)
+        ax = plot_label_map(arrays["regime"], axes, blown_up=arrays.get("blew_up"))
         ax.set_title(f"{opt.name} on {obj.name}, {steps} steps", fontsize="medium")
         ax.figure.savefig(out / "sweep.png", dpi=110)
         plt.close(ax.figure)

@@ -52,13 +52,15 @@ def plot_loss(trajs, ax=None, *, labels=None, time_axis: bool = True, subtract_m
 
 
 def plot_state_norms(traj, ax=None):
-    """||x||, ||m||, ||sqrt(v)|| against time (the coordinates of Figure 7's state space),
-    from ``traj.x_norm``, ``traj.m_norm``, ``traj.sqrt_v_norm`` (discrete runs or networks)."""
+    """||x||, ||m||, ||sqrt(v)|| against time t = sum of step sizes (the coordinates of
+    Figure 7's state space), from ``traj.x_norm``, ``traj.m_norm``, ``traj.sqrt_v_norm``
+    (discrete runs or networks); log scale, zeros (e.g. m = 0 at the start) left out."""
     ax = _axes(ax)
-    ax.plot(traj.time, traj.x_norm, label="||x||")
-    ax.plot(traj.time, traj.m_norm, label="||m||")
-    ax.plot(traj.time, traj.sqrt_v_norm, label="||sqrt v||")
+    for key, lab in (("x_norm", "||x||"), ("m_norm", "||m||"), ("sqrt_v_norm", "||sqrt v||")):
+        y = np.asarray(getattr(traj, key), dtype=float)
+        ax.plot(traj.time, np.where(y > 0, y, np.nan), label=lab, lw=1.0)
     ax.set_yscale("log")
-    ax.set_xlabel("time")
+    ax.set_xlabel("time t = sum of step sizes")
+    ax.set_ylabel("norm")
     ax.legend(fontsize=8)
     return ax

@@ -38,6 +38,8 @@ def score_fig8_regions(rep, pd, grid) -> tuple[float, float]:
     b >= 10a should spike, a/3 <= b <= 3a oscillate, a >= 10b diverge (a row each in
     ``rep``, passing at a 60 % share); returns the median late log10 loss of the a ~ b and
     a >> b regions."""
+    from adadyn.analysis.regimes import describe_label
+
     A, B = np.meshgrid(grid, grid, indexing="ij")
     ratio = B / A
     regions = (("spike", "b >= 10 a", ratio >= 10.0),
@@ -47,7 +49,7 @@ def score_fig8_regions(rep, pd, grid) -> tuple[float, float]:
         labs, cnt = np.unique(pd.regime[mask], return_counts=True)
         frac = float(np.mean(pd.regime[mask] == want))
         rep.values[f"frac_{want}"] = frac
-        rep.add(f"region {where}: share labelled {want}", f"{want} regime", f"{100 * frac:.0f} % ("
+        rep.add(f"region {where}: share labelled {want}", f"{describe_label(want)} regime", f"{100 * frac:.0f} % ("
                 + ", ".join(f"{lab} {c}" for lab, c in zip(labs, cnt)) + ")", frac >= 0.6)
     osc = float(np.median(pd.late_mean_log10_loss[regions[1][2]]))
     div = float(np.median(pd.late_mean_log10_loss[regions[2][2]]))

@@ -192,7 +192,7 @@ def regimes_figure(trajs, out, name, title):
     fig.clear()
     for col, (label, tr, reg) in enumerate(trajs):
         steps = int(tr.step[-1])
-        plot_loss_regime(tr, reg, fig.add_subplot(3, 3, col + 1)).set_title(f"{label}: {reg.label}")
+        plot_loss_regime(tr, reg, fig.add_subplot(3, 3, col + 1)).set_title(f"{label}: {reg.describe()}")
         plot_loss_regime(tr, reg, fig.add_subplot(3, 3, col + 4), last=max(1, steps // 5))
         plot_state_space(fig.add_subplot(3, 3, col + 7, projection="3d"), tr, start=steps - steps // 5)
     fig.suptitle(title)
@@ -204,6 +204,7 @@ def figure7(out, full: bool, scale: float) -> Reproduction:
     """Figure 7 on the quadratic: Adam, eta = 1e-3, (a, b) = (1, 100), (10, 10), (100, 1);
     the late regime of each and its state-space trajectory (|x|, |m|, |sqrt v|)."""
     from adadyn.analysis import classify
+    from adadyn.analysis.regimes import describe_label
 
     obj = ad.objectives.random_quadratic(10, seed=0)
     x0 = np.random.default_rng(0).standard_normal(10)
@@ -219,8 +220,8 @@ def figure7(out, full: bool, scale: float) -> Reproduction:
         rep.values[f"a{a:g}_b{b:g}"] = dict(label=reg.label, level=reg.level, spikes=reg.spike_count,
                                             sqrt_v_range=[float(tr.sqrt_v_norm[late].min()),
                                                           float(tr.sqrt_v_norm[late].max())])
-        rep.add(f"a = {a:g}, b = {b:g}", want, f"{reg.label} (level {reg.level:.3g} dec, {reg.spike_count} spikes, "
-                f"|sqrt v| in [{tr.sqrt_v_norm[late].min():.2g}, {tr.sqrt_v_norm[late].max():.2g}])",
+        rep.add(f"a = {a:g}, b = {b:g}", describe_label(want), f"{reg.describe()}; level {reg.level:.3g} dec, {reg.spike_count} spikes, "
+                f"|sqrt v| in [{tr.sqrt_v_norm[late].min():.2g}, {tr.sqrt_v_norm[late].max():.2g}]",
                 reg.label == want)
     rep.figures.append(regimes_figure(runs, out, "mwe_fig7_quadratic.png",
                                       "Adam on the Figure 5 quadratic, eta = 1e-3 (Figure 7 layout)"))
