@@ -44,6 +44,15 @@ def test_fig7_net_numbers_match_a_bare_torch_adam_loop(tmp_path):
     assert rep.values["large_over_oscillation"] == pytest.approx(ratio)
     assert third.ok == (v["label"] == "divergence" or ratio >= 1e3)
     assert rep.rows[0].ok == (rep.values["a1_b100"]["label"] == "spike")
+    by = rep.values["large_passed_by"]     # which rule passed is said
+    assert by == [w for w, hit in (("label divergence", v["label"] == "divergence"),
+                                   ("late loss >= 1e3 x (10, 10)'s", ratio >= 1e3)) if hit]
+    assert ("passed by: neither rule" in third.note) == (not by)
+    # the controls: the large-loss rule on (1, 100), the spike label on the other two
+    c = rep.values["a1_b100"]["late_loss"] / rep.values["a10_b10"]["late_loss"]
+    assert rep.values["control_spike_over_oscillation"] == pytest.approx(c)
+    assert rep.rows[3].ok == (c < 1e3 and rep.values["a1_b100"]["label"] != "divergence")
+    assert rep.rows[4].ok == (rep.values["a10_b10"]["label"] != "spike" and v["label"] != "spike")
 
 
 def test_fig10_numbers_match_a_bare_torch_adam_loop(tmp_path):
@@ -96,32 +105,99 @@ def test_fig3_net_times_are_first_crossings_of_a_bare_torch_rmsprop_run(tmp_path
     assert rep.values["rmsprop_time_0.01"][1] == pytest.approx(want, rel=1e-6)
 
 
-def test_fig1_sine_adam_row_follows_the_spike_label(tmp_path):
-    rep = get("mwe-fig1-sine").run(tmp_path, scale=0.01)   # 120 steps
+def test_fig1_sine_rows_apply_the_spike_rule_to_claim_and_control(tmp_path):
+    from adadyn.reproduce._common import rises
+    from adadyn.reproduce.networks import SPIKE_RISES
+
+    rep = get("mwe-fig1-sine").run(tmp_path, scale=0.005)   # 200 steps of each run
     check_verdict(rep)
-    assert rep.rows[0].ok == (rep.values["adam"]["label"] == "spike")
-    assert rep.rows[1].ok is None
-    # the first 120 steps of full-batch default Adam, by torch.optim.Adam directly
+    v = rep.values
+    assert (v["n"], v["steps"], v["dtype"]) == (500, 200, "float32")
+    claim, ctrl = v["a1_b100"], v["a10_b10"]
+    holds = [c["label"] == "spike" and c["rises"] >= SPIKE_RISES for c in (claim, ctrl)]
+    assert [r.ok for r in rep.rows] == [holds[0], not holds[1]]
+    # the first 200 steps of the control (beta1 = beta2 = 0.99), by torch.optim.Adam directly
     nn.set_num_threads(1)
-    model = nn.mlp([5, 50, 50, 1], "relu", seed=0, dtype=torch.float32)
-    ref = bare_adam(model, nn.sine_regression(2000, 5).to(dtype=torch.float32), 1e-3, 1.0, 100.0, 120)
-    assert rep.values["adam"]["final_loss"] == pytest.approx(ref, rel=1e-4)
+    model = nn.mlp([5, 100, 100, 1], "relu", seed=0, dtype=torch.float32)
+    ref = bare_adam(model, nn.sine_regression(500, 5).to(dtype=torch.float32), 1e-3, 10.0, 10.0, 200)
+    assert ctrl["final_loss"] == pytest.approx(ref, rel=1e-4)
 
 
-def test_fig8_net_shares_are_recomputed_from_the_regime_grid(tmp_path):
-    rep = get("mwe-fig8-net").run(tmp_path, scale=0.02)   # 200 steps, 4 x 4 grid
+def test_rises_counts_climbs_of_two_decades_above_the_running_minimum():
+    from adadyn.reproduce._common import rises
+
+    base = [1.0, 1e-3]
+    # 1e-3 -> 0.1 is exactly 2 decades (counts); 1e-3 -> 0.0999 is not
+    assert rises(base + [1e-1, 1e-3], start=0.0) == 1
+    assert rises(base + [0.0999, 1e-3], start=0.0) == 0
+    # a spike train: three climbs; the running minimum falls, so later climbs are measured from lower
+    train = base + [0.2, 1e-4, 0.011, 1e-5, 0.0011, 1e-6]
+    assert rises(train, start=0.0) == 3
+    assert rises(train, decades=2.2, start=0.0) == 1   # climbs of 2.30, 2.04, 2.04 decades
+    # climbs before start * len are not counted; a blow-up counts once; non-finite samples are dropped
+    assert rises(train, start=0.5) == 2
+    assert rises([1.0, 1e-3, 1.0, 1e3, 1e6], start=0.0) == 1
+    assert rises([1.0, 0.5, 60.0, 0.4, 0.3, 50.0, 40.0, 0.2, 0.1], start=0.0) == 2
+    assert rises([1.0, np.nan, 1e-3, np.inf, 1.0], start=0.0) == 1
+
+
+class _PD:
+    """What fig8_rules reads from a phase diagram."""
+
+    def __init__(self, regime, L, status=None, loss=None):
+        self.regime = np.array(regime)
+        self.late_mean_log10_loss = np.array(L, dtype=float)
+        self.status = np.full(self.regime.shape, "ok", dtype=object) if status is None else np.array(status)
+        self.loss = np.ones(self.regime.shape + (10,)) if loss is None else loss
+
+
+def test_fig8_rules_at_and_beside_their_thresholds():
+    from adadyn.reproduce.networks import fig8_rules
+
+    grid = np.array([1.0, 10.0, 100.0])
+    reg = [["oscillation", "oscillation", "spike"], ["divergence", "convergence", "oscillation"],
+           ["oscillation", "oscillation", "oscillation"]]
+    # a ~ b median: -8; (10, 1) labelled divergence; (100, 1) exactly 2 decades above; (100, 10) just below
+    L = [[-8, -7, -7], [-9, -8, -6.0001], [-6.0, -6.0001, -7]]
+    spiky = np.ones((3, 3, 10))
+    spiky[0, 2] = [1, 1e-3, 0.2, 1e-4, 0.011, 1e-5, 0.0011, 1e-6, 1e-6, 1e-6]   # three climbs
+    r = fig8_rules(_PD(reg, L, loss=spiky), grid)
+    assert r["ref"] == -8.0
+    assert r["large"].tolist() == [[False] * 3, [True, False, False], [True, False, False]]
+    assert r["spike"].tolist() == [[False, False, True], [False] * 3, [False] * 3]
+    assert r["small"][2, 1] and not r["small"][1, 0]
+    assert r["b_gg_a"].sum() == 1 and r["near"].sum() == 3 and r["a_gg_b"].sum() == 3
+    assert r["b_le_a"].sum() == 6 and r["b_ge_10a"].sum() == 3
+    spiky[0, 2, 6:] = 1e-5                                                         # now only two climbs
+    assert not fig8_rules(_PD(reg, L, loss=spiky), grid)["spike"][0, 2]
+    # a blown-up point (non-finite loss) is large and never small, whatever its label
+    lo = np.ones((3, 3, 10))
+    lo[2, 2, 5:] = np.nan
+    r = fig8_rules(_PD(reg, L, loss=lo), grid)
+    assert r["large"][2, 2] and not r["small"][2, 2] and r["blew"].sum() == 1
+
+
+def test_fig8_net_rows_are_recomputed_from_the_rules(tmp_path):
+    from adadyn.reproduce.networks import fig8_rules
+
+    rep = get("mwe-fig8-net").run(tmp_path, scale=0.02)
     check_verdict(rep)
-    grid = np.array(rep.values["grid"])
-    assert np.allclose(grid, [0.1, 1.0, 10.0, 100.0])
-    reg = np.array(rep.values["regime"])
-    ratio = grid[None, :] / grid[:, None]          # b / a with a on the rows
-    masks = {"spike": ratio >= 10, "oscillation": (ratio >= 1 / 3) & (ratio <= 3), "divergence": ratio <= 0.1}
-    assert [int(m.sum()) for m in masks.values()] == [6, 4, 6]
-    for row, (want, mask) in zip(rep.rows, masks.items()):
-        frac = float(np.mean(reg[mask] == want))
-        assert rep.values[f"frac_{want}"] == frac and row.ok == (frac >= 0.6)
-    L = np.array(rep.values["late_mean_log10_loss"])
-    assert rep.values["median_late_log10_osc"] == pytest.approx(float(np.median(L[masks["oscillation"]])))
+    v = rep.values
+    grid = np.array(v["grid"])
+    assert np.allclose(grid, [1.0, 10.0, 100.0])
+    assert v["widths"][1:-1] == ([64] * 6 if v["data"].startswith("Fashion-MNIST") else [50] * 6)
+    spike, blew = np.array(v["spike"]), np.array(v["blew_up"])
+    claim_rows = [r for r in rep.rows if r.ok is not None]
+    assert len(claim_rows) == 6 and sum(r.ok is None for r in rep.rows) == 2   # two transition points
+    # spike claim: the single point (1, 100); control: the six points with b <= a
+    assert claim_rows[0].ok == bool(spike[0, 2])
+    assert claim_rows[1].ok == (np.sum(spike[np.tril_indices(3)]) <= 2)
+    L = np.array(v["late_mean_log10_loss"])
+    assert v["median_late_log10_near"] == pytest.approx(float(np.nanmedian(np.diag(L))))
+    assert v["spike_share_claim"] == float(spike[0, 2])
+    large_ctrl = [r for r in claim_rows if r.quantity.startswith("control: b >= 10 a")]
+    assert len(large_ctrl) == 1 and large_ctrl[0].ok == (v["large_share_control"] <= 1 / 3)
+    assert v["large_share_control"] >= np.mean(blew[np.triu_indices(3, 1)])   # a blown-up point is large
 
 
 def test_fig2_net_rows_follow_the_gaps(tmp_path):
@@ -208,13 +284,16 @@ def test_fig1_left_on_digits_matches_a_bare_torch_adam_loop(tmp_path):
     rep = e.run(tmp_path, scale=0.025)          # 100 steps, no data: 2-class digits
     check_verdict(rep)
     v = rep.values
-    assert v["data"] == "digits" and v["widths"] == [64, 256, 256, 128, 2] and v["steps"] == 100
+    assert v["data"].startswith("2-class digits") and v["widths"] == [64, 256, 256, 128, 2] and v["steps"] == 100
     nn.set_num_threads(1)
     ref = bare_adam_record(nn.mlp(v["widths"], "relu", seed=0, dtype=torch.float32),
                            nn.digits(2).to(dtype=torch.float32), 100)
-    assert v["final_loss"] == pytest.approx(ref[-1], rel=1e-4)
-    assert v["largest_rise"] == pytest.approx(rise_by_loop(ref), abs=1e-3)
-    assert [r.ok for r in rep.rows] == [v["label"] == "spike", v["largest_rise"] >= 1.0, None]
+    d, c = v["a1_b100"], v["a10_b10"]
+    assert d["final_loss"] == pytest.approx(ref[-1], rel=1e-4)
+    assert d["largest_rise"] == pytest.approx(rise_by_loop(ref), abs=1e-3)
+    # claim rows must hold for (1, 100), the control's rows must fail for (10, 10)
+    assert [r.ok for r in rep.rows] == [d["label"] == "spike", d["largest_rise"] >= 1.0, None,
+                                        c["label"] != "spike", c["largest_rise"] < 1.0, None]
 
 
 def test_fig1_left_reads_cifar10_batches_given_by_data(tmp_path):
@@ -227,13 +306,13 @@ def test_fig1_left_reads_cifar10_batches_given_by_data(tmp_path):
     assert "Figure 1 left on CIFAR-10" in index.read_text()
     check_verdict(rep)
     v = rep.values
-    assert v["data"] == "cifar10" and v["n"] == 20 and v["widths"] == [3072, 256, 256, 128, 2]
+    assert v["data"].startswith("CIFAR-10") and v["n"] == 20 and v["widths"] == [3072, 256, 256, 128, 2]
     nn.set_num_threads(1)
     prob = nn.cifar10(tmp_path, classes=(0, 1), per_class=10, test_per_class=10).to(dtype=torch.float32)
     ref = bare_adam_record(nn.mlp(v["widths"], "relu", seed=0, dtype=torch.float32), prob, 100)
-    assert v["final_loss"] == pytest.approx(ref[-1], rel=1e-3)
-    assert v["largest_rise"] == pytest.approx(rise_by_loop(ref), abs=1e-3)
-    assert 0.0 <= v["final_test_error"] <= 1.0
+    assert v["a1_b100"]["final_loss"] == pytest.approx(ref[-1], rel=1e-3)
+    assert v["a1_b100"]["largest_rise"] == pytest.approx(rise_by_loop(ref), abs=1e-3)
+    assert 0.0 <= v["a1_b100"]["final_test_error"] <= 1.0
 
 
 def test_reproduce_data_option_errors_are_one_line(tmp_path, capsys):
@@ -280,16 +359,19 @@ F64, F32 = torch.float64, torch.float32
 FULL = {   # entry: (architecture, steps, dtype) of every training run with --full
     "mwe-fig7-net": [((64, 256, 128, 64, 2), 1000, F64)] * 3,
     "mwe-fig3-net": [((64, 256, 128, 64, 2), 10_000, F32)] * 6,
-    "mwe-fig1-sine": [((5, 100, 100, 1), 50_000, F64)] * 2,
+    "mwe-fig1-sine": [((5, 100, 100, 1), 150_000, F64)] * 2,
     "mwe-fig4-net": [((64, 256, 256, 128, 2), 2000, F64)],
-    "mwe-fig1-left": [((64, 256, 256, 128, 2), 10_000, F64)],
+    "mwe-fig1-left": [((64, 256, 256, 128, 2), 10_000, F64)] * 2,
     "mwe-fig9-net": [(("conv", (16, 32), (64,)), 20_000, F64)] * 2,
-    "mwe-fig8-net": [((64, 16, 2), 20_000, "float32")],
+    "mwe-fig8-net": [((64, 50, 50, 50, 50, 50, 50, 2), 20_000, "float32")],
 }
 
 
 @pytest.mark.parametrize("name", sorted(FULL))
-def test_full_sizes_start(name, tmp_path, capped_train):
+def test_full_sizes_start(name, tmp_path, capped_train, monkeypatch):
+    import adadyn.reproduce.networks as N
+
+    monkeypatch.setattr(N, "fashion_mnist_or_none", lambda *a, **k: None)   # the digits network at --full
     rep = get(name).run(tmp_path, full=True)
     assert rep.full and rep.figures and all(p.exists() for p in rep.figures)
     assert [(c["arch"], c["steps"], c["dtype"]) for c in capped_train] == FULL[name]
@@ -338,7 +420,9 @@ def test_full_with_local_data_reads_the_papers_sizes(tmp_path):
     su = fig8_net_setup(nn, True, 1.0, tmp_path)
     assert su["widths"] == [784] + [500] * 6 + [10] and su["problem"].n == 10_000 and su["steps"] == 20_000
     assert len(su["grid"]) == 8 and su["chunk_size"] == 4
-    assert fig8_net_setup(nn, False, 1.0, tmp_path)["data"] == "digits"   # --data is used with --full
+    small = fig8_net_setup(nn, False, 1.0, tmp_path)   # default scale: 10 x 50 images, 784-64x6-10
+    assert small["problem"].n == 500 and small["widths"] == [784] + [64] * 6 + [10] and small["steps"] == 8000
+    assert small["data"] == f"Fashion-MNIST ({tmp_path})" and list(small["grid"]) == [1.0, 10.0, 100.0]
     paper = {"mwe-fig2-net": [256, 128, 64], "mwe-fig3-net": [256, 128, 64], "mwe-fig7-net": [256, 128, 64],
              "mwe-fig4-net": [256, 256, 128]}
     for name, hidden in paper.items():

@@ -4,8 +4,10 @@
     adadyn reproduce NAME [--out DIR] [--full] [--scale S] [--data DIR]
     adadyn reproduce all --out DIR [--full] [--data DIR]
 
-Each reproduction prints its numbers next to the paper's and a verdict; ``all``
-also writes ``DIR/index.md`` with every figure and verdict. ``--data DIR`` points
+Each reproduction prints a header line before it runs (name, claim, the runtime
+estimate and what it was measured on), then its numbers next to the paper's and a
+verdict; ``all`` also writes ``DIR/index.md`` and ``DIR/index.html`` (the verdict
+table, criteria, data used, runtimes and every figure, readable offline). ``--data DIR`` points
 to local datasets (nothing is downloaded), as for ``adadyn nn-train``: the
 CIFAR-10 python batches for ``mwe-fig1-left``, the Fashion-MNIST IDX files for
 ``mwe-fig8-net --full``; without it those entries use scikit-learn's digits.
@@ -36,7 +38,36 @@ def listing() -> str:
     es = entries()
     w = max(len(e.name) for e in es)
     wp = max(len(e.paper) for e in es)
-    return "\n".join(f"{e.name:<{w}}  {e.paper:<{wp}}  {e.claim}  (~{e.runtime:.0f} s)" for e in es)
+    return "\n".join(f"{e.name:<{w}}  {e.paper:<{wp}}  {e.claim}  ({_estimate(e)})" for e in es)
+
+
+def _estimate(e) -> str:
+    """The runtime estimate of an entry and what it was measured on."""
+    from adadyn.reproduce.registry import RUNTIME_BASIS
+
+    return f"~{e.runtime:.0f} s {RUNTIME_BASIS}"
+
+
+def header(e) -> str:
+    """The line printed before an entry runs."""
+    return f"== {e.name}: {e.paper}, {e.claim} (running; {_estimate(e)})"
+
+
+def _run_all(args, out):
+    """Run every available entry, each header printed before it runs; write index.md and
+    index.html into ``out`` (an :class:`~adadyn._safe_io.OutputDir`)."""
+    from adadyn.reproduce import entries, render_index
+    from adadyn.reproduce.report import render_html
+
+    reps = []
+    for e in entries():
+        print(header(e), flush=True)
+        rep = e.run(out.path.resolve(), full=args.full, scale=args.scale, data=args.data)
+        reps.append(rep)
+        print(rep.text(), flush=True)
+    index = out.write_text("index.md", render_index(reps))
+    out.write_text("index.html", render_html(reps, out.path))
+    return reps, index
 
 
 def _data_errors() -> tuple:
@@ -49,7 +80,7 @@ def _data_errors() -> tuple:
 
 
 def _run(args) -> int:
-    from adadyn.reproduce import entries, get, run_all
+    from adadyn.reproduce import entries, get
 
     if args.list:
         if args.name:
@@ -90,22 +121,18 @@ def _out_dir(text):
 
 
 def _run_into(args, out, entry) -> int:
-    from adadyn.reproduce import run_all
-
     if entry is None:
-        def show(rep):
-            print(rep.text(), flush=True)
-
         try:
-            reps, index = run_all(out.path, full=args.full, scale=args.scale, progress=show, data=args.data)
+            reps, index = _run_all(args, out)
         except _data_errors() as exc:
             return _fail(f"--data {args.data}: {exc}")
         except OSError as exc:
             return _fail(f"cannot write to {args.out}: {exc}")
         counts = {v: sum(r.verdict == v for r in reps) for v in ("reproduces", "partly", "does not reproduce")}
-        print(f"wrote {index} ({len(reps)} reproductions: " + ", ".join(f"{n} {v}" for v, n in counts.items()) + ")")
+        print(f"wrote {index} and {index.with_suffix('.html')} ({len(reps)} reproductions: " + ", ".join(f"{n} {v}" for v, n in counts.items()) + ")")
         return 0
     try:
+        print(header(entry), flush=True)
         rep = entry.run(out.path, full=args.full, scale=args.scale, data=args.data)
     except _data_errors() as exc:
         return _fail(f"--data {args.data}: {exc}")
@@ -125,7 +152,10 @@ class _Parser(argparse.ArgumentParser):
 
 def _add_args(p) -> None:
     p.add_argument("name", nargs="?", default=None, help="reproduction name (see --list), or 'all'")
-    p.add_argument("--list", action="store_true", help="list the reproductions and exit")
+    p.add_argument("--list", action="store_true",
+                   help="list the reproductions and exit; each runtime estimate was measured at the default scale "
+                        "on 2 CPU cores shared with other jobs (load average 4-6), warm caches: expect up to 10x "
+                        "more on busier cores")
     p.add_argument("--out", default="reproductions", help="output directory (default: ./reproductions)")
     p.add_argument("--full", action="store_true", help="the paper's sizes (steps, grids, seeds)")
     p.add_argument("--scale", type=float, default=1.0,

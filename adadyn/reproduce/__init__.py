@@ -11,7 +11,7 @@ from pathlib import Path
 
 from adadyn.reproduce.registry import VERDICTS, Entry, Reproduction, Row, entries, get
 
-__all__ = ["VERDICTS", "Entry", "Reproduction", "Row", "entries", "get", "run", "run_all", "write_index",
+__all__ = ["VERDICTS", "Entry", "Reproduction", "Row", "entries", "get", "run", "run_all", "render_index", "write_index",
            "example_main"]
 
 
@@ -21,8 +21,9 @@ def run(name: str, out_dir="reproductions", full: bool = False, scale: float = 1
     return get(name).run(out_dir, full=full, scale=scale, data=data)
 
 
-def write_index(reps, out_dir) -> Path:
-    """Write ``out_dir/index.md``: a summary table and every reproduction's section."""
+def render_index(reps, out_dir) -> str:
+    """The text of ``out_dir/index.md``: a summary table and every reproduction's section
+    (figure links relative to ``out_dir``)."""
     out = Path(out_dir)
     lines = ["# adadyn reproductions", "", "| name | paper | claim | verdict | time |", "|---|---|---|---|---|"]
     for r in reps:
@@ -30,8 +31,18 @@ def write_index(reps, out_dir) -> Path:
     lines.append("")
     for r in reps:
         lines += [f'<a id="{r.name}"></a>', "", r.markdown(relative_to=out.resolve()), ""]
-    path = out / "index.md"
-    path.write_text("\n".join(lines))
+    return "\n".join(lines)
+
+
+def write_index(reps, out_dir) -> Path:
+    """Write ``out_dir/index.md`` (:func:`render_index`) and ``out_dir/index.html``
+    (:func:`adadyn.reproduce.report.render_html`); returns the path of ``index.md``."""
+    from adadyn._safe_io import OutputDir
+    from adadyn.reproduce.report import render_html
+
+    out = OutputDir(out_dir, option="out_dir", shared=True)  # the entries' figures are already there
+    path = out.write_text("index.md", render_index(reps, out.path))
+    out.write_text("index.html", render_html(reps, out.path))
     return path
 
 

@@ -54,3 +54,43 @@ def score_fig8_regions(rep, pd, grid) -> tuple[float, float]:
     osc = float(np.median(pd.late_mean_log10_loss[regions[1][2]]))
     div = float(np.median(pd.late_mean_log10_loss[regions[2][2]]))
     return osc, div
+
+
+#: where Debian's ``dataset-fashion-mnist`` package puts the four IDX files
+FASHION_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
+
+
+def fashion_mnist_or_none(nn, data=None, **kw):
+    """Fashion-MNIST through ``nn.fashion_mnist`` (keywords ``kw``: classes, per_class, ...)
+    from ``data`` when given, else from wherever ``nn.fashion_mnist()`` finds it without a
+    path, else from :data:`FASHION_SYSTEM_DIR`; ``(problem, where)`` with the directory read
+    (text), or ``None`` when no copy is found (then the caller uses its bundled fallback and
+    says so). A directory that holds malformed files raises
+    :class:`adadyn.nn.datasets.DatasetError`."""
+    if data is not None:
+        return nn.fashion_mnist(data, **kw), str(data)
+    try:
+        prob = nn.fashion_mnist(**kw)   # auto-discovery, when the data module offers it
+    except (TypeError, nn.datasets.DatasetError, OSError):
+        prob = None
+    if prob is not None:
+        return prob, "found by nn.fashion_mnist()"
+    if (FASHION_SYSTEM_DIR / "train-images-idx3-ubyte.gz").is_file() or \
+            (FASHION_SYSTEM_DIR / "train-images-idx3-ubyte").is_file():
+        return nn.fashion_mnist(FASHION_SYSTEM_DIR, **kw), str(FASHION_SYSTEM_DIR)
+    return None
+
+
+def rises(loss, decades: float = 2.0, start: float = 0.1) -> int:
+    """How many times the loss climbs to ``decades`` or more above its running minimum after
+    the first ``start`` fraction of the record: upward crossings of
+    log10(L_k / min_{j <= k} L_j) >= ``decades`` for k >= ``start`` * len (a loss that blows
+    up once counts 1; a spike train counts each spike)."""
+    L = np.asarray(loss, dtype=float)
+    L = L[np.isfinite(L)]
+    if L.size < 2:
+        return 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        up = np.log10(L / np.minimum.accumulate(L)) >= decades
+    k0 = max(1, int(L.size * start))
+    return int(np.count_nonzero(up[k0:] & ~up[k0 - 1:-1]))

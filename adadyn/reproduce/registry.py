@@ -30,7 +30,12 @@ from typing import Callable
 
 from adadyn.status import Status
 
-__all__ = ["Row", "Reproduction", "Entry", "VERDICTS", "reproduction", "entries", "get", "verdict_from"]
+__all__ = ["Row", "Reproduction", "Entry", "VERDICTS", "RUNTIME_BASIS", "reproduction", "entries", "get",
+           "verdict_from"]
+
+#: What the runtime estimates (:attr:`Entry.runtime`) were measured on, as ``reproduce --list`` says it.
+#: Under heavier load the network entries took up to 10x longer than these estimates.
+RUNTIME_BASIS = "measured at load 4-6 on 2 cores"
 
 #: The three verdicts, best first.
 VERDICTS = ("reproduces", "partly", "does not reproduce")
