@@ -50,6 +50,11 @@ def _check_pair(traj, sol, scaling):
     if not _same_objective(traj.objective, sol.objective):
         raise ValueError("traj and sol were computed on different objectives "
                          f"({traj.objective!r} vs {sol.objective!r})")
+    if getattr(sol.flow, "central", False):
+        if not sol.flow.matches(traj.opt):
+            raise ValueError(f"sol solves {sol.flow!r}, the central flow of another optimiser than "
+                             f"the run's {traj.opt!r}")
+        return
     holds = HOLDS if scaling is None else (scaling,)
     if scaling is not None and scaling not in HOLDS:
         raise ValueError(f"scaling must be one of {HOLDS} or None, got {scaling!r}")
@@ -100,6 +105,14 @@ class Comparison:
     times: np.ndarray = field(repr=False)
     samples: int = 3
     exact_steps: bool = True
+    average: int | None = None
+
+    def gap_over(self, t0: float, t1: float | None = None) -> float:
+        """max of :attr:`gap_x_t` over the times in [t0, t1] (e.g. an edge-of-stability phase)."""
+        sel = (self.times >= t0) & (self.times <= (np.inf if t1 is None else t1))
+        if not np.any(sel):
+            raise ValueError(f"no compared time in [{t0!r}, {t1!r}]")
+        return float(self.gap_x_t[sel].max())
 
     def __repr__(self) -> str:
         parts = [f"T={self.T:.6g}", f"gap_x={self.gap_x:.3e}", f"gap_x_nodes={self.gap_x_nodes:.3e}"]
@@ -108,13 +121,15 @@ class Comparison:
         if self.gap_v is not None:
             parts.append(f"gap_v={self.gap_v:.3e}")
         parts.append(f"t_worst={self.t_worst:.4g}")
+        if self.average:
+            parts.append(f"average={self.average}")
         if not self.exact_steps:
             parts.append("at records only")
         return "Comparison(" + ", ".join(parts) + ")"
 
 
 def compare(traj, sol, *, T: float | None = None, samples: int = 3,
-            scaling: str | None = None) -> Comparison:
+            scaling: str | None = None, average: int | None = None) -> Comparison:
     """Sup-norm gap between a discrete run and a flow (eqs. (6) and (9) of Ma, Wu & E).
 
     Parameters
@@ -132,6 +147,15 @@ def compare(traj, sol, *, T: float | None = None, samples: int = 3,
     scaling : {"rates", "factors"}, optional
         The scaling under which ``sol.flow`` is the limit of ``traj.opt``
         (:func:`adadyn.flows.limit`'s ``hold``); default: either.
+    average : int, optional
+        Time-averaged comparison (for central flows, :mod:`adadyn.flows.central`): the
+        run is replaced by its centred moving average over ``average`` consecutive
+        recorded states, xbar_j = mean(x_j, ..., x_{j+w-1}), placed at the centre of
+        its window, (t_j + t_{j+w-1})/2, and compared there with the flow's x (the
+        moments are not compared: ``gap_m``/``gap_v`` are None). An even window removes
+        a period-2 oscillation exactly (x_k = p(t_k) + (-1)^k a averages over w = 2 to
+        p at the midpoint up to O(eta^2 p'')). ``gap_x_t`` and ``times`` hold the gap
+        at each window centre; ``samples`` is unused. Needs ``record_every=1``.
 
     Returns
     -------
@@ -160,6 +184,8 @@ def compare(traj, sol, *, T: float | None = None, samples: int = 3,
     t_hi = min(times[-1], sol.t_end) if T is None else float(T)
     if T is not None and not (0 < T <= min(times[-1], sol.t_end) * (1 + 1e-12)):
         raise ValueError(f"T must be in (0, {min(times[-1], sol.t_end)!r}] (covered by both), got {T!r}")
+    if average is not None:
+        return _compare_averaged(traj, sol, times, t_hi, average)
     # intervals [t_k, t_{k+1}) with t_k < t_hi; X = x_k there
     k_last = int(np.searchsorted(times, t_hi, side="left"))
     k_last = min(max(k_last, 1), times.shape[0] - 1)
@@ -183,6 +209,25 @@ def compare(traj, sol, *, T: float | None = None, samples: int = 3,
     return Comparison(T=float(t_hi), gap_x=float(gap_t.max()), gap_m=gap_m, gap_v=gap_v,
                       t_worst=float(grid[kw, jw]), gap_x_nodes=float(dx[:, 0].max()), gap_x_t=gap_t, times=t_lo.copy(), samples=samples,
                       exact_steps=int(getattr(traj, "record_every", 1)) == 1)
+
+
+def _compare_averaged(traj, sol, times, t_hi, w) -> Comparison:
+    """The ``average=w`` mode of :func:`compare` (centred moving average of the run)."""
+    if isinstance(w, bool) or not isinstance(w, (int, np.integer)) or w < 1:
+        raise ValueError(f"average must be an int >= 1 (steps in the window), got {w!r}")
+    if int(getattr(traj, "record_every", 1)) != 1:
+        raise ValueError("average needs a run recorded at every step (record_every=1)")
+    n = int(np.searchsorted(times, t_hi * (1 + 1e-12), side="right"))
+    if n < w:
+        raise ValueError(f"average={w} needs at least {w} recorded states in [0, T], got {n}")
+    cs = np.cumsum(np.vstack([np.zeros((1, traj.x.shape[1])), traj.x[:n]]), axis=0)
+    xbar = (cs[w:] - cs[:-w]) / w
+    tc = 0.5 * (times[:n - w + 1] + times[w - 1:n])
+    gaps = np.linalg.norm(xbar - sol.x_at(np.minimum(tc, sol.t_end)), axis=1)
+    j = int(np.argmax(gaps))
+    return Comparison(T=float(t_hi), gap_x=float(gaps[j]), gap_m=None, gap_v=None, t_worst=float(tc[j]),
+                      gap_x_nodes=float(gaps[j]), gap_x_t=gaps, times=tc, samples=1, exact_steps=True,
+                      average=int(w))
 
 
 def scaled_optimizer(opt, eta: float, scaling: str = "rates"):

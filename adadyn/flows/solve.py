@@ -291,7 +291,11 @@ def solve(flow: Flow, obj: Objective, x0, t_final: float, *, m0=None, v0=None, m
     ----------
     flow : Flow
         ``GDFlow()``, ``SignGDFlow()``, ``EpsSignFlow(eps)``, ``RMSpropFlow(a, eps)``,
-        ``AdamFlow(a, b, eps)``, e.g. from :func:`adadyn.flows.limit`.
+        ``AdamFlow(a, b, eps)``, e.g. from :func:`adadyn.flows.limit`; or a
+        :class:`~adadyn.flows.central.CentralFlow` from :func:`adadyn.flows.central`,
+        solved by :func:`~adadyn.flows.central.solve_central` (which takes ``v0`` and
+        its own options through ``**options``: ``substeps``, ``max_steps``,
+        ``dense_max``; the solve_ivp options here do not apply).
     obj : Objective
         Time-independent objective. Its Hessian (exact, or finite differences when
         it has none) gives the analytic Jacobian of the field.
@@ -346,6 +350,10 @@ def solve(flow: Flow, obj: Objective, x0, t_final: float, *, m0=None, v0=None, m
     -------
     FlowSolution
     """
+    if getattr(flow, "central", False):            # central flows: adadyn.flows.central
+        from adadyn.flows.central import solve_central
+
+        return solve_central(flow, obj, x0, t_final, v0=v0, **options)
     _check_args(flow, obj, t_final, rtol, atol, gtol, max_norm, max_nfev, time_limit)
     t_final = float(t_final)
     t_ev = _t_eval_array(t_eval, t_final)

@@ -326,6 +326,17 @@ class Objective:
         fd_hvp(self.value_grad_fn, x, float(t), self.data, u, out)
         return out
 
+    def hessian_form_grad(self, x, u, t: float = 1.0) -> np.ndarray:
+        """Gradient with respect to x of u^T H(x) u at fixed u (a third-derivative-vector
+        product; the gradient of the sharpness when u is the top unit eigenvector).
+
+        Exact for formula objectives (symbolic third derivatives, built on first use),
+        zero for declared quadratics, else a central difference of :meth:`hvp` along u
+        (:mod:`adadyn.objectives.third`)."""
+        from adadyn.objectives.third import hessian_form_grad
+
+        return hessian_form_grad(self, self._x(x), self._x(u), t)
+
     def project(self, x: np.ndarray) -> np.ndarray:
         """Projection onto the feasible box (identity when unconstrained)."""
         return x if self.bounds is None else self.bounds.project(x)
