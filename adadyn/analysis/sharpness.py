@@ -162,7 +162,7 @@ def _top_eig(obj, x, s, dense: bool, tol: float):
     from scipy.sparse.linalg import LinearOperator, eigsh
 
     d = x.shape[0]
-    if obj.has_hessian and d <= 2000:
+    if obj.has_hessian and d <= 2000 and getattr(obj, "numba_backed", True):
         H = obj.hessian(x)  # hvp would form H on every product anyway
         mv = lambda u: s * (H @ (s * u))  # noqa: E731
     else:

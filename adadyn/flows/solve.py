@@ -26,6 +26,7 @@ from scipy.integrate import solve_ivp
 from adadyn.flows import kernels as FK
 from adadyn.flows.budget import Budget, BudgetExceeded, StoragePlan, lu_seconds, storage_plan
 from adadyn.flows.fields import AdamFlow, Flow
+from adadyn.flows.krylov import DENSE_JAC_MAX_STATE, KrylovBDF, jacobian_operator
 from adadyn.flows.solution import FlowSolution
 from adadyn.flows.start import Dense, initial_state
 from adadyn.objectives.base import Objective
@@ -106,6 +107,7 @@ class _MethodPlan:
     name: str
     implicit: bool
     sparse: bool            # separable objective: sparse Jacobian
+    matrix_free: bool = False   # Python objective, long state: BDF with GMRES on J-products
 
 
 def _plan_method(flow, obj, method, jac, n) -> _MethodPlan:
@@ -113,6 +115,8 @@ def _plan_method(flow, obj, method, jac, n) -> _MethodPlan:
     if isinstance(method, str) and method != "auto" and method not in METHODS:
         raise ValueError(f"method must be 'auto', one of {METHODS} or an OdeSolver class, got {method!r}")
     big_separable = obj.separable and n >= SPARSE_MIN_STATE
+    if jac and (method is KrylovBDF or (not getattr(obj, "numba_backed", True) and n > DENSE_JAC_MAX_STATE)):
+        return _matrix_free_plan(method, n)
     if method == "auto":
         method = default_method(flow)
         if big_separable and method == "LSODA":
@@ -123,6 +127,19 @@ def _plan_method(flow, obj, method, jac, n) -> _MethodPlan:
     return _MethodPlan(method, name, implicit, sparse)
 
 
+def _matrix_free_plan(method, n) -> _MethodPlan:
+    """A Python objective (a network) with a state longer than DENSE_JAC_MAX_STATE: implicit
+    solves are matrix-free (BDF with Newton-Krylov, :class:`adadyn.flows.krylov.KrylovBDF`)."""
+    if method in ("auto", "BDF") or method is KrylovBDF:
+        return _MethodPlan(KrylovBDF, "BDF (Newton-Krylov)", True, False, True)
+    name = method if isinstance(method, str) else getattr(method, "__name__", "custom")
+    if name in ("LSODA", "Radau"):
+        raise ValueError(f"method={name!r} needs a dense Jacobian, formed for a network objective only up to a "
+                         f"state of {DENSE_JAC_MAX_STATE} (DENSE_JAC_MAX_STATE); this state has {n}: use 'BDF' "
+                         "(matrix-free Newton-Krylov), an explicit method ('RK45', 'DOP853') or jac=False")
+    return _MethodPlan(method, name, name in IMPLICIT, False)
+
+
 class _Callbacks:
     """The right-hand side, Jacobian and events handed to solve_ivp; each call is
     accounted in the :class:`Budget` (evaluations, accepted steps, time)."""
@@ -131,9 +148,11 @@ class _Callbacks:
         self.flow, self.obj, self.budget, self.plan = flow, obj, budget, plan
         d = obj.dim
         self.kind, self.p, self.data = flow.kernel_kind, flow.params(), obj.data
-        self.rhs_c, self.jac_c = FK.specialised(obj.value_grad_fn, obj.hessian_fn)
+        self.numba = getattr(obj, "numba_backed", True)   # else: a Python objective (a network)
+        self.rhs_c, self.jac_c = FK.specialised(obj.value_grad_fn, obj.hessian_fn) if self.numba else (None, None)
         self.xs, self.gs = np.empty(d), np.empty(d)
-        self.Hs = None if plan.sparse else np.empty((d, d))
+        self.Hs = None if (plan.sparse or not self.numba) else np.empty((d, d))
+        self.hvps = [0]
         if plan.sparse:
             k = len(flow.blocks)
             self.k = k
@@ -145,6 +164,8 @@ class _Callbacks:
 
     def fun(self, t, y):
         self.budget.rhs(t, y)
+        if not self.numba:
+            return self.flow.field(y, self.obj.grad(y[:self.obj.dim]), t)
         return self.rhs_c(self.kind, self.p, t, y if y.flags.c_contiguous else np.ascontiguousarray(y),
                           self.data, self.xs, self.gs)
 
@@ -153,6 +174,8 @@ class _Callbacks:
         y = np.ascontiguousarray(y)
         if self.plan.sparse:
             return self._sparse_jac(t, y)
+        if self.plan.matrix_free:
+            return jacobian_operator(self.flow, self.obj, t, y, self.hvps)
         if self.jac_c is not None:
             return self.jac_c(self.kind, self.p, t, y, self.data, self.xs, self.gs, self.Hs)
         return self.flow.jacobian(self.obj, t, y)
@@ -365,7 +388,8 @@ def solve(flow: Flow, obj: Objective, x0, t_final: float, *, m0=None, v0=None, m
     t0, y0, y_zero = initial_state(flow, obj, x0, m0, v0, t_final)
     n, d = y0.shape[0], obj.dim
     mplan = _plan_method(flow, obj, method, jac, n)
-    splan = storage_plan(n, d, mplan.name, dense_jacobian=bool(jac and mplan.implicit and not mplan.sparse),
+    splan = storage_plan(n, d, mplan.name, dense_jacobian=bool(jac and mplan.implicit and not mplan.sparse
+                                                              and not mplan.matrix_free),
                          n_t_eval=None if t_ev is None else t_ev.size, max_bytes=max_bytes)
     budget = Budget(max_nfev, time_limit, splan, t0, y0)
     if splan.matrices:                  # an optimistic first-factorisation time (see budget.FLOP_RATE)

@@ -28,6 +28,7 @@ from adadyn.nn.problems import Problem, classification, digits, regression, sine
 from adadyn.nn.pde import poisson_disc, poisson_square
 from adadyn.nn.datasets import cifar10, fashion_mnist
 from adadyn.nn.train import NetState, train
+from adadyn.nn.objective import NetObjective, objective  # noqa: F401  (networks as objectives)
 from adadyn.nn.hessian import (
     critical_learning_rate,
     edge_of_stability,

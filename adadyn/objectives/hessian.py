@@ -53,4 +53,5 @@ def hessian_at(obj: Objective, x, exact: bool | None = None) -> tuple[np.ndarray
         H = np.array(Hs.subs(sub).evalf(30).tolist(), dtype=np.float64)
         return H, "exact (sympy Hessian, evaluated to 30 digits)"
     H = obj.hessian(x)
-    return H, ("exact (compiled Hessian)" if obj.has_hessian else FD_ACCURACY)
+    declared = getattr(obj, "hessian_accuracy", None)   # e.g. a network's autograd Hessian
+    return H, declared or ("exact (compiled Hessian)" if obj.has_hessian else FD_ACCURACY)
