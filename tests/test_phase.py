@@ -248,7 +248,8 @@ def test_corrupt_files_are_detected(obj, x0, ref, tmp_path):
 def test_leftover_temporary_files_are_ignored(obj, x0, ref, tmp_path):
     out = tmp_path / "sweep"
     phase_diagram(obj, x0, A, B, ETA, 3000, record_every=10, out=out, chunk_size=2)
-    (out / "chunk_00002.npz").rename(out / "chunk_00002.npz.1234.0a1b2c.tmp")  # a write cut short
+    # a write cut short: the store's own temporary name (pid, 128-bit token) is ignored, not read
+    (out / "chunk_00002.npz").rename(out / f"chunk_00002.npz.1234.{'0a1b2c3d' * 4}.tmp")
     _same(phase_diagram(obj, x0, A, B, ETA, 3000, record_every=10, out=out), ref)
     assert not list(out.glob("*.tmp"))
 
