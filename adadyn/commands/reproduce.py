@@ -65,7 +65,7 @@ def _run_all(args, out):
         rep = e.run(out.path.resolve(), full=args.full, scale=args.scale, data=args.data)
         reps.append(rep)
         print(rep.text(), flush=True)
-    index = out.write_text("index.md", render_index(reps))
+    index = out.write_text("index.md", render_index(reps, out.path))
     out.write_text("index.html", render_html(reps, out.path))
     return reps, index
 
