@@ -93,19 +93,25 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _exit_now(code: int) -> int:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def main(argv=None) -> int:
     """Run ``adadyn`` with ``argv`` (default ``sys.argv[1:]``); returns the exit code.
 
-    0: done; 2: refused or failed (one line on stderr); 130: interrupted.
+    0: done; 2: refused or failed (one line on stderr); 130: interrupted. When this
+    process is the ``adadyn`` command, Ctrl-C during start-up (importing the package and
+    the commands, parsing) is handled by :mod:`adadyn._startup`: one line, exit code 130.
     """
     if argv is None:  # the process's own command line: an interrupt ends the process at once
         code = main(sys.argv[1:])
         if code == EXIT_INTERRUPTED:
             # everything was cleaned up on the way out (chunks saved, workers stopped); skip
             # interpreter-exit joins of pool threads, which can wait for work already abandoned
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(code)
+            return _exit_now(code)
         return code
     argv = list(argv)
     try:
@@ -121,6 +127,9 @@ def main(argv=None) -> int:
         return exc.code if isinstance(exc.code, int) else 2
     except (Exception, KeyboardInterrupt) as exc:  # one line, never a traceback
         return handle("adadyn", exc, debug="--debug" in argv)
+    from adadyn import _startup
+
+    _startup.end_command_start()  # from here Ctrl-C is a KeyboardInterrupt the command cleans up after
     if getattr(args, "func", None) is None:
         parser.print_help()
         handle("adadyn", CLIError("give a command (see adadyn --help)"))
