@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from adadyn.commands.errors import CLIError
-from adadyn.commands.limits import MAX_WORKERS
+from adadyn.commands.limits import max_parallel
 from adadyn.validation import check_int
 
 #: seconds to wait for a dask scheduler before refusing --dask
@@ -96,7 +96,7 @@ def make_executor(args) -> Executor:
     or ``--workers N`` (a process pool for N > 1); else the in-process path."""
     dask = getattr(args, "dask", None)
     workers = getattr(args, "workers", None)
-    workers = 1 if workers is None else check_int("--workers", workers, 1, MAX_WORKERS)
+    workers = 1 if workers is None else check_int("--workers", workers, 1, max_parallel())
     if dask is not None and workers > 1:
         raise CLIError("give --dask or --workers, not both")
     if dask is not None:
