@@ -9,7 +9,8 @@ import time
 from pathlib import Path
 
 from adadyn import __version__
-from adadyn.commands.errors import EXIT_INTERRUPTED, CLIError, OneLineParser, ParseExit, guarded, handle
+from adadyn.commands.errors import (EXIT_INTERRUPTED, CLIError, OneLineParser, ParseExit, guarded, handle, polish,
+                                   suggestion)
 
 
 def _section_modules():
@@ -90,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     for sp in sub.choices.values():
         sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show the traceback of an unexpected error")
+        polish(sp)  # integral floats (--steps 1e4) and the defaults in --help
     return p
 
 
@@ -120,7 +122,7 @@ def main(argv=None) -> int:
         if extra:  # name the command whose options were not recognised, as its own errors do
             sub = getattr(args, "command", None)
             target = parser._subparsers._group_actions[0].choices.get(sub, parser) if sub else parser
-            target.error(f"unrecognized arguments: {' '.join(extra)}")
+            target.error(f"unrecognized arguments: {' '.join(extra)}{suggestion(target, extra)}")
     except ParseExit as exc:
         return exc.code
     except SystemExit as exc:  # a command's own parser that exits (its message is already printed)
