@@ -184,7 +184,9 @@ def polish(parser) -> None:
             if isinstance(shown, (list, tuple)):
                 shown = ",".join(map(str, shown))
             elif hasattr(shown, "tolist"):  # a parsed array (e.g. a range's values)
-                shown = ",".join(f"{v:g}" for v in shown.tolist())
+                vals = [float(v) for v in shown.ravel().tolist()]
+                shown = (",".join(f"{v:g}" for v in vals) if len(vals) <= 4 else
+                         f"{len(vals)} values from {vals[0]:g} to {vals[-1]:g}")
             text = str(shown).replace("%", "%%")
             if len(text) <= 60:
                 action.help = f"{helptext} (default: {text})" if helptext else f"default: {text}"

@@ -65,7 +65,7 @@ def stability_report(opt, obj, guess) -> str:
         return "\n".join(lines + ["no stationary point found from the guess"])
     pt = next((p for p in sp if p.kind == "minimum"), sp[0])
     lines.append(f"stationary point ({pt.kind}): x* = {_fmt(pt.point)}, f(x*) = {clean([pt.value])[0]:.6g}, "
-                 f"|grad f| = {pt.grad_norm:.1e}")
+                 f"|grad f| = {clean([pt.grad_norm], max(1.0, float(np.max(np.abs(pt.eigenvalues)))))[0]:.1e}")
     lines.append(f"Hessian eigenvalues: {_fmt(pt.eigenvalues)}  [{pt.accuracy}]")
     lin = an.linearize(opt, obj, pt.point)
     rho = lin.spectral_radius
