@@ -7,6 +7,10 @@ iterates (:func:`adadyn.run`), its continuous-time limit
 """
 from __future__ import annotations
 
+from adadyn import _startup
+
+_startup.guard_command_start()  # the adadyn command: Ctrl-C while importing is one line, exit 130
+
 __version__ = "0.1.0"
 
 from adadyn.objectives import Objective

@@ -9,7 +9,8 @@ import time
 from pathlib import Path
 
 from adadyn import __version__
-from adadyn.commands.errors import EXIT_INTERRUPTED, CLIError, OneLineParser, ParseExit, guarded, handle
+from adadyn.commands.errors import (EXIT_INTERRUPTED, CLIError, OneLineParser, ParseExit, guarded, handle, polish,
+                                   suggestion)
 
 
 def _section_modules():
@@ -92,22 +93,29 @@ def build_parser() -> argparse.ArgumentParser:
     for sp in sub.choices.values():
         sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show the traceback of an unexpected error")
+        polish(sp)  # integral floats (--steps 1e4) and the defaults in --help
     return p
+
+
+def _exit_now(code: int) -> int:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def main(argv=None) -> int:
     """Run ``adadyn`` with ``argv`` (default ``sys.argv[1:]``); returns the exit code.
 
-    0: done; 2: refused or failed (one line on stderr); 130: interrupted.
+    0: done; 2: refused or failed (one line on stderr); 130: interrupted. When this
+    process is the ``adadyn`` command, Ctrl-C during start-up (importing the package and
+    the commands, parsing) is handled by :mod:`adadyn._startup`: one line, exit code 130.
     """
     if argv is None:  # the process's own command line: an interrupt ends the process at once
         code = main(sys.argv[1:])
         if code == EXIT_INTERRUPTED:
             # everything was cleaned up on the way out (chunks saved, workers stopped); skip
             # interpreter-exit joins of pool threads, which can wait for work already abandoned
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(code)
+            return _exit_now(code)
         return code
     argv = list(argv)
     try:
@@ -116,13 +124,16 @@ def main(argv=None) -> int:
         if extra:  # name the command whose options were not recognised, as its own errors do
             sub = getattr(args, "command", None)
             target = parser._subparsers._group_actions[0].choices.get(sub, parser) if sub else parser
-            target.error(f"unrecognized arguments: {' '.join(extra)}")
+            target.error(f"unrecognized arguments: {' '.join(extra)}{suggestion(target, extra)}")
     except ParseExit as exc:
         return exc.code
     except SystemExit as exc:  # a command's own parser that exits (its message is already printed)
         return exc.code if isinstance(exc.code, int) else 2
     except (Exception, KeyboardInterrupt) as exc:  # one line, never a traceback
         return handle("adadyn", exc, debug="--debug" in argv)
+    from adadyn import _startup
+
+    _startup.end_command_start()  # from here Ctrl-C is a KeyboardInterrupt the command cleans up after
     if getattr(args, "func", None) is None:
         parser.print_help()
         handle("adadyn", CLIError("give a command (see adadyn --help)"))

@@ -36,7 +36,7 @@ def refused(argv, capsys, *needles):
 
 
 @pytest.mark.parametrize("argv, needles", [
-    (["run", "--steps", "abc"], ["argument --steps", "invalid int"]),
+    (["run", "--steps", "abc"], ["argument --steps", "must be a whole number"]),
     (["run", "--no-such-option"], ["adadyn run: error: unrecognized arguments", "--no-such-option"]),
     (["nn-train", "--no-such-option", "1"], ["adadyn nn-train: error: unrecognized arguments"]),
     (["run", "--optimizer", "sgd"], ["argument --optimizer", "invalid choice"]),

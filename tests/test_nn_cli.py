@@ -128,7 +128,7 @@ def test_cli_errors_are_one_line_on_stderr_with_exit_code_2(argv, words, capsys,
 
 
 @pytest.mark.parametrize("argv,words", [
-    (["nn-train", "--steps", "abc"], "argument --steps: invalid int"),
+    (["nn-train", "--steps", "abc"], "argument --steps: must be a whole number"),
     (["nn-train", "--steps", "-3"], "steps must be an integer >= 0"),
     (["nn-phase", "--chunk-size", "0", "--steps", "2"], "chunk_size"),
     (["nn-phase", "--device", "cuda:0"] if not torch.cuda.is_available() else ["nn-phase", "--steps", "-1"],

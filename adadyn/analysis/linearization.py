@@ -116,6 +116,30 @@ class Linearization:
                 f"{flow}, |F(z)-z|={self.fixed_point_residual:.1e}, Hessian: {self.accuracy})")
 
 
+class NonStationaryWarning(UserWarning):
+    """:func:`linearize` was called at a state that is not a fixed point of the map."""
+
+
+#: |F(z) - z| / max(1, |z|) above which :func:`linearize` warns that z is not a fixed point.
+FIXED_POINT_RTOL = 1e-8
+
+
+def _warn_not_fixed(res: float, z: np.ndarray, stationary: bool, grad_norm: float | None) -> None:
+    import warnings
+
+    rel = res / max(1.0, float(np.linalg.norm(z)))
+    if not rel > FIXED_POINT_RTOL:
+        return
+    assumed = (f" The gradient (|grad f(x)| = {grad_norm:.3g}) was treated as zero (stationary=True), so the "
+               "Jacobian is that of a stationary point that is not there." if stationary and grad_norm else
+               " The Jacobian is the map's derivative at this state.")
+    warnings.warn(f"linearize: the state is not a fixed point of the map (|F(z) - z| = {res:.3g}, "
+                  f"{rel:.3g} relative).{assumed} map_stable and flow_stable describe a fixed point: here "
+                  "they only say whether small perturbations of this state grow over one step of the "
+                  "linearised map, not whether the optimiser converges to or stays near it.",
+                  NonStationaryWarning, stacklevel=3)
+
+
 def linearize(opt, obj, point, *, m=None, v=None, aux=None, exact: bool | None = None,
               stationary: bool | None = None) -> Linearization:
     """Linearise the discrete map of ``opt`` on ``obj`` and its limit flow at a state.
@@ -144,6 +168,13 @@ def linearize(opt, obj, point, *, m=None, v=None, aux=None, exact: bool | None =
     -------
     Linearization
 
+    Warns
+    -----
+    NonStationaryWarning
+        When z is not a fixed point of the map (``fixed_point_residual`` above
+        :data:`FIXED_POINT_RTOL` relative to max(1, |z|)): the stability verdicts are
+        about a fixed point and do not say whether the optimiser converges near z.
+
     Notes
     -----
     At v = 0 the derivative of sqrt(v) is infinite but multiplies m' = 0 at a
@@ -164,7 +195,11 @@ def linearize(opt, obj, point, *, m=None, v=None, aux=None, exact: bool | None =
     J = F.jacobian(z, H, g0)
     mu, V = _eig(J)
     rho = float(np.max(np.abs(mu)))
-    res = float(np.linalg.norm(F(z) - z))
+    with np.errstate(all="ignore"):
+        res = float(np.linalg.norm(F(z) - z))
+    if not res == 0.0:
+        gn = float(np.linalg.norm(obj.value_and_grad(x)[1])) if stationary else None
+        _warn_not_fixed(res, z, stationary, gn)
     Jf = flow_jacobian(F, z, H, g0)
     if Jf is None:
         lam = Vf = absc = fstab = None

@@ -134,3 +134,59 @@ class ParseExit(Exception):
     def __init__(self, code: int):
         super().__init__(code)
         self.code = int(code)
+
+
+def whole_number(text) -> int:
+    """argparse type of every integer option: ``10000``, ``1e4`` and ``1.5e4`` are accepted
+    (an integral value written as a float), ``10.5`` and ``1e4.5`` are refused."""
+    import math
+
+    s = str(text).strip()
+    try:
+        return int(s, 10)
+    except ValueError:
+        pass
+    try:
+        v = float(s)
+    except ValueError:
+        v = math.nan
+    if not math.isfinite(v) or v != math.floor(v):
+        raise argparse.ArgumentTypeError(f"must be a whole number such as 10000 or 1e4, got {text!r}")
+    return int(v)
+
+
+def suggestion(parser, unknown) -> str:
+    """`` (did you mean --optimizer?)`` for a misspelt option among ``unknown``, else ''."""
+    import difflib
+
+    known = [o for o in getattr(parser, "_option_string_actions", {}) if o.startswith("--")]
+    for arg in unknown:
+        if arg.startswith("--"):
+            close = difflib.get_close_matches(arg.split("=", 1)[0], known, n=1, cutoff=0.75)
+            if close:
+                return f" (did you mean {close[0]}?)"
+    return ""
+
+
+def polish(parser) -> None:
+    """Every integer option of ``parser`` takes :func:`whole_number`, and every option with a
+    default shows it in ``--help``."""
+    for action in parser._actions:  # noqa: SLF001 - argparse has no public walk
+        if action.type is int:
+            action.type = whole_number
+        helptext = action.help
+        d = action.default
+        if (action.option_strings and helptext is not argparse.SUPPRESS
+                and not any(d is x for x in (None, False, True, argparse.SUPPRESS))
+                and not isinstance(action, argparse._HelpAction)  # noqa: SLF001
+                and "default" not in (helptext or "").lower() and "%" not in (helptext or "")):
+            shown = d
+            if isinstance(shown, (list, tuple)):
+                shown = ",".join(map(str, shown))
+            elif hasattr(shown, "tolist"):  # a parsed array (e.g. a range's values)
+                vals = [float(v) for v in shown.ravel().tolist()]
+                shown = (",".join(f"{v:g}" for v in vals) if len(vals) <= 4 else
+                         f"{len(vals)} values from {vals[0]:g} to {vals[-1]:g}")
+            text = str(shown).replace("%", "%%")
+            if len(text) <= 60:
+                action.help = f"{helptext} (default: {text})" if helptext else f"default: {text}"

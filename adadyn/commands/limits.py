@@ -22,8 +22,31 @@ WARN_BYTES = 16 * MiB
 MAX_STEPS = 10 ** 12
 #: largest sweep grid (points)
 MAX_POINTS = 1_000_000
-#: largest --workers
+#: largest --workers (and --threads) on any machine; the bound in force is :func:`max_parallel`
 MAX_WORKERS = 256
+
+
+def max_parallel() -> int:
+    """Most worker processes or threads a command accepts: 4 per core (at least 4, at most
+    :data:`MAX_WORKERS`). More only contend for the same cores, and each costs memory."""
+    return max(4, min(MAX_WORKERS, 4 * (os.cpu_count() or 1)))
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available now (``MemAvailable`` of /proc/meminfo, else psutil), or None."""
+    try:
+        with open("/proc/meminfo", "rb") as fh:
+            for line in fh.read(1 << 16).splitlines():
+                if line.startswith(b"MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except Exception:  # noqa: BLE001 - no estimate: no refusal
+        return None
 
 
 def human(nbytes: float) -> str:

@@ -22,6 +22,8 @@ def _widths(text: str, problem) -> list:
         w = [int(s) for s in text.split(",")]
     except ValueError:
         raise CLIError(f"--widths must be comma-separated integers, got {text!r}") from None
+    if len(w) < 2 or min(w) < 1:
+        raise CLIError(f"--widths needs at least two widths, each >= 1, got {text!r}")
     if w[0] != problem.in_dim or w[-1] != problem.out_dim:
         raise CLIError(f"--widths {text} does not fit {problem.name}: it needs {problem.in_dim} inputs "
                          f"and {problem.out_dim} outputs")
@@ -104,16 +106,50 @@ def _out_dir(args):
     return prepare_out_dir(args.out)
 
 
-def _setup(args):
+def check_threads(threads):
+    """``--threads`` within 1 .. :func:`~adadyn.commands.limits.max_parallel` (or None)."""
+    from adadyn.commands.limits import max_parallel
+    from adadyn.validation import check_int
+
+    return None if threads is None else check_int("--threads", threads, 1, max_parallel())
+
+
+def network_bytes(widths, n: int, itemsize: int, batch_size=None, models: int = 1) -> int:
+    """Estimated memory of training ``models`` networks of these widths on ``n`` points:
+    parameters, gradients and the optimiser's two moments (4 copies of the parameters),
+    and the activations of one full forward and backward pass (3 per unit and point)."""
+    params = sum(a * b + b for a, b in zip(widths[:-1], widths[1:]))
+    rows = n if batch_size is None else min(n, batch_size)
+    acts = rows * sum(widths[1:])
+    return int(models * itemsize * (4 * params + 3 * acts))
+
+
+def check_network_memory(widths, n: int, itemsize: int, batch_size=None, models: int = 1) -> int:
+    """Refuse (:class:`CLIError`) a network whose estimate exceeds the memory available now."""
+    from adadyn.commands.limits import available_memory, human
+
+    est = network_bytes(widths, n, itemsize, batch_size, models)
+    avail = available_memory()
+    if avail is not None and est > 0.8 * avail:
+        raise CLIError(f"--widths {','.join(map(str, widths))}: training would need about {human(est)} "
+                       f"(parameters, gradients, optimiser state and activations for {n} points"
+                       f"{f', {models} networks at once' if models > 1 else ''}); {human(avail)} is available")
+    return est
+
+
+def _setup(args, models: int = 1):
+    threads = check_threads(args.threads)
     from adadyn import nn
 
-    if args.threads is not None:
-        nn.set_num_threads(args.threads)
+    if threads is not None:
+        nn.set_num_threads(threads)
     prob = _problem(args)
     widths_text, act = DEFAULT_NETS[args.problem]
     if args.widths is None and args.problem in ("cifar10", "fashion-mnist"):
         widths_text = ",".join([str(prob.in_dim)] + widths_text.split(",")[1:-1] + [str(prob.out_dim)])
     widths = _widths(args.widths or widths_text, prob)
+    itemsize = 8 if args.dtype == "float64" else 4
+    check_network_memory(widths, prob.n, itemsize, getattr(args, "batch_size", None), models)
     return prob, widths, args.activation or act, nn.DTYPES[args.dtype]
 
 
@@ -210,7 +246,7 @@ def _phase_body(args) -> int:
     out = _out_dir(args)
     from adadyn.nn.threads import torch_threads
 
-    prob, widths, act, _ = _setup(args)
+    prob, widths, act, _ = _setup(args, models=min(max(1, int(args.chunk_size)), a.size * b.size))
     params = sum(w * v + v for w, v in zip(widths[:-1], widths[1:]))
     with torch_threads(None, 6.0 * prob.n * params * max(1, args.chunk_size)) as th:
         pd = phase_diagram(prob, widths, a, b, args.eta, args.steps, activation=act, seed=args.seed,

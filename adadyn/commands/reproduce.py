@@ -177,7 +177,9 @@ def register(subparsers) -> None:
         # unknown options would otherwise reach the top-level parser (usage + error, two lines)
         ns, extras = base(args, namespace)
         if extras:
-            p.error(f"unrecognized arguments: {' '.join(extras)}")
+            from adadyn.commands.errors import suggestion
+
+            p.error(f"unrecognized arguments: {' '.join(extras)}{suggestion(p, extras)}")
         return ns, extras
 
     p.parse_known_args = strict

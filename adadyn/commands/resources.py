@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from adadyn.commands.errors import CLIError
-from adadyn.commands.limits import MAX_WORKERS
+from adadyn.commands.limits import max_parallel
 from adadyn.validation import check_int
 
 #: seconds to wait for a dask scheduler before refusing --dask
@@ -96,27 +96,20 @@ def make_executor(args) -> Executor:
     or ``--workers N`` (a process pool for N > 1); else the in-process path."""
     dask = getattr(args, "dask", None)
     workers = getattr(args, "workers", None)
-    workers = 1 if workers is None else check_int("--workers", workers, 1, MAX_WORKERS)
+    workers = 1 if workers is None else check_int("--workers", workers, 1, max_parallel())
     if dask is not None and workers > 1:
         raise CLIError("give --dask or --workers, not both")
     if dask is not None:
-        if not isinstance(dask, str) or not dask.strip() or any(c.isspace() or c == "\0" for c in dask):
-            raise CLIError(f"--dask must be a scheduler address such as tcp://host:8786, got {dask!r}")
-        try:
-            from distributed import Client
-        except ImportError:
-            raise CLIError("--dask needs dask.distributed (pip install distributed)") from None
-        import logging
+        from adadyn.sweep.executors import dask_client
 
-        logging.getLogger("distributed").setLevel(logging.CRITICAL)
         try:
-            client = Client(dask, timeout=DASK_TIMEOUT, set_as_default=False)
-        except (OSError, TimeoutError, ValueError, TypeError) as exc:
-            raise CLIError(f"--dask {dask}: no scheduler answered within {DASK_TIMEOUT:g} s "
-                           f"({type(exc).__name__}: {exc})") from None
+            client = dask_client(dask, timeout=DASK_TIMEOUT)
+        except ValueError as exc:
+            text = str(exc).replace("cannot reach the dask scheduler", "no scheduler answered")
+            raise CLIError(f"--dask {dask}: {text}") from None
         return Executor(client, "dask")
     if workers > 1:
-        from concurrent.futures import ProcessPoolExecutor
+        from adadyn.sweep.executors import process_pool
 
-        return Executor(ProcessPoolExecutor(workers), "processes")
+        return Executor(process_pool(workers), "processes")
     return Executor()

@@ -15,10 +15,28 @@ from adadyn.commands.errors import guarded
 CHOICES = ("rmsprop", "adam", "gd")
 
 
-def _fmt(a, n=6):
-    a = np.asarray(a)
-    if np.iscomplexobj(a) and np.all(np.abs(a.imag) <= 1e-12 * np.maximum(1, np.abs(a))):
-        a = a.real
+#: values below this fraction of their scale print as 0 (rounding noise, e.g. -3.5e-41 for 0)
+CLEAN_RTOL = 1e-13
+
+
+def clean(a, scale=None):
+    """``a`` with entries (and real or imaginary parts) of magnitude <= :data:`CLEAN_RTOL` x
+    ``scale`` set to 0; ``scale`` defaults to max(1, max |a|)."""
+    a = np.array(a, dtype=complex if np.iscomplexobj(a) else float, copy=True)
+    if scale is None:
+        scale = max(1.0, float(np.max(np.abs(a))) if a.size else 1.0)
+    tol = CLEAN_RTOL * float(scale)
+    if np.iscomplexobj(a):
+        re, im = a.real.copy(), a.imag.copy()
+        re[np.abs(re) <= tol] = 0.0
+        im[np.abs(im) <= tol] = 0.0
+        return re if np.all(im == 0) else re + 1j * im
+    a[np.abs(a) <= tol] = 0.0
+    return a + 0.0  # no -0
+
+
+def _fmt(a, n=6, scale=None):
+    a = clean(a, scale)
     if a.size > n:
         head = ", ".join(f"{v:.6g}" for v in a[: n // 2])
         tail = ", ".join(f"{v:.6g}" for v in a[-(n // 2):])
@@ -40,13 +58,14 @@ def _orbit_guess(opt, obj, x_star, steps=4000):
 def stability_report(opt, obj, guess) -> str:
     """The plain-text report of ``adadyn stability`` for one optimiser and objective."""
     an = ad.analysis
-    lines = [f"objective: {obj.name} (d = {obj.dim});  optimiser: {opt!r}"]
+    named = "d=" in obj.name.replace(" ", "")  # the name already gives the dimension
+    lines = [f"objective: {obj.name}{'' if named else f' (d = {obj.dim})'};  optimiser: {opt!r}"]
     sp = an.stationary_points(obj, guess)
     if len(sp) == 0:
         return "\n".join(lines + ["no stationary point found from the guess"])
     pt = next((p for p in sp if p.kind == "minimum"), sp[0])
-    lines.append(f"stationary point ({pt.kind}): x* = {_fmt(pt.point)}, f(x*) = {pt.value:.6g}, "
-                 f"|grad f| = {pt.grad_norm:.1e}")
+    lines.append(f"stationary point ({pt.kind}): x* = {_fmt(pt.point)}, f(x*) = {clean([pt.value])[0]:.6g}, "
+                 f"|grad f| = {clean([pt.grad_norm], max(1.0, float(np.max(np.abs(pt.eigenvalues)))))[0]:.1e}")
     lines.append(f"Hessian eigenvalues: {_fmt(pt.eigenvalues)}  [{pt.accuracy}]")
     lin = an.linearize(opt, obj, pt.point)
     rho = lin.spectral_radius
@@ -79,8 +98,9 @@ def stability_report(opt, obj, guess) -> str:
                     c = opt.eta / 2 - opt.eps / lam
                     extra = f"; closed form +-(eta/2 - eps/lambda) = +-{c:.10g}, v = (lambda c)^2 = {(lam * c) ** 2:.6g}"
                 vs = orb.block("v")[:, 0] if "v" in orb.blocks else []
-                xl, vl = ("x", "v") if obj.dim == 1 else ("x_1", "v_1")  # first coordinate at each point
-                lines.append(f"2-cycle: {xl} = {_fmt(orb.x[:, 0])}, {vl} = {_fmt(vs)}{extra}")
+                where = "" if obj.dim == 1 else " (coordinate 1 of x and v at its two points)"
+                xl, vl = ("x", "v") if obj.dim == 1 else ("x_1", "v_1")
+                lines.append(f"2-cycle{where}: {xl} = {_fmt(orb.x[:, 0])}, {vl} = {_fmt(vs)}{extra}")
                 lines.append(f"  Floquet multipliers {_fmt(orb.multipliers)} -> "
                              f"{'stable' if orb.stable else 'unstable'}")
             else:

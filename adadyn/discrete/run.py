@@ -109,13 +109,36 @@ def run(opt: Optimizer, obj: Objective, x0=None, steps: int = 1000, record_every
         status, n, nr = kernel(*args, st.x, st.m, st.v, st.aux, st.scalars, st.k, steps, record_every, gtol,
                                rec_x, rec_m, rec_v, loss, gn, tm, record_state, 0, stats)
     final = State(st.x, st.m, st.v, st.aux, st.scalars, st.k + n)
+    status, extras = status_from_code(status), {}
+    why = _zero_over_zero(opt, obj, final, loss[nr - 1] if nr else None) if status == "diverged" else None
+    if why:  # not a blow-up: the update itself is undefined there
+        status, extras = "failed", {"message": why}
     return Trajectory(
         x=rec_x[: nr if record_state else 0], m=rec_m[: nr if record_state else 0],
         v=rec_v[: nr if record_state else 0], loss=loss[:nr], grad_norm=gn[:nr], time=tm[:nr],
-        step=st.k + record_every * np.arange(nr), status=status_from_code(status),
+        step=st.k + record_every * np.arange(nr), status=status,
         stop_step=st.k + n, final_state=final, opt=opt, objective=obj, record_every=record_every,
+        extras=extras,
     )
 
+
+def _zero_over_zero(opt, obj, final, last_loss) -> str | None:
+    """The message for a run that stopped because its update was 0/0, else None: eps = 0 and,
+    in some coordinate, the second moment is exactly 0 after the step (so was the gradient:
+    x is stationary there) while x became NaN, i.e. m / sqrt(v) = 0 / 0."""
+    try:
+        c = opt.coefficients()
+    except (AttributeError, NotImplementedError, ValueError):
+        return None
+    if not c.has_v or c.eps != 0.0:
+        return None
+    zero = ~np.isfinite(np.asarray(final.x)) & (np.asarray(final.v) == 0.0)
+    if not np.any(zero):
+        return None
+    loss = f" ({last_loss:.6g})" if last_loss is not None and np.isfinite(last_loss) else ""
+    return (f"0/0 at step {final.k}: eps = 0 and, in {int(zero.sum())} of {zero.size} coordinates, the gradient "
+            "and the second moment are exactly 0 (x is stationary there), so the update m / sqrt(v) is undefined. "
+            f"Not a divergence: the loss stayed finite{loss}. Use eps > 0, or start away from the stationary point.")
 
 
 def _fused_applies(obj, kind, has_box, fused) -> bool:

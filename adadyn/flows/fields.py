@@ -246,3 +246,27 @@ class AdamFlow(Flow):
 
 
 FLOWS = {cls.name: cls for cls in (GDFlow, SignGDFlow, EpsSignFlow, RMSpropFlow, AdamFlow)}
+
+
+def _rounded_repr(self) -> str:
+    """``AdamFlow(a=1, b=10, ...)``: floats to 12 significant digits, so rates computed as
+    (1 - beta) / eta read as the numbers they stand for, not 1.0000000000000009."""
+    import dataclasses
+
+    parts = []
+    for f in dataclasses.fields(self):
+        if not f.repr:
+            continue
+        v = getattr(self, f.name)
+        parts.append(f"{f.name}={format(v, '.12g') if isinstance(v, float) else repr(v)}")
+    return f"{type(self).__name__}({', '.join(parts)})"
+
+
+def _all_flows(cls):
+    yield cls
+    for sub in cls.__subclasses__():
+        yield from _all_flows(sub)
+
+
+for _cls in _all_flows(Flow):
+    _cls.__repr__ = _rounded_repr

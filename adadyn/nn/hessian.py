@@ -57,14 +57,35 @@ def hvp_operator(model, problem, scale: np.ndarray | None = None):
     return LinearOperator((d, d), matvec=mv, dtype=np.float64)
 
 
+class SharpnessWarning(RuntimeWarning):
+    """A sharpness that could not be computed (recorded as NaN; training goes on)."""
+
+
 def _lambda_max(op, tol: float, seed: int = 0) -> float:
-    from scipy.sparse.linalg import eigsh
+    """The largest eigenvalue of the symmetric operator ``op`` by Lanczos, or NaN with a
+    :class:`SharpnessWarning` when the operator is not finite (an infinite preconditioner:
+    a second moment of 0 with eps = 0, where the gradient vanished) or Lanczos fails."""
+    import warnings
+
+    from scipy.sparse.linalg import ArpackError, ArpackNoConvergence, eigsh
 
     d = op.shape[0]
+    v0 = np.ones(1) if d == 1 else np.random.default_rng(seed).standard_normal(d)
+    with np.errstate(all="ignore"):
+        w = op.matvec(v0)
+    if not np.all(np.isfinite(w)):
+        warnings.warn("sharpness recorded as NaN: the preconditioned Hessian is not finite (a second moment "
+                      "of 0 with eps = 0, where the gradient vanished, makes P infinite)",
+                      SharpnessWarning, stacklevel=3)
+        return float("nan")
     if d == 1:
-        return float(op.matvec(np.ones(1))[0])
-    v0 = np.random.default_rng(seed).standard_normal(d)
-    return float(eigsh(op, k=1, which="LA", tol=tol, v0=v0, return_eigenvectors=False)[0])
+        return float(w[0])
+    try:
+        return float(eigsh(op, k=1, which="LA", tol=tol, v0=v0, return_eigenvectors=False)[0])
+    except (ArpackError, ArpackNoConvergence) as exc:
+        warnings.warn(f"sharpness recorded as NaN: Lanczos failed ({type(exc).__name__}: {str(exc)[:120]})",
+                      SharpnessWarning, stacklevel=3)
+        return float("nan")
 
 
 def _precond(spec, v: np.ndarray, k: int | None) -> np.ndarray:
@@ -77,7 +98,8 @@ def _precond(spec, v: np.ndarray, k: int | None) -> np.ndarray:
         raise ValueError(f"the preconditioner comes from v: {spec.name} (signGD, Lion, AMSGrad's running max) "
                          "has no preconditioned sharpness")
     vh = v / (1.0 - c.q ** k) if (c.bias_correction and k) else v
-    return 1.0 / np.sqrt(vh + c.eps) if c.eps_inside else 1.0 / (np.sqrt(vh) + c.eps)
+    with np.errstate(divide="ignore"):  # v = 0 with eps = 0: P = inf, reported by _lambda_max
+        return 1.0 / np.sqrt(vh + c.eps) if c.eps_inside else 1.0 / (np.sqrt(vh) + c.eps)
 
 
 def sharpness_at(model, problem, opt, tol: float = 1e-6) -> float:

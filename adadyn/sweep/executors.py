@@ -46,8 +46,10 @@ def orphan_guard(parent_pid: int, parent_start=None, pdeathsig: bool = True) -> 
         return
     _GUARDED = True
     if threading.current_thread() is threading.main_thread():
-        # a worker forked while the sweep's SIGTERM handler was installed inherits it: undo
+        # a worker forked while the sweep's SIGTERM handler was installed inherits it: undo;
+        # Ctrl-C is the parent's to handle (it stops the workers): no worker traceback
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     if pdeathsig and sys.platform.startswith("linux"):
         try:
             libc = ctypes.CDLL(None, use_errno=True)
@@ -88,26 +90,127 @@ def _call_chunk(payload, points, guard):
     return _task_of(payload).run_chunk(points)
 
 
+def _worker_init(parent_pid: int, parent_start, pdeathsig: bool) -> None:
+    """Pool-worker initializer: ignore SIGINT (the parent handles Ctrl-C and stops the
+    workers; an idle worker must not print a KeyboardInterrupt traceback), unblock it
+    (it was blocked across the fork), then :func:`orphan_guard`."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    orphan_guard(parent_pid, parent_start, pdeathsig)
+
+
 def process_pool(max_workers: int | None = None, mp_context=None) -> ProcessPoolExecutor:
     """A :class:`~concurrent.futures.ProcessPoolExecutor` whose workers die with this
-    process (:func:`orphan_guard` as the initializer). Start it from the main thread."""
+    process (:func:`orphan_guard`) and ignore SIGINT. Start it from the main thread.
+
+    With the fork start method the workers are started here, with SIGINT blocked until
+    each one ignores it, so a Ctrl-C at any moment reaches only this process (which stops
+    the workers) and never prints a worker's traceback.
+    """
     pid = os.getpid()
-    return ProcessPoolExecutor(max_workers, mp_context=mp_context, initializer=orphan_guard,
-                               initargs=(pid, _start_time(pid), threading.current_thread() is threading.main_thread()))
+    main = threading.current_thread() is threading.main_thread()
+    pool = ProcessPoolExecutor(max_workers, mp_context=mp_context, initializer=_worker_init,
+                               initargs=(pid, _start_time(pid), main))
+    if main and hasattr(signal, "pthread_sigmask"):
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            pool.submit(int).result()  # forks the workers now (fork) with SIGINT blocked
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+    return pool
+
+
+#: Address schemes a dask scheduler listens on.
+DASK_SCHEMES = ("tcp", "tls", "ucx", "inproc")
+
+
+def check_dask_address(address) -> str:
+    """``address`` if it reads as a dask scheduler address (``[tcp|tls|ucx|inproc]://host:port``
+    or ``host:port``), else a ValueError saying what was expected."""
+    if not isinstance(address, str) or not address.strip() or any(c.isspace() or c == "\0" for c in address):
+        raise ValueError(f"dask address must be a non-empty string like tcp://host:8786, got {address!r}")
+    scheme, sep, rest = address.partition("://")
+    if not sep:
+        scheme, rest = "tcp", address
+    if scheme not in DASK_SCHEMES:
+        raise ValueError(f"dask address {address!r}: scheme {scheme!r} is not one of "
+                         f"{', '.join(DASK_SCHEMES)} (like tcp://host:8786)")
+    if scheme in ("tcp", "tls"):
+        host, colon, port = rest.rpartition(":")
+        if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536 or "/" in rest:
+            raise ValueError(f"dask address {address!r} is not HOST:PORT with a port in 1..65535 "
+                             "(like tcp://host:8786)")
+    return address if sep else f"tcp://{address}"
+
+
+def probe_scheduler(address: str, timeout: float = 5.0) -> dict:
+    """Ask ``address`` for its identity within ``timeout`` seconds (one deadline for the
+    connection, the handshake and the answer): the scheduler's identity dict, or a
+    ValueError saying that nothing answered or that what answered is not a dask scheduler."""
+    import asyncio
+
+    from distributed.comm import connect
+
+    async def ask():
+        comm = await connect(address, timeout=timeout)
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return await comm.read()
+        finally:
+            comm.abort()
+
+    try:
+        ident = asyncio.run(asyncio.wait_for(ask(), timeout))
+    except (asyncio.TimeoutError, TimeoutError, OSError) as exc:
+        kind = "nothing answered" if isinstance(exc, (asyncio.TimeoutError, TimeoutError)) else type(exc).__name__
+        detail = f": {str(exc)[:160]}" if str(exc) else ""
+        raise ValueError(f"cannot reach the dask scheduler at {address!r} within {timeout:g} s "
+                         f"({kind}{detail})") from None
+    except Exception as exc:  # noqa: BLE001 - a foreign service can make the protocol fail any way
+        raise ValueError(f"{address!r} answered, but not as a dask scheduler "
+                         f"({type(exc).__name__}: {str(exc)[:160]})") from None
+    if not (isinstance(ident, dict) and ident.get("type") == "Scheduler"):
+        raise ValueError(f"{address!r} answered, but not as a dask scheduler (identity "
+                         f"{str(ident)[:80]!r})")
+    return ident
+
+
+def _quiet_client_del() -> None:
+    """Drop the 'Exception ignored in Client.__del__' report of a client that failed to
+    connect (its finaliser runs at exit and has nothing left to close)."""
+    prev = sys.unraisablehook
+    if getattr(prev, "_adadyn_quiet", False):
+        return
+
+    def hook(u):
+        if getattr(u.object, "__qualname__", "") == "Client.__del__":
+            return
+        prev(u)
+
+    hook._adadyn_quiet = True
+    sys.unraisablehook = hook
 
 
 def dask_client(address: str, timeout: float = 5.0):
     """A ``dask.distributed.Client`` connected to ``address``, or a ValueError naming
-    the address after at most ``timeout`` seconds (no hang on an unreachable scheduler)."""
+    the address after at most about ``timeout`` seconds: a malformed address or another
+    scheme is refused at once, and a service that does not answer as a dask scheduler
+    (:func:`probe_scheduler`) is refused before a client is made."""
     try:
         from distributed import Client
     except ImportError:
         raise ValueError("a dask address needs the 'distributed' package (pip install distributed)") from None
-    if not isinstance(address, str) or not address.strip():
-        raise ValueError(f"dask address must be a non-empty string like tcp://host:8786, got {address!r}")
+    address = check_dask_address(address)
+    import logging
+
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)
+    probe_scheduler(address, timeout)
     try:
         return Client(address, timeout=f"{float(timeout)}s", set_as_default=False)
-    except (OSError, TimeoutError, ValueError) as exc:
+    except Exception as exc:  # noqa: BLE001 - one line whatever the client raises
+        _quiet_client_del()
         raise ValueError(f"cannot reach the dask scheduler at {address!r} within {timeout:g} s "
                          f"({type(exc).__name__}: {str(exc)[:200]})") from None
 

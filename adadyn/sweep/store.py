@@ -107,15 +107,18 @@ def _temp_name(path: Path, token: str) -> Path:
 
 
 def _write_atomic(path: Path, write, token: str) -> None:
+    """Write ``path`` under a new name of this writer (``O_CREAT | O_EXCL | O_NOFOLLOW``: never an
+    existing file, never through a link) and move it into place; only that name is ever removed."""
     tmp = _temp_name(path, token)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
     try:
-        with open(tmp, "wb") as fh:
+        with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     finally:
-        if tmp.exists():
+        if os.path.lexists(tmp):
             tmp.unlink()
 
 
