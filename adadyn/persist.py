@@ -8,7 +8,9 @@ JSON document (format name :data:`FORMAT`, version :data:`VERSION`, the class,
 the optimiser or flow spec, the objective's name and identity, the status and the
 scalar fields). Nothing is pickled: ``np.load(path, allow_pickle=False)`` reads
 every file, and :func:`load` rebuilds the result with every array bit for bit
-and every spec equal to the saved one.
+and every spec equal to the saved one. A trajectory's final state (a
+:class:`~adadyn.State`, or a network run's ``NetState``, whose tensors are stored
+as arrays) is kept, so a loaded run continues bit for bit.
 """
 from __future__ import annotations
 
@@ -260,7 +262,7 @@ _STATE = ("x", "m", "v", "aux", "scalars")
 _HOME = {
     "State": "adadyn.discrete.trajectory", "Trajectory": "adadyn.discrete.trajectory",
     "FlowSolution": "adadyn.flows.solution", "Grid": "adadyn.sweep.grid", "SweepResult": "adadyn.sweep.engine",
-    "_from_result": "adadyn.analysis.hyper", "_package": "adadyn.analysis.phase",
+    "_from_result": "adadyn.analysis.hyper", "_package": "adadyn.analysis.phase", "NetState": "adadyn.nn",
 }
 
 
@@ -279,8 +281,13 @@ def _enc_trajectory(tr) -> Record:
         for name in _STATE:
             rec.put(f"final_{name}", getattr(fs, name))
         rec.meta.update(final_state="State", final_k=int(fs.k))
-    else:   # a network run's NetState holds torch tensors: not stored (docs/results.md)
-        rec.meta["final_state"] = None if fs is None else f"{type(fs).__name__} (not saved)"
+    elif type(fs).__name__ == "NetState":    # a network run's: a tree of tensors, numbers and dicts
+        rec.meta.update(final_state="NetState", net_state=_tree_out(rec, "net", {
+            f.name: getattr(fs, f.name) for f in dataclasses.fields(fs) if f.init}))
+    elif fs is None:
+        rec.meta["final_state"] = None
+    else:
+        raise TypeError(f"final_state: a {type(fs).__name__} cannot be written to a result file")
     arr = {k: v for k, v in tr.extras.items() if isinstance(v, np.ndarray)}
     rec.put_group("extras", arr)
     rec.meta.update(
@@ -295,6 +302,9 @@ def _dec_trajectory(rec: Record, objective):
     fs = None
     if rec["final_state"] == "State":
         fs = State(*(rec.get(f"final_{n}") for n in _STATE), int(rec["final_k"]))
+    elif rec["final_state"] == "NetState":
+        fields = _tree_in(rec, rec["net_state"])    # needs torch: a clear error without it
+        fs = _home("NetState")(**fields)
     extras = dict(rec.group("extras"))
     extras.update(rec.meta.get("extras_json", {}))
     return Trajectory(
@@ -303,6 +313,47 @@ def _dec_trajectory(rec: Record, objective):
         final_state=fs, opt=spec_from_json(rec["opt"]), objective=objective_from_json(rec["objective"], objective,
                                                                                       rec.path),
         record_every=int(rec["record_every"]), extras=extras)
+
+
+def _tree_out(rec: Record, prefix: str, val):
+    """A network state (tensors, arrays, numbers, strings, lists, tuples, dicts with str
+    or int keys) as JSON, its tensors and arrays stored as ``prefix.<n>`` arrays."""
+    if val is None or isinstance(val, (bool, int, float, str)):
+        return {"v": val}
+    if isinstance(val, np.ndarray):
+        name = f"{prefix}.{len(rec.arrays)}"
+        rec.put(name, val)
+        return {"array": name}
+    if type(val).__module__ == "torch" and type(val).__name__ == "Tensor":
+        name = f"{prefix}.{len(rec.arrays)}"
+        rec.put(name, val.detach().cpu().numpy())
+        return {"tensor": name}
+    if isinstance(val, (list, tuple)):
+        return {type(val).__name__: [_tree_out(rec, prefix, v) for v in val]}
+    if isinstance(val, dict) and all(isinstance(k, (str, int)) and not isinstance(k, bool) for k in val):
+        return {"dict": [[k, _tree_out(rec, prefix, v)] for k, v in val.items()]}
+    raise TypeError(f"final_state: a {type(val).__name__} cannot be written to a result file")
+
+
+def _tree_in(rec: Record, node):
+    kind, val = next(iter(node.items()))
+    if kind == "v":
+        return val
+    if kind == "array":
+        return rec.get(val)
+    if kind == "tensor":
+        try:
+            import torch
+        except ImportError:
+            raise ResultFileError(f"{rec.path}: holds a network state; loading it needs torch "
+                                  '(pip install "adadyn[torch]")') from None
+        return torch.from_numpy(rec.get(val).copy())
+    if kind in ("list", "tuple"):
+        items = [_tree_in(rec, v) for v in val]
+        return items if kind == "list" else tuple(items)
+    if kind == "dict":
+        return {k: _tree_in(rec, v) for k, v in val}
+    raise ResultFileError(f"{rec.path}: damaged network state (node {kind!r})")
 
 
 # ---------------------------------------------------------------- FlowSolution
