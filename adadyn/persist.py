@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["FORMAT", "VERSION", "ResultFileError", "SavedObjective", "save", "load"]
+__all__ = ["FORMAT", "VERSION", "ResultFileError", "ObjectiveMismatch", "SavedObjective", "save", "load"]
 
 #: Format name written into every file.
 FORMAT = "adadyn-result"
@@ -37,6 +37,10 @@ META = "__adadyn__"
 
 class ResultFileError(ValueError):
     """A file that :func:`load` cannot read: damaged, not an adadyn result, or newer."""
+
+
+class ObjectiveMismatch(ValueError):
+    """``load(path, objective=...)`` with an objective other than the saved one."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,18 @@ def _spec_value(val):
     return val
 
 
+def _spec_bases(module: str) -> tuple:
+    """The spec base classes a file may name (flows only when it names a flow module)."""
+    from adadyn.discrete.schedules import Schedule
+    from adadyn.discrete.specs import Optimizer
+
+    if module.startswith("adadyn.flows."):
+        from adadyn.flows.fields import Flow
+
+        return Optimizer, Schedule, Flow
+    return Optimizer, Schedule
+
+
 def spec_from_json(doc):
     """Inverse of :func:`spec_to_json`: only classes of adadyn's own modules are rebuilt."""
     if doc is None:
@@ -107,8 +123,8 @@ def spec_from_json(doc):
         cls = getattr(importlib.import_module(module), name)
     except (ImportError, AttributeError):
         raise ResultFileError(f"spec class {module}.{name} does not exist in this adadyn") from None
-    if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
-        raise ResultFileError(f"{module}.{name} is not a spec class")
+    if not (isinstance(cls, type) and dataclasses.is_dataclass(cls) and issubclass(cls, _spec_bases(module))):
+        raise ResultFileError(f"{module}.{name} is not an optimiser, schedule or flow spec")
     return cls(**{k: _spec_value(v) for k, v in doc["fields"].items()})
 
 
@@ -136,7 +152,7 @@ def objective_from_json(doc, objective=None, path=None):
     if doc["identity"] is not None:
         mine = objective_to_json(objective)["identity"]
         if mine != doc["identity"]:
-            raise ValueError(f"objective: {path} was saved with objective {doc['name']!r} "
+            raise ObjectiveMismatch(f"objective: {path} was saved with objective {doc['name']!r} "
                              f"(identity {doc['identity'][:12]}...), not {getattr(objective, 'name', objective)!r} "
                              f"(identity {str(mine)[:12]}...)")
     return objective
@@ -193,7 +209,7 @@ def _is_result_file(path: Path) -> bool:
 def write(rec: Record, path, extra: dict | None = None) -> Path:
     """Write ``rec`` to ``path`` (exactly that name) through a temporary file in the
     same directory and an atomic rename; an existing file is replaced only when it is
-    an adadyn result file, and a symbolic link is replaced, never written through."""
+    an adadyn result file; a symbolic link is refused (never written through)."""
     path = Path(os.fspath(path))
     if path.is_dir():
         raise IsADirectoryError(f"path: {path} is a directory; give a file name such as {path / 'result.npz'}")
@@ -499,7 +515,13 @@ def decode(rec: Record, objective=None):
                               f"(this adadyn reads {', '.join(_CODECS)})")
     try:
         return _CODECS[rec.cls][1](rec, objective)
-    except (TypeError, KeyError, IndexError, AttributeError) as exc:
+    except ObjectiveMismatch:
+        raise
+    except ResultFileError as exc:
+        if str(rec.path) in str(exc):
+            raise
+        raise ResultFileError(f"{rec.path}: {exc}") from None
+    except (TypeError, KeyError, IndexError, AttributeError, ValueError) as exc:
         raise ResultFileError(f"{rec.path}: damaged {rec.cls} file ({type(exc).__name__}: {exc})") from None
 
 

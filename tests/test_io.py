@@ -131,8 +131,31 @@ def test_load_refuses_newer_damaged_and_foreign_files(tmp_path, obj, x0):
     with pytest.raises(FileNotFoundError, match="nothere.npz"):
         ad.load(tmp_path / "nothere.npz")
     other = ad.objectives.random_quadratic(3, seed=3)
-    with pytest.raises(ValueError, match="objective: .*good.npz was saved with objective"):
+    with pytest.raises(persist.ObjectiveMismatch, match="objective: .*good.npz was saved with objective"):
         ad.load(good, objective=other)
+
+
+def _rewrite(src, dst, edit):
+    with np.load(src) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(str(arrays.pop(persist.META)[()]))
+    edit(meta)
+    np.savez(dst, **{persist.META: np.array(json.dumps(meta))}, **arrays)
+    return dst
+
+
+def test_load_rebuilds_only_valid_adadyn_specs(tmp_path, obj, x0):
+    good = ad.run(ad.Adam(1e-2), obj, x0, 20).save(tmp_path / "good.npz")
+    foreign = _rewrite(good, tmp_path / "foreign.npz",
+                       lambda m: m["opt"].update(module="adadyn.persist", **{"class": "SavedObjective"}))
+    with pytest.raises(persist.ResultFileError, match="foreign.npz: adadyn.persist.SavedObjective is not an optimiser"):
+        ad.load(foreign)
+    outside = _rewrite(good, tmp_path / "outside.npz", lambda m: m["opt"].update(module="os"))
+    with pytest.raises(persist.ResultFileError, match="outside.npz: spec class os.Adam is not an adadyn class"):
+        ad.load(outside)
+    bad = _rewrite(good, tmp_path / "bad.npz", lambda m: m["opt"]["fields"].update(eta=-1.0))
+    with pytest.raises(persist.ResultFileError, match="bad.npz: damaged Trajectory file .*eta must be"):
+        ad.load(bad)
 
 
 def test_save_replaces_only_its_own_files_and_never_writes_through_a_link(tmp_path, obj, x0):
