@@ -214,6 +214,28 @@ def test_flow_solution_round_trip_and_what_a_loaded_one_can_do(tmp_path, obj, x0
         back.x_at(mid)
 
 
+SPECS = [ad.GD(0.1, schedule=ad.CosineAnnealing(period=77, eta_min_ratio=0.125)), ad.SignGD(1e-3),
+         ad.RMSprop(1e-3, alpha=0.9, eps=0.0, eps_inside=True), ad.Adam(1e-3, bias_correction=False),
+         ad.AMSGrad(1e-3, variant="reddi"), ad.Adagrad(0.1, initial_accumulator_value=0.5),
+         ad.Family(2e-3, h=0.3, r=0.6, p=0.2, q=0.7), ad.AdaFix(2e-3, L0=5.0), ad.Lion(1e-4, beta1=0.95),
+         ad.Adam(1.0 / 3.0, schedule=ad.ExponentialDecay(rate=1.0 / 7.0)),
+         ad.flows.AdamFlow(a=1.0 / 3.0, b=7.0, eps_inside=True), ad.flows.SignGDFlow(), ad.flows.GDFlow(),
+         ad.flows.EpsSignFlow(eps=1e-3), ad.flows.RMSpropFlow(a=2.5)]
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: repr(s)[:40])
+def test_every_spec_survives_its_json(spec):
+    back = persist.spec_from_json(json.loads(json.dumps(persist.spec_to_json(spec))))
+    assert type(back) is type(spec) and back == spec and repr(back) == repr(spec)
+
+
+def test_signgd_flow_solution_keeps_its_events(tmp_path, obj, x0):
+    sol = ad.flows.solve(ad.flows.SignGDFlow(), obj, x0, 5.0)
+    back = ad.load(sol.save(tmp_path / "sg.npz"))
+    same_fields(sol, back, skip=("sol", "objective"))
+    assert back.stop_time == sol.stop_time and back.status == "converged"
+
+
 # ------------------------------------------------------------------ sweeps
 @pytest.fixture(scope="module")
 def pd(obj, x0):
