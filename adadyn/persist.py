@@ -245,18 +245,20 @@ def read(path) -> Record:
     path = Path(os.fspath(path))
     if not path.exists():
         raise FileNotFoundError(f"path: no such file: {path}")
+    if not zipfile.is_zipfile(path):
+        raise ResultFileError(f"{path}: damaged or not an adadyn result file (not a complete .npz archive)")
     try:
-        with np.load(path, allow_pickle=False) as z:
-            if not hasattr(z, "files"):
-                raise ResultFileError(f"{path}: a single .npy array, not an adadyn result file (.npz)")
+        z = np.load(path, allow_pickle=False)
+        with z:
             if META not in z.files:
                 raise ResultFileError(f"{path}: not an adadyn result file (no {META} record); "
                                       "read its arrays with numpy.load")
             meta = json.loads(str(z[META][()]))
             if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-                raise ResultFileError(f"{path}: not an adadyn result file (format {meta.get('format')!r})")
+                raise ResultFileError(f"{path}: not an adadyn result file (its {META} record names no "
+                                      f"format {FORMAT!r})")
             ver = meta.get("version")
-            if not isinstance(ver, int) or ver < 1:
+            if not isinstance(ver, int) or isinstance(ver, bool) or ver < 1:
                 raise ResultFileError(f"{path}: damaged adadyn result file (format version {ver!r})")
             if ver > VERSION:
                 raise ResultFileError(f"{path}: written by a newer adadyn (result format version {ver}); "

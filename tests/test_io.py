@@ -117,6 +117,15 @@ def test_load_refuses_newer_damaged_and_foreign_files(tmp_path, obj, x0):
     cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
     with pytest.raises(persist.ResultFileError, match="cut.npz: damaged or not an adadyn result file"):
         ad.load(cut)
+    flipped = tmp_path / "flipped.npz"
+    data = bytearray(good.read_bytes())
+    with zipfile.ZipFile(good) as zf:
+        info = zf.getinfo("loss.npy")
+    at = info.header_offset + 30 + len(info.filename) + info.compress_size - 3   # inside loss's data
+    data[at] ^= 0x55
+    flipped.write_bytes(bytes(data))
+    with pytest.raises(persist.ResultFileError, match="flipped.npz: damaged or not an adadyn result file .*CRC"):
+        ad.load(flipped)
     missing = tmp_path / "missing.npz"
     with zipfile.ZipFile(missing, "w") as zf:
         for n, data in members.items():
