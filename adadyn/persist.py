@@ -361,11 +361,11 @@ def _tree_in(rec: Record, node):
         return rec.get(val)
     if kind == "tensor":
         try:
-            import torch
+            from adadyn.nn._tensors import from_array
         except ImportError:
             raise ResultFileError(f"{rec.path}: holds a network state; loading it needs torch "
                                   '(pip install "adadyn[torch]")') from None
-        return torch.from_numpy(rec.get(val).copy())
+        return from_array(rec.get(val))
     if kind in ("list", "tuple"):
         items = [_tree_in(rec, v) for v in val]
         return items if kind == "list" else tuple(items)

@@ -39,3 +39,13 @@ def test_network_trajectory_round_trip_and_continuation(tmp_path, spec):
         assert getattr(a, key).tobytes() == getattr(b, key).tobytes(), key
     assert a.final_state.x.tobytes() == b.final_state.x.tobytes()
     assert a.final_state.v.tobytes() == b.final_state.v.tobytes()
+
+
+def test_loading_a_network_state_without_torch_says_so(tmp_path, monkeypatch):
+    import sys
+
+    prob, model = _small()
+    path = nn.train(ad.Adam(1e-3), model, prob, 5).save(tmp_path / "net.npz")
+    monkeypatch.setitem(sys.modules, "adadyn.nn._tensors", None)   # as when torch is not installed
+    with pytest.raises(ad.persist.ResultFileError, match=r'net.npz: holds a network state; loading it needs torch'):
+        ad.load(path)
