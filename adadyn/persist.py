@@ -8,7 +8,9 @@ JSON document (format name :data:`FORMAT`, version :data:`VERSION`, the class,
 the optimiser or flow spec, the objective's name and identity, the status and the
 scalar fields). Nothing is pickled: ``np.load(path, allow_pickle=False)`` reads
 every file, and :func:`load` rebuilds the result with every array bit for bit
-and every spec equal to the saved one.
+and every spec equal to the saved one. A trajectory's final state (a
+:class:`~adadyn.State`, or a network run's ``NetState``, whose tensors are stored
+as arrays) is kept, so a loaded run continues bit for bit.
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["FORMAT", "VERSION", "ResultFileError", "SavedObjective", "save", "load"]
+__all__ = ["FORMAT", "VERSION", "ResultFileError", "ObjectiveMismatch", "SavedObjective", "save", "load"]
 
 #: Format name written into every file.
 FORMAT = "adadyn-result"
@@ -35,6 +37,10 @@ META = "__adadyn__"
 
 class ResultFileError(ValueError):
     """A file that :func:`load` cannot read: damaged, not an adadyn result, or newer."""
+
+
+class ObjectiveMismatch(ValueError):
+    """``load(path, objective=...)`` with an objective other than the saved one."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +99,18 @@ def _spec_value(val):
     return val
 
 
+def _spec_bases(module: str) -> tuple:
+    """The spec base classes a file may name (flows only when it names a flow module)."""
+    from adadyn.discrete.schedules import Schedule
+    from adadyn.discrete.specs import Optimizer
+
+    if module.startswith("adadyn.flows."):
+        from adadyn.flows.fields import Flow
+
+        return Optimizer, Schedule, Flow
+    return Optimizer, Schedule
+
+
 def spec_from_json(doc):
     """Inverse of :func:`spec_to_json`: only classes of adadyn's own modules are rebuilt."""
     if doc is None:
@@ -105,8 +123,8 @@ def spec_from_json(doc):
         cls = getattr(importlib.import_module(module), name)
     except (ImportError, AttributeError):
         raise ResultFileError(f"spec class {module}.{name} does not exist in this adadyn") from None
-    if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
-        raise ResultFileError(f"{module}.{name} is not a spec class")
+    if not (isinstance(cls, type) and dataclasses.is_dataclass(cls) and issubclass(cls, _spec_bases(module))):
+        raise ResultFileError(f"{module}.{name} is not an optimiser, schedule or flow spec")
     return cls(**{k: _spec_value(v) for k, v in doc["fields"].items()})
 
 
@@ -134,7 +152,7 @@ def objective_from_json(doc, objective=None, path=None):
     if doc["identity"] is not None:
         mine = objective_to_json(objective)["identity"]
         if mine != doc["identity"]:
-            raise ValueError(f"objective: {path} was saved with objective {doc['name']!r} "
+            raise ObjectiveMismatch(f"objective: {path} was saved with objective {doc['name']!r} "
                              f"(identity {doc['identity'][:12]}...), not {getattr(objective, 'name', objective)!r} "
                              f"(identity {str(mine)[:12]}...)")
     return objective
@@ -191,7 +209,7 @@ def _is_result_file(path: Path) -> bool:
 def write(rec: Record, path, extra: dict | None = None) -> Path:
     """Write ``rec`` to ``path`` (exactly that name) through a temporary file in the
     same directory and an atomic rename; an existing file is replaced only when it is
-    an adadyn result file, and a symbolic link is replaced, never written through."""
+    an adadyn result file; a symbolic link is refused (never written through)."""
     path = Path(os.fspath(path))
     if path.is_dir():
         raise IsADirectoryError(f"path: {path} is a directory; give a file name such as {path / 'result.npz'}")
@@ -227,18 +245,20 @@ def read(path) -> Record:
     path = Path(os.fspath(path))
     if not path.exists():
         raise FileNotFoundError(f"path: no such file: {path}")
+    if not zipfile.is_zipfile(path):
+        raise ResultFileError(f"{path}: damaged or not an adadyn result file (not a complete .npz archive)")
     try:
-        with np.load(path, allow_pickle=False) as z:
-            if not hasattr(z, "files"):
-                raise ResultFileError(f"{path}: a single .npy array, not an adadyn result file (.npz)")
+        z = np.load(path, allow_pickle=False)
+        with z:
             if META not in z.files:
                 raise ResultFileError(f"{path}: not an adadyn result file (no {META} record); "
                                       "read its arrays with numpy.load")
             meta = json.loads(str(z[META][()]))
             if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-                raise ResultFileError(f"{path}: not an adadyn result file (format {meta.get('format')!r})")
+                raise ResultFileError(f"{path}: not an adadyn result file (its {META} record names no "
+                                      f"format {FORMAT!r})")
             ver = meta.get("version")
-            if not isinstance(ver, int) or ver < 1:
+            if not isinstance(ver, int) or isinstance(ver, bool) or ver < 1:
                 raise ResultFileError(f"{path}: damaged adadyn result file (format version {ver!r})")
             if ver > VERSION:
                 raise ResultFileError(f"{path}: written by a newer adadyn (result format version {ver}); "
@@ -260,7 +280,7 @@ _STATE = ("x", "m", "v", "aux", "scalars")
 _HOME = {
     "State": "adadyn.discrete.trajectory", "Trajectory": "adadyn.discrete.trajectory",
     "FlowSolution": "adadyn.flows.solution", "Grid": "adadyn.sweep.grid", "SweepResult": "adadyn.sweep.engine",
-    "_from_result": "adadyn.analysis.hyper", "_package": "adadyn.analysis.phase",
+    "_from_result": "adadyn.analysis.hyper", "_package": "adadyn.analysis.phase", "NetState": "adadyn.nn",
 }
 
 
@@ -279,8 +299,13 @@ def _enc_trajectory(tr) -> Record:
         for name in _STATE:
             rec.put(f"final_{name}", getattr(fs, name))
         rec.meta.update(final_state="State", final_k=int(fs.k))
-    else:   # a network run's NetState holds torch tensors: not stored (docs/results.md)
-        rec.meta["final_state"] = None if fs is None else f"{type(fs).__name__} (not saved)"
+    elif type(fs).__name__ == "NetState":    # a network run's: a tree of tensors, numbers and dicts
+        rec.meta.update(final_state="NetState", net_state=_tree_out(rec, "net", {
+            f.name: getattr(fs, f.name) for f in dataclasses.fields(fs) if f.init}))
+    elif fs is None:
+        rec.meta["final_state"] = None
+    else:
+        raise TypeError(f"final_state: a {type(fs).__name__} cannot be written to a result file")
     arr = {k: v for k, v in tr.extras.items() if isinstance(v, np.ndarray)}
     rec.put_group("extras", arr)
     rec.meta.update(
@@ -295,6 +320,9 @@ def _dec_trajectory(rec: Record, objective):
     fs = None
     if rec["final_state"] == "State":
         fs = State(*(rec.get(f"final_{n}") for n in _STATE), int(rec["final_k"]))
+    elif rec["final_state"] == "NetState":
+        fields = _tree_in(rec, rec["net_state"])    # needs torch: a clear error without it
+        fs = _home("NetState")(**fields)
     extras = dict(rec.group("extras"))
     extras.update(rec.meta.get("extras_json", {}))
     return Trajectory(
@@ -303,6 +331,47 @@ def _dec_trajectory(rec: Record, objective):
         final_state=fs, opt=spec_from_json(rec["opt"]), objective=objective_from_json(rec["objective"], objective,
                                                                                       rec.path),
         record_every=int(rec["record_every"]), extras=extras)
+
+
+def _tree_out(rec: Record, prefix: str, val):
+    """A network state (tensors, arrays, numbers, strings, lists, tuples, dicts with str
+    or int keys) as JSON, its tensors and arrays stored as ``prefix.<n>`` arrays."""
+    if val is None or isinstance(val, (bool, int, float, str)):
+        return {"v": val}
+    if isinstance(val, np.ndarray):
+        name = f"{prefix}.{len(rec.arrays)}"
+        rec.put(name, val)
+        return {"array": name}
+    if type(val).__module__ == "torch" and type(val).__name__ == "Tensor":
+        name = f"{prefix}.{len(rec.arrays)}"
+        rec.put(name, val.detach().cpu().numpy())
+        return {"tensor": name}
+    if isinstance(val, (list, tuple)):
+        return {type(val).__name__: [_tree_out(rec, prefix, v) for v in val]}
+    if isinstance(val, dict) and all(isinstance(k, (str, int)) and not isinstance(k, bool) for k in val):
+        return {"dict": [[k, _tree_out(rec, prefix, v)] for k, v in val.items()]}
+    raise TypeError(f"final_state: a {type(val).__name__} cannot be written to a result file")
+
+
+def _tree_in(rec: Record, node):
+    kind, val = next(iter(node.items()))
+    if kind == "v":
+        return val
+    if kind == "array":
+        return rec.get(val)
+    if kind == "tensor":
+        try:
+            from adadyn.nn._tensors import from_array
+        except ImportError:
+            raise ResultFileError(f"{rec.path}: holds a network state; loading it needs torch "
+                                  '(pip install "adadyn[torch]")') from None
+        return from_array(rec.get(val))
+    if kind in ("list", "tuple"):
+        items = [_tree_in(rec, v) for v in val]
+        return items if kind == "list" else tuple(items)
+    if kind == "dict":
+        return {k: _tree_in(rec, v) for k, v in val}
+    raise ResultFileError(f"{rec.path}: damaged network state (node {kind!r})")
 
 
 # ---------------------------------------------------------------- FlowSolution
@@ -448,7 +517,13 @@ def decode(rec: Record, objective=None):
                               f"(this adadyn reads {', '.join(_CODECS)})")
     try:
         return _CODECS[rec.cls][1](rec, objective)
-    except (TypeError, KeyError, IndexError, AttributeError) as exc:
+    except ObjectiveMismatch:
+        raise
+    except ResultFileError as exc:
+        if str(rec.path) in str(exc):
+            raise
+        raise ResultFileError(f"{rec.path}: {exc}") from None
+    except (TypeError, KeyError, IndexError, AttributeError, ValueError) as exc:
         raise ResultFileError(f"{rec.path}: damaged {rec.cls} file ({type(exc).__name__}: {exc})") from None
 
 

@@ -117,6 +117,15 @@ def test_load_refuses_newer_damaged_and_foreign_files(tmp_path, obj, x0):
     cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
     with pytest.raises(persist.ResultFileError, match="cut.npz: damaged or not an adadyn result file"):
         ad.load(cut)
+    flipped = tmp_path / "flipped.npz"
+    data = bytearray(good.read_bytes())
+    with zipfile.ZipFile(good) as zf:
+        info = zf.getinfo("loss.npy")
+    at = info.header_offset + 30 + len(info.filename) + info.compress_size - 3   # inside loss's data
+    data[at] ^= 0x55
+    flipped.write_bytes(bytes(data))
+    with pytest.raises(persist.ResultFileError, match="flipped.npz: damaged or not an adadyn result file .*CRC"):
+        ad.load(flipped)
     missing = tmp_path / "missing.npz"
     with zipfile.ZipFile(missing, "w") as zf:
         for n, data in members.items():
@@ -131,8 +140,31 @@ def test_load_refuses_newer_damaged_and_foreign_files(tmp_path, obj, x0):
     with pytest.raises(FileNotFoundError, match="nothere.npz"):
         ad.load(tmp_path / "nothere.npz")
     other = ad.objectives.random_quadratic(3, seed=3)
-    with pytest.raises(ValueError, match="objective: .*good.npz was saved with objective"):
+    with pytest.raises(persist.ObjectiveMismatch, match="objective: .*good.npz was saved with objective"):
         ad.load(good, objective=other)
+
+
+def _rewrite(src, dst, edit):
+    with np.load(src) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(str(arrays.pop(persist.META)[()]))
+    edit(meta)
+    np.savez(dst, **{persist.META: np.array(json.dumps(meta))}, **arrays)
+    return dst
+
+
+def test_load_rebuilds_only_valid_adadyn_specs(tmp_path, obj, x0):
+    good = ad.run(ad.Adam(1e-2), obj, x0, 20).save(tmp_path / "good.npz")
+    foreign = _rewrite(good, tmp_path / "foreign.npz",
+                       lambda m: m["opt"].update(module="adadyn.persist", **{"class": "SavedObjective"}))
+    with pytest.raises(persist.ResultFileError, match="foreign.npz: adadyn.persist.SavedObjective is not an optimiser"):
+        ad.load(foreign)
+    outside = _rewrite(good, tmp_path / "outside.npz", lambda m: m["opt"].update(module="os"))
+    with pytest.raises(persist.ResultFileError, match="outside.npz: spec class os.Adam is not an adadyn class"):
+        ad.load(outside)
+    bad = _rewrite(good, tmp_path / "bad.npz", lambda m: m["opt"]["fields"].update(eta=-1.0))
+    with pytest.raises(persist.ResultFileError, match="bad.npz: damaged Trajectory file .*eta must be"):
+        ad.load(bad)
 
 
 def test_save_replaces_only_its_own_files_and_never_writes_through_a_link(tmp_path, obj, x0):
@@ -189,6 +221,28 @@ def test_flow_solution_round_trip_and_what_a_loaded_one_can_do(tmp_path, obj, x0
     np.testing.assert_allclose(sol.x_at(mid), back.x_at(sol.t[2]), rtol=0.5)  # the original is dense
     with pytest.raises(ValueError, match="not one of the .* stored times: a loaded FlowSolution has no dense output"):
         back.x_at(mid)
+
+
+SPECS = [ad.GD(0.1, schedule=ad.CosineAnnealing(period=77, eta_min_ratio=0.125)), ad.SignGD(1e-3),
+         ad.RMSprop(1e-3, alpha=0.9, eps=0.0, eps_inside=True), ad.Adam(1e-3, bias_correction=False),
+         ad.AMSGrad(1e-3, variant="reddi"), ad.Adagrad(0.1, initial_accumulator_value=0.5),
+         ad.Family(2e-3, h=0.3, r=0.6, p=0.2, q=0.7), ad.AdaFix(2e-3, L0=5.0), ad.Lion(1e-4, beta1=0.95),
+         ad.Adam(1.0 / 3.0, schedule=ad.ExponentialDecay(rate=1.0 / 7.0)),
+         ad.flows.AdamFlow(a=1.0 / 3.0, b=7.0, eps_inside=True), ad.flows.SignGDFlow(), ad.flows.GDFlow(),
+         ad.flows.EpsSignFlow(eps=1e-3), ad.flows.RMSpropFlow(a=2.5)]
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: repr(s)[:40])
+def test_every_spec_survives_its_json(spec):
+    back = persist.spec_from_json(json.loads(json.dumps(persist.spec_to_json(spec))))
+    assert type(back) is type(spec) and back == spec and repr(back) == repr(spec)
+
+
+def test_signgd_flow_solution_keeps_its_events(tmp_path, obj, x0):
+    sol = ad.flows.solve(ad.flows.SignGDFlow(), obj, x0, 5.0)
+    back = ad.load(sol.save(tmp_path / "sg.npz"))
+    same_fields(sol, back, skip=("sol", "objective"))
+    assert back.stop_time == sol.stop_time and back.status == "converged"
 
 
 # ------------------------------------------------------------------ sweeps

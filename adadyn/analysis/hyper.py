@@ -37,7 +37,7 @@ class HyperSweep:
         The points (``grid.axes`` gives each axis's values).
     loss, step : ndarray
         Recorded loss histories, ``loss[..., k]`` at ``step[k]`` (thinned to
-        ``history`` records when asked; NaN after a divergence).
+        ``history`` records when asked or to fit ``memory_budget``; NaN after a divergence).
     final_x, final_loss, steps_done : ndarray
         Last iterate, last loss, steps taken.
     status : ndarray of str

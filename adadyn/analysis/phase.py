@@ -70,7 +70,8 @@ class PhaseDiagram:
         Run status ('ok' or 'diverged').
     final_loss, final_x, loss, step : ndarray
         Last loss, last iterate, recorded loss histories (``loss[i, j, k]`` at
-        ``step[k]``; thinned when ``history`` was given).
+        ``step[k]``; thinned when ``history`` was given or the full histories did not
+        fit in ``memory_budget``).
     regimes : ndarray of Regime
         Computed on first use from the full histories.
     opt : Optimizer
@@ -139,7 +140,8 @@ class PhaseDiagram:
         return {r: int(np.sum(self.regime == r)) for r in REGIMES}
 
     def to_npz(self, path) -> None:
-        """Save the arrays (not the Regime objects) to ``path`` (.npz)."""
+        """Save the arrays (not the Regime objects) to ``path`` (.npz); :meth:`save`
+        writes a file that :func:`adadyn.load` reads back."""
         np.savez_compressed(
             path, a=self.a, b=self.b, eta=self.eta, steps=self.steps, record_every=self.record_every,
             window=self.window, regime=self.regime.astype("U11"), regime_code=self.regime_code,

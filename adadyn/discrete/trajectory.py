@@ -154,7 +154,7 @@ class Trajectory:
         with :func:`adadyn.load`, bit for bit (``docs/results.md``).
         ``final_state`` is stored with it, so ``adadyn.run(opt, obj, steps=n,
         state=adadyn.load(path).final_state)`` continues the run bit for bit
-        (a network run's ``NetState`` is not stored).
+        (a network run's ``NetState`` too, through ``nn.train(..., state=)``).
 
         Parameters
         ----------
