@@ -6,6 +6,13 @@ record every ``record_every`` steps, stop on a non-finite value, then take the
 step. A record holds the loss, |grad|, the time t = sum of the step sizes
 taken, and the state-space coordinates of Figure 7 of Ma, Wu & E,
 (|x|, |m|, |sqrt(v)|), in ``Trajectory.extras``.
+
+The parts: :class:`_Run` holds the model, the optimiser and the minibatch generator
+(evaluate, step, snapshot, restore); :class:`adadyn.nn.record.Recorder` owns the
+records and the device buffer they pass through, read back once per block of
+steps; :func:`_loop` is the loop; :func:`_replay` retakes a block's finite steps
+after a non-finite one, so that the run ends exactly where a check after every
+step would have ended it.
 """
 from __future__ import annotations
 
@@ -15,11 +22,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from adadyn.nn import threads as _threads
 from adadyn.discrete.trajectory import Trajectory
 from adadyn.nn import record
-from adadyn.nn.progress import advance, train_progress
+from adadyn.nn import threads as _threads
 from adadyn.nn.optim import optimizer as make_optimizer
+from adadyn.nn.progress import advance, train_progress
 from adadyn.nn.problems import Problem
 from adadyn.status import Status
 from adadyn.validation import check_optimizer
