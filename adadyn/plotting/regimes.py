@@ -84,7 +84,12 @@ CLIP_DECADES = 16.0
 def _pd_title(pd) -> str:
     """"Adam on <objective>, eta = ..., N steps" from a phase diagram (a network's task
     description without its class name)."""
+    import re
+
     obj = str(getattr(pd, "objective", "") or "")
+    m = re.fullmatch(r"NetworkTask\((.*), \w+\(.*\), (\d+) steps\)", obj)
+    if m:   # the template spec's betas are replaced per point: leave them out
+        return f"Adam on {m[1]}, eta = {pd.eta:g}, {m[2]} steps (Figure 8)"
     if obj.startswith("NetworkTask(") and obj.endswith(")"):
         return f"Adam on {obj[len('NetworkTask('):-1]}, eta = {pd.eta:g} (Figure 8)"
     return f"Adam on {obj or 'the objective'}, eta = {pd.eta:g}, {pd.steps} steps (Figure 8)"
