@@ -223,7 +223,8 @@ def figure7(out, full: bool, scale: float) -> Reproduction:
         rep.values[f"a{a:g}_b{b:g}"] = dict(label=reg.label, level=reg.level, spikes=reg.spike_count,
                                             sqrt_v_range=[float(tr.sqrt_v_norm[late].min()),
                                                           float(tr.sqrt_v_norm[late].max())])
-        rep.add(f"a = {a:g}, b = {b:g}", describe_label(want), f"{reg.describe()}; level {reg.level:.3g} dec, {reg.spike_count} spikes, "
+        rep.add(f"a = {a:g}, b = {b:g}", describe_label(want),
+                f"{reg.describe()}; level {reg.level:.3g} dec, {reg.spike_count} spikes, "
                 f"|sqrt v| in [{tr.sqrt_v_norm[late].min():.2g}, {tr.sqrt_v_norm[late].max():.2g}]",
                 reg.label == want)
     rep.figures.append(regimes_figure(runs, out, "mwe_fig7_quadratic.png",
