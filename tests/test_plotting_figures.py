@@ -80,10 +80,11 @@ def test_late_loss_colour_scale_is_clipped_and_says_so():
 
 def test_phase_maps_take_a_title_and_default_to_one_from_the_data():
     pd = _pd(np.full((2, 2), -3.0))
-    pd.objective = "NetworkTask(64-16-2 relu on digits, Adam(eta=0.001), 10000 steps)"
+    pd.objective = ("NetworkTask(64-16-2 relu on digits, Adam(eta=0.001, beta1=0.9, schedule=Constant()), "
+                    "10000 steps)")
     ax = RG.plot_regime_map(pd)
-    assert ax.figure.get_suptitle().replace("\n", " ") == ("Adam on 64-16-2 relu on digits, Adam(eta=0.001), "
-                                                            "10000 steps, eta = 0.001 (Figure 8)")
+    assert ax.figure.get_suptitle().replace("\n", " ") == ("Adam on 64-16-2 relu on digits, eta = 0.001, "
+                                                            "10000 steps (Figure 8)")
     assert ax.get_title() == "regime of the last 10000 of 40000 steps"
     fig, axes = plt.subplots(1, 2)
     fig.suptitle("mine")

@@ -68,7 +68,8 @@ def _corners(axes):
 
 def summary_text(labels: np.ndarray, axes: dict, opt, obj, steps: int, blown_up=None) -> str:
     """Counts of each label over the grid, one line each with its meaning, and the grid's
-    description (``opt``: a spec or its description); with ``blown_up`` (bool, the grid's shape) a line counting the runs that blew up."""
+    description (``opt``: a spec or its description); with ``blown_up`` (bool, the grid's shape)
+    a line counting the runs that blew up."""
     from adadyn.analysis.regimes import REGIME_MEANINGS, REGIMES
 
     lines = [f"{opt if isinstance(opt, str) else repr(opt)} on {obj.name}, {steps} steps, grid "

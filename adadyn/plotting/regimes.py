@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["REGIME_COLORS", "BLOWUP_MARKER", "regime_legend_handles", "plot_late_loss", "plot_regime_map", "plot_phase_diagram",
+__all__ = ["REGIME_COLORS", "BLOWUP_MARKER", "LEGEND_BELOW", "CLIP_DECADES", "regime_legend_handles",
+           "plot_late_loss", "plot_regime_map", "plot_phase_diagram",
            "plot_loss_regime", "plot_state_space", "plot_sharpness"]
 
 #: One colour per regime, in the order of :data:`adadyn.analysis.regimes.REGIMES`.
@@ -84,7 +85,12 @@ CLIP_DECADES = 16.0
 def _pd_title(pd) -> str:
     """"Adam on <objective>, eta = ..., N steps" from a phase diagram (a network's task
     description without its class name)."""
+    import re
+
     obj = str(getattr(pd, "objective", "") or "")
+    m = re.fullmatch(r"NetworkTask\((.*), \w+\(.*\), (\d+) steps\)", obj)
+    if m:   # the template spec's betas are replaced per point: leave them out
+        return f"Adam on {m[1]}, eta = {pd.eta:g}, {m[2]} steps (Figure 8)"
     if obj.startswith("NetworkTask(") and obj.endswith(")"):
         return f"Adam on {obj[len('NetworkTask('):-1]}, eta = {pd.eta:g} (Figure 8)"
     return f"Adam on {obj or 'the objective'}, eta = {pd.eta:g}, {pd.steps} steps (Figure 8)"
@@ -96,9 +102,10 @@ def _default_suptitle(ax, pd, title):
 
     fig = ax.figure
     width = max(30, int(fig.get_size_inches()[0] * 10))   # characters that fit at the default size
+    have = getattr(fig, "_suptitle", None)                 # Figure.get_suptitle needs matplotlib 3.8
     if title:
         fig.suptitle(textwrap.fill(title, width))
-    elif title is None and not fig.get_suptitle():
+    elif title is None and not (have is not None and have.get_text()):
         fig.suptitle(textwrap.fill(_pd_title(pd), width))
 
 

@@ -49,7 +49,7 @@ def score_fig8_regions(rep, pd, grid) -> tuple[float, float]:
         labs, cnt = np.unique(pd.regime[mask], return_counts=True)
         frac = float(np.mean(pd.regime[mask] == want))
         rep.values[f"frac_{want}"] = frac
-        rep.add(f"region {where}: share labelled {want}", f"{describe_label(want)} regime", f"{100 * frac:.0f} % ("
+        rep.add(f"region {where}: share labelled {want}", describe_label(want), f"{100 * frac:.0f} % ("
                 + ", ".join(f"{lab} {c}" for lab, c in zip(labs, cnt)) + ")", frac >= 0.6)
     osc = float(np.median(pd.late_mean_log10_loss[regions[1][2]]))
     div = float(np.median(pd.late_mean_log10_loss[regions[2][2]]))

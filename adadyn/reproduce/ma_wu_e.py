@@ -172,13 +172,11 @@ def figure6(out, full: bool, scale: float) -> Reproduction:
 
 # ------------------------------------------------------------------ Figure 7 on the quadratic
 def plot_state_space(ax, traj, start: int = 0):
-    """Figure 7's bottom row: (|x|, |m|, |sqrt v|) from ``traj.x_norm`` etc. (any back end)."""
-    sel = np.asarray(traj.step) >= start
-    ax.plot3D(traj.x_norm[sel], traj.m_norm[sel], traj.sqrt_v_norm[sel], lw=0.5)
-    ax.set_xlabel("|x|")
-    ax.set_ylabel("|m|")
-    ax.set_zlabel("|sqrt v|")
-    return ax
+    """Figure 7's bottom row: (|x|, |m|, |sqrt v|) from ``traj.x_norm`` etc. (any back end),
+    :func:`adadyn.plotting.regimes.plot_state_space` from step ``start``."""
+    from adadyn.plotting.regimes import plot_state_space as draw
+
+    return draw(traj, ax, start=start)
 
 
 FIG7_CASES = ((1.0, 100.0, "spike"), (10.0, 10.0, "oscillation"), (100.0, 1.0, "divergence"))
@@ -188,13 +186,18 @@ def regimes_figure(trajs, out, name, title):
     """Figure 7's layout: loss, late loss, state-space trajectory per run; returns the path."""
     from adadyn.plotting.regimes import plot_loss_regime
 
-    fig = figure(size=(13, 9))[0]
+    fig = figure(size=(13, 11))[0]
     fig.clear()
+    grid = fig.add_gridspec(3, 3, height_ratios=(1, 1, 1.5))
     for col, (label, tr, reg) in enumerate(trajs):
         steps = int(tr.step[-1])
-        plot_loss_regime(tr, reg, fig.add_subplot(3, 3, col + 1)).set_title(f"{label}: {reg.describe()}")
-        plot_loss_regime(tr, reg, fig.add_subplot(3, 3, col + 4), last=max(1, steps // 5))
-        plot_state_space(fig.add_subplot(3, 3, col + 7, projection="3d"), tr, start=steps - steps // 5)
+        plot_loss_regime(tr, reg, fig.add_subplot(grid[0, col])).set_title(f"{label}: {reg.describe(chr(10))}",
+                                                                          fontsize="medium")
+        plot_loss_regime(tr, reg, fig.add_subplot(grid[1, col]), last=max(1, steps // 5)).set_title(
+            f"last {steps // 5} steps", fontsize="medium")
+        span = min(100, steps // 5) if reg.label == "oscillation" else steps // 5   # a fast ripple: a cloud
+        plot_state_space(fig.add_subplot(grid[2, col], projection="3d"), tr, start=steps - span).set_title(
+            f"state space, last {span} steps (colour: step)", fontsize="small")
     fig.suptitle(title)
     return save(fig, out, name)
 
@@ -220,7 +223,8 @@ def figure7(out, full: bool, scale: float) -> Reproduction:
         rep.values[f"a{a:g}_b{b:g}"] = dict(label=reg.label, level=reg.level, spikes=reg.spike_count,
                                             sqrt_v_range=[float(tr.sqrt_v_norm[late].min()),
                                                           float(tr.sqrt_v_norm[late].max())])
-        rep.add(f"a = {a:g}, b = {b:g}", describe_label(want), f"{reg.describe()}; level {reg.level:.3g} dec, {reg.spike_count} spikes, "
+        rep.add(f"a = {a:g}, b = {b:g}", describe_label(want),
+                f"{reg.describe()}; level {reg.level:.3g} dec, {reg.spike_count} spikes, "
                 f"|sqrt v| in [{tr.sqrt_v_norm[late].min():.2g}, {tr.sqrt_v_norm[late].max():.2g}]",
                 reg.label == want)
     rep.figures.append(regimes_figure(runs, out, "mwe_fig7_quadratic.png",
