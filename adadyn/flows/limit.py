@@ -14,7 +14,7 @@ class NoFlowError(ValueError):
     """The optimiser has no continuous-time limit among the flows of this package."""
 
 
-def limit(opt, hold: str = "rates") -> Flow:
+def limit(opt, hold: str = "rates", order: int = 1) -> Flow:
     """The continuous-time flow a discrete optimiser tends to as eta -> 0.
 
     Parameters
@@ -35,6 +35,12 @@ def limit(opt, hold: str = "rates") -> Flow:
 
         GD and SignGD have no memory: both choices give the gradient flow and the
         signGD flow (5).
+    order : {1, 2}
+        1 (default): the flows above, O(eta) from the run. 2: the modified flow of
+        backward error analysis at the spec's eta (:mod:`adadyn.flows.modified`),
+        O(eta^2) from the run at the step times t_k = k eta (from a smooth start),
+        for GD (Barrett & Dherin 2021), RMSprop and Adam with or without bias
+        correction; ``hold="rates"`` only (``docs/modified-flows.md``).
 
     Returns
     -------
@@ -52,7 +58,21 @@ def limit(opt, hold: str = "rates") -> Flow:
         check_optimizer(opt)
     except TypeError as exc:
         raise ValueError(str(exc)) from None
-    return flow_of(opt.coefficients(), hold, name=opt.name)
+    if order not in (1, 2) or isinstance(order, bool):
+        raise ValueError(f"order must be 1 or 2, got {order!r}")
+    coef = opt.coefficients()
+    flow = flow_of(coef, hold, name=opt.name)
+    if order == 1:
+        return flow
+    from adadyn.flows.modified import modified_of
+
+    if hold != "rates" or isinstance(flow, SignGDFlow):
+        raise NoFlowError(f"order=2 needs hold='rates' and a smooth flow (GD, RMSprop, Adam); "
+                          f"got {flow.name} with hold={hold!r}")
+    if isinstance(flow, RMSpropFlow) and coef.bias_correction:
+        raise NoFlowError(f"no order-2 flow for {opt.name}: a bias-corrected second moment "
+                          "without a first moment has no flow here")
+    return modified_of(flow, coef.eta)
 
 
 def flow_of(coef: Coefficients, hold: str = "rates", *, name: str = "this optimiser",

@@ -55,7 +55,8 @@ def default_method(flow: Flow) -> str:
     with a state of at least :data:`SPARSE_MIN_STATE` entries, BDF replaces LSODA
     so that the Jacobian can be sparse (see :func:`solve`).
     """
-    return "Radau" if isinstance(flow, AdamFlow) else "LSODA"
+    own = getattr(flow, "preferred_method", None)      # order-2 flows (flows/modified.py)
+    return own or ("Radau" if isinstance(flow, AdamFlow) else "LSODA")
 
 
 # ---------------------------------------------------------------------- argument checks
@@ -123,7 +124,8 @@ def _plan_method(flow, obj, method, jac, n) -> _MethodPlan:
             method = "BDF"
     name = method if isinstance(method, str) else getattr(method, "__name__", "custom")
     implicit = name in IMPLICIT
-    sparse = bool(jac and implicit and big_separable and name != "LSODA")
+    sparse = bool(jac and implicit and big_separable and name != "LSODA"
+                  and not getattr(flow, "evaluates_itself", False))
     return _MethodPlan(method, name, implicit, sparse)
 
 
@@ -164,6 +166,8 @@ class _Callbacks:
 
     def fun(self, t, y):
         self.budget.rhs(t, y)
+        if getattr(self.flow, "evaluates_itself", False):
+            return self.flow.rhs(self.obj, t, y)
         if not self.numba:
             return self.flow.field(y, self.obj.grad(y[:self.obj.dim]), t)
         return self.rhs_c(self.kind, self.p, t, y if y.flags.c_contiguous else np.ascontiguousarray(y),
@@ -174,9 +178,9 @@ class _Callbacks:
         y = np.ascontiguousarray(y)
         if self.plan.sparse:
             return self._sparse_jac(t, y)
-        if self.plan.matrix_free:
+        if self.plan.matrix_free and not getattr(self.flow, "evaluates_itself", False):
             return jacobian_operator(self.flow, self.obj, t, y, self.hvps)
-        if self.jac_c is not None:
+        if self.jac_c is not None and not getattr(self.flow, "evaluates_itself", False):
             return self.jac_c(self.kind, self.p, t, y, self.data, self.xs, self.gs, self.Hs)
         return self.flow.jacobian(self.obj, t, y)
 
@@ -287,7 +291,7 @@ def _package(flow, obj, raw: _Raw, budget: Budget, mplan: _MethodPlan, t0: float
              splan: StoragePlan) -> FlowSolution:
     x, m, v = flow.split(raw.Y, obj.dim)
     m_hat = v_hat = None
-    if isinstance(flow, AdamFlow) and flow.bias_correction:
+    if flow.has_m and getattr(flow, "bias_correction", False):
         m_hat, v_hat = m.T.copy(), v.T.copy()
         m, v = flow.raw_moments(raw.T, m, v)
     loss, gn = _losses(obj, x.T)

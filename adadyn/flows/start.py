@@ -118,6 +118,8 @@ def initial_state(flow: Flow, obj: Objective, x0, m0=None, v0=None, t_final: flo
         raise ValueError(f"v0 given but {flow.name} has no second moment")
     if v0 is not None and np.any(v0 < 0):
         raise ValueError("v0 must be >= 0 componentwise")
+    if getattr(flow, "evaluates_itself", False):          # order-2 flows (flows/modified.py)
+        return flow.initial_state(obj, x0, m0, v0, t_final)
     if isinstance(flow, AdamFlow) and flow.bias_correction:
         if (m0 is not None and np.any(m0 != 0)) or (v0 is not None and np.any(v0 != 0)):
             raise ValueError("the bias-corrected Adam flow (8) starts from m = v = 0; "
