@@ -59,7 +59,8 @@ class CentralFlow:
     eta, eps, alpha : float
         Step size, epsilon and the second-moment factor (0 for GD).
     n_eig : int
-        Top eigenpairs computed at each step (at most this many at the edge at once).
+        Top eigenpairs computed at each step; when all of them are at the edge, the step
+        computes twice as many (up to d) until one is below it.
     crit : float
         Eigenvalues mu >= crit * 2/eta enter the complementarity problem (the others
         are far from the edge; the step-ahead constraint would give them X = 0).
@@ -123,7 +124,7 @@ def central(opt, *, scalar: bool = False, n_eig: int = 2, crit: float = 0.95) ->
         With ``RMSprop``: the Scalar RMSProp of the paper, nu <- alpha nu + (1 - alpha)|g|^2,
         x <- x - eta g / (sqrt(nu) + eps) (no discrete spec in adadyn; the flow only).
     n_eig : int
-        Top eigenpairs followed (>= 1).
+        Top eigenpairs followed (>= 1); doubled at a step where all are at the edge.
     crit : float
         Fraction of the threshold 2/eta from which an eigenvalue counts as at the edge.
 
@@ -168,12 +169,12 @@ class CentralSolution(FlowSolution):
         Preconditioned sharpness mu_1 = lambda_max(M^{-1/2} H M^{-1/2}) along the flow.
     threshold : float
         2/eta.
-    sigma2 : ndarray (n, n_eig)
-        Eigenvalues of Sigma = U X U^T (variances of the oscillation along its principal
+    sigma2 : ndarray (n, w)
+        With w = min(d, max(4, 2 n_eig)): eigenvalues of Sigma = U X U^T (variances of the oscillation along its principal
         axes, in x units), largest first, zero-padded; sqrt(sigma2[:, 0]) is the predicted
         amplitude of the period-2 oscillation along the top eigenvector.
-    X : ndarray (n, n_eig, n_eig)
-        The complementarity solution in the basis U (zero-padded).
+    X : ndarray (n, w, w)
+        The complementarity solution in the basis U (zero-padded; its leading w x w block).
     n_edge : ndarray (n,)
         Number of eigenvalues at the edge (entering the SDCP).
     predicted_loss : ndarray (n,)
@@ -216,10 +217,10 @@ class _Field:
         root = np.sqrt(np.maximum(v, 0.0)) + f.eps
         return root if f.kind == "rmsprop" else np.full(self.d, float(root[0]))
 
-    def eig(self, x, m):
-        """Top n_eig eigenpairs (mu descending, U with U^T M U = I)."""
+    def eig(self, x, m, n):
+        """Top n eigenpairs (mu descending, U with U^T M U = I)."""
         s = 1.0 / np.sqrt(m)
-        n = min(self.flow.n_eig, self.d)
+        n = min(n, self.d)
         if self.dense:
             self.costs["hessian"] += 1
             H = np.asarray(self.obj.hessian(x), dtype=np.float64)
@@ -260,8 +261,12 @@ class _Field:
         self.costs["grad"] += 1
         g = np.asarray(self.obj.grad(x), dtype=np.float64)
         m = self.precond(v)
-        mu, U = self.eig(x, m)
         thr = f.threshold
+        n = f.n_eig
+        mu, U = self.eig(x, m, n)
+        while n < self.d and mu[-1] >= f.crit * thr:   # every followed eigenvalue is at the edge:
+            n = min(2 * n, self.d)                     # follow more (the next may be there too)
+            mu, U = self.eig(x, m, n)
         xdot = -g / m
         vdot = None
         if f.has_v:
@@ -395,12 +400,13 @@ def solve_central(flow: CentralFlow, obj, x0, t_final: float, *, v0=None, subste
         v = flow.alpha * v0a + (1.0 - flow.alpha) * g2
         if flow.eps == 0 and np.any(v == 0):
             raise ValueError("eps = 0 with a zero second moment: the preconditioner is singular at the start")
-    rows = _Rows(n + 1, flow.n_state(d), flow.n_eig)
+    width = min(d, max(4, 2 * flow.n_eig))
+    rows = _Rows(n + 1, flow.n_state(d), width)
     status, message, prev = Status.OK, f"reached t={t_final:g}", None
     for i in range(n + 1):
         last = i == n
         xd, vd, info = fld(x, v, h, prev)
-        rows.put(i, i * h, x, v, info, obj, flow.n_eig)
+        rows.put(i, i * h, x, v, info, obj, width)
         if last:
             break
         x = x + h * xd
@@ -436,8 +442,9 @@ class _Rows:
         self.mu[i] = info["mu"][0]
         k, X = info["k"], info["X"]
         self.k[i] = k
-        self.X[i, :k, :k] = X
-        self.s2[i] = _sigma_eigs(info["U"][:, :k], X, n_eig)
+        kk = min(k, n_eig)
+        self.X[i, :kk, :kk] = X[:kk, :kk]
+        self.s2[i] = _sigma_eigs(info["U"][:, :k], X, max(k, n_eig))[:n_eig]
         self.pl[i] = self.loss[i] + 0.5 * float(np.sum(info["mu"][:k] * np.diag(X))) if k else self.loss[i]
 
     def trim(self, n):
