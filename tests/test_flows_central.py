@@ -231,3 +231,15 @@ def test_docs_example_runs(capsys):
     out = capsys.readouterr().out
     assert "CentralSolution(" in out
     assert ns["c_gf"].gap_over(1.0) > 10 * ns["c_cen"].gap_over(1.0)
+
+
+def test_lanczos_route_matches_dense(gd_result):
+    """dense_max=0 takes the matrix-free route (eigsh on hvp): same flow as the dense eigh route."""
+    obj, x0, eta = edge_problem()
+    flow = ad.flows.central(ad.GD(eta))
+    a = solve_central(flow, obj, x0, 2.0, dense_max=0)
+    b = gd_result["central"]
+    i = len(a.t)
+    assert a.costs["hvp"] > 0 and a.costs["hessian"] == 0
+    np.testing.assert_allclose(a.x, b.x[:i], atol=1e-7)
+    np.testing.assert_allclose(a.sigma2[:, 0], b.sigma2[:i, 0], rtol=1e-5, atol=1e-10)

@@ -203,9 +203,9 @@ class CentralSolution(FlowSolution):
 class _Field:
     """The central-flow field on one objective, with evaluation counts."""
 
-    def __init__(self, flow: CentralFlow, obj, dense_max: int):
+    def __init__(self, flow: CentralFlow, obj, dense_max: int, d: int):
         self.flow, self.obj = flow, obj
-        self.d = int(obj.dim)
+        self.d = int(d)
         self.dense = self.d <= dense_max and hasattr(obj, "hessian")
         self.costs = dict(rhs=0, grad=0, hessian=0, hvp=0, third=0, sdcp_iterations=0)
         self.v_top = None
@@ -379,8 +379,8 @@ def solve_central(flow: CentralFlow, obj, x0, t_final: float, *, v0=None, subste
         raise ValueError(f"substeps must be an int >= 1, got {substeps!r}")
     if not (isinstance(t_final, (int, float)) and math.isfinite(t_final) and t_final > 0):
         raise ValueError(f"t_final must be a finite number > 0, got {t_final!r}")
-    d = int(obj.dim)
     x = np.array(x0, dtype=np.float64).reshape(-1)
+    d = int(getattr(obj, "dim", x.shape[0]))
     if x.shape != (d,):
         raise ValueError(f"x0 must have shape ({d},), got {x.shape}")
     n = int(math.ceil(t_final / (flow.eta / substeps) - 1e-9))
@@ -388,7 +388,7 @@ def solve_central(flow: CentralFlow, obj, x0, t_final: float, *, v0=None, subste
         raise ValueError(f"t_final={t_final!r} needs {n} solver steps at h = eta/{substeps}, above "
                          f"max_steps={max_steps}")
     h = t_final / n
-    fld = _Field(flow, obj, dense_max)
+    fld = _Field(flow, obj, dense_max, d)
     v = None
     if flow.has_v:
         g0 = np.asarray(obj.grad(x), dtype=np.float64)
