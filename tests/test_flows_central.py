@@ -37,6 +37,20 @@ def test_hessian_form_grad_symbolic_matches_finite_differences():
                                    rtol=1e-6, atol=1e-7)
 
 
+def test_hessian_form_grad_every_parser_function():
+    """Every whitelisted function (and pi, E, sqrt, powers) through the tree-walk evaluator,
+    against central differences of the compiled Hessian."""
+    text = ("tan(x/3)*tanh(y) + sinh(x)*cosh(z/2) + atan(x*y) + asin(z/3) + acos(y/4) + sqrt(2 + x**2)"
+            " + sigmoid(x - z) + softplus(y*z) + max(x, y)*z**2 + min(y, z)*x**2 + log1p(z**2)*E"
+            " + pi*x**3*y**(-2) + sign(x)*z**3 + abs(y)**3")
+    obj = ad.Objective.from_expr(text, ["x", "y", "z"])
+    rng = np.random.default_rng(5)
+    for _ in range(3):
+        x, u = np.array([0.4, 1.1, -0.7]) + 0.1 * rng.normal(size=3), rng.normal(size=3)
+        np.testing.assert_allclose(obj.hessian_form_grad(x, u), fd_hessian_form_grad(obj, x, u),
+                                   rtol=1e-6, atol=1e-6)
+
+
 def test_hessian_form_grad_library_routes():
     r = ad.objectives.rosenbrock(2)      # no formula: differences of the exact Hessian
     # f = 100 (y - x^2)^2 + (1 - x)^2: T_xxx = 2400 x, T_xxy = -400
@@ -247,3 +261,11 @@ def test_lanczos_route_matches_dense(gd_result):
     assert a.costs["hvp"] > 0 and a.costs["hessian"] == 0
     np.testing.assert_allclose(a.x, b.x[:i], atol=1e-7)
     np.testing.assert_allclose(a.sigma2[:, 0], b.sigma2[:i, 0], rtol=1e-5, atol=1e-10)
+
+
+def test_blow_up_is_a_status():
+    """x' = 4 x^3 leaves every bound in finite time (t = 1/8 from x = 1): status 'diverged'."""
+    obj = ad.Objective.from_expr("-x**4 + y**2", ["x", "y"])
+    sol = ad.flows.solve(ad.flows.central(ad.GD(0.01)), obj, [1.0, 1.0], 1.0)
+    assert sol.status == "diverged" and 0.1 < sol.t_end < 0.2
+    assert np.all(np.isfinite(sol.x))
