@@ -51,6 +51,26 @@ def test_hessian_form_grad_every_parser_function():
                                    rtol=1e-6, atol=1e-6)
 
 
+def test_tree_walk_evaluator_against_sympy_evalf():
+    """The evaluator on each function itself (third derivatives of atan, sqrt, ... do not keep
+    the function): against sympy's own 30-digit evaluation."""
+    import sympy as sp
+
+    from adadyn.objectives.parser import parse_expr
+    from adadyn.objectives.third import evaluate
+
+    text = ("tan(x/3)*tanh(y) + sinh(x)*cosh(z/2) + atan(x*y) + asin(z/3) + acos(y/4) + sqrt(2 + x**2)"
+            " + sigmoid(x - z) + softplus(y*z) + max(x, y)*z + min(y, z)*x + log1p(z**2)*E"
+            " + pi*x**3*y**(-2) + sign(x)*z**3 + abs(y)**3 + exp(-x)*log(y)")
+    expr, syms, _ = parse_expr(text, ["x", "y", "z"])
+    terms = list(expr.args)
+    env = dict(zip(syms, (0.4, 1.1, -0.7)))
+    got = evaluate(terms, env)
+    want = [float(t.evalf(30, subs=env)) for t in terms]
+    np.testing.assert_allclose(got, want, rtol=1e-13)
+    assert len(terms) == 15
+
+
 def test_hessian_form_grad_library_routes():
     r = ad.objectives.rosenbrock(2)      # no formula: differences of the exact Hessian
     # f = 100 (y - x^2)^2 + (1 - x)^2: T_xxx = 2400 x, T_xxy = -400
