@@ -170,9 +170,10 @@ class CentralSolution(FlowSolution):
     threshold : float
         2/eta.
     sigma2 : ndarray (n, w)
-        With w = min(d, max(4, 2 n_eig)): eigenvalues of Sigma = U X U^T (variances of the oscillation along its principal
-        axes, in x units), largest first, zero-padded; sqrt(sigma2[:, 0]) is the predicted
-        amplitude of the period-2 oscillation along the top eigenvector.
+        With w = min(d, max(4, 2 n_eig)): eigenvalues of Sigma = U X U^T (variances of the
+        oscillation along its principal axes, in x units), largest first, zero-padded;
+        sqrt(sigma2[:, 0]) is the predicted amplitude of the period-2 oscillation along the
+        top eigenvector.
     X : ndarray (n, w, w)
         The complementarity solution in the basis U (zero-padded; its leading w x w block).
     n_edge : ndarray (n,)
@@ -195,7 +196,8 @@ class CentralSolution(FlowSolution):
     def __repr__(self) -> str:
         at = int(np.sum(self.n_edge > 0))
         return (f"CentralSolution({self.flow!r}, status={str(self.status)!r}, t_end={self.t_end:.6g}, "
-                f"points={len(self.t)}, at the edge {at}/{len(self.t)}, max sigma={np.sqrt(np.max(self.sigma2)):.4g}, "
+                f"points={len(self.t)}, at the edge {at}/{len(self.t)}, "
+                f"max sigma={np.sqrt(np.max(self.sigma2)):.4g}, "
                 f"final loss={self.loss[-1]:.4g}, rhs={self.costs.get('rhs')}, third={self.costs.get('third')})")
 
 
@@ -415,7 +417,8 @@ def solve_central(flow: CentralFlow, obj, x0, t_final: float, *, v0=None, subste
         prev = (info["U"][:, :info["k"]], info["X"])
         y_max = float(np.max(np.abs(x))) if v is None else max(float(np.max(np.abs(x))), float(np.max(v)))
         if not np.isfinite(y_max) or y_max >= max_norm:
-            status, message = Status.DIVERGED, f"state left max_norm={max_norm:g} (or non-finite) at t={(i + 1) * h:.6g}"
+            status = Status.DIVERGED
+            message = f"state left max_norm={max_norm:g} (or non-finite) at t={(i + 1) * h:.6g}"
             rows.trim(i + 1)
             break
     return rows.package(flow, obj, status, message, fld.costs, d)
