@@ -154,8 +154,9 @@ def compare(traj, sol, *, T: float | None = None, samples: int = 3,
         Time-averaged comparison (for central flows, :mod:`adadyn.flows.central`): the
         run is replaced by its centred moving average over ``average`` consecutive
         recorded states, xbar_j = mean(x_j, ..., x_{j+w-1}), placed at the centre of
-        its window, (t_j + t_{j+w-1})/2, and compared there with the flow's x (the
-        moments are not compared: ``gap_m``/``gap_v`` are None). An even window removes
+        its window, (t_j + t_{j+w-1})/2, and compared there with the flow's x; v is
+        averaged and compared alike when both sides have it (``gap_v``; ``gap_m`` is
+        None). An even window removes
         a period-2 oscillation exactly (x_k = p(t_k) + (-1)^k a averages over w = 2 to
         p at the midpoint up to O(eta^2 p'')). ``gap_x_t`` and ``times`` hold the gap
         at each window centre; ``samples`` is unused. Needs ``record_every=1``.
@@ -226,9 +227,14 @@ def _compare_averaged(traj, sol, times, t_hi, w) -> Comparison:
     cs = np.cumsum(np.vstack([np.zeros((1, traj.x.shape[1])), traj.x[:n]]), axis=0)
     xbar = (cs[w:] - cs[:-w]) / w
     tc = 0.5 * (times[:n - w + 1] + times[w - 1:n])
-    gaps = np.linalg.norm(xbar - sol.x_at(np.minimum(tc, sol.t_end)), axis=1)
+    tq = np.minimum(tc, sol.t_end)
+    gaps = np.linalg.norm(xbar - sol.x_at(tq), axis=1)
+    gap_v = None
+    if sol.v is not None and traj.v.shape[0] and sol.v.shape[1] == traj.v.shape[1]:
+        cv = np.cumsum(np.vstack([np.zeros((1, traj.v.shape[1])), traj.v[:n]]), axis=0)
+        gap_v = float(np.linalg.norm((cv[w:] - cv[:-w]) / w - sol.v_at(tq), axis=1).max())
     j = int(np.argmax(gaps))
-    return Comparison(T=float(t_hi), gap_x=float(gaps[j]), gap_m=None, gap_v=None, t_worst=float(tc[j]),
+    return Comparison(T=float(t_hi), gap_x=float(gaps[j]), gap_m=None, gap_v=gap_v, t_worst=float(tc[j]),
                       gap_x_nodes=float(gaps[j]), gap_x_t=gaps, times=tc, samples=1, exact_steps=True,
                       average=int(w))
 

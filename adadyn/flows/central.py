@@ -59,7 +59,8 @@ class CentralFlow:
     eta, eps, alpha : float
         Step size, epsilon and the second-moment factor (0 for GD).
     n_eig : int
-        Top eigenpairs computed at each step (at most this many at the edge at once).
+        Top eigenpairs computed at each step; when all of them are at the edge, the step
+        computes twice as many (up to d) until one is below it.
     crit : float
         Eigenvalues mu >= crit * 2/eta enter the complementarity problem (the others
         are far from the edge; the step-ahead constraint would give them X = 0).
@@ -123,7 +124,7 @@ def central(opt, *, scalar: bool = False, n_eig: int = 2, crit: float = 0.95) ->
         With ``RMSprop``: the Scalar RMSProp of the paper, nu <- alpha nu + (1 - alpha)|g|^2,
         x <- x - eta g / (sqrt(nu) + eps) (no discrete spec in adadyn; the flow only).
     n_eig : int
-        Top eigenpairs followed (>= 1).
+        Top eigenpairs followed (>= 1); doubled at a step where all are at the edge.
     crit : float
         Fraction of the threshold 2/eta from which an eigenvalue counts as at the edge.
 
@@ -168,12 +169,13 @@ class CentralSolution(FlowSolution):
         Preconditioned sharpness mu_1 = lambda_max(M^{-1/2} H M^{-1/2}) along the flow.
     threshold : float
         2/eta.
-    sigma2 : ndarray (n, n_eig)
-        Eigenvalues of Sigma = U X U^T (variances of the oscillation along its principal
-        axes, in x units), largest first, zero-padded; sqrt(sigma2[:, 0]) is the predicted
-        amplitude of the period-2 oscillation along the top eigenvector.
-    X : ndarray (n, n_eig, n_eig)
-        The complementarity solution in the basis U (zero-padded).
+    sigma2 : ndarray (n, w)
+        With w = min(d, max(4, 2 n_eig)): eigenvalues of Sigma = U X U^T (variances of the
+        oscillation along its principal axes, in x units), largest first, zero-padded;
+        sqrt(sigma2[:, 0]) is the predicted amplitude of the period-2 oscillation along the
+        top eigenvector.
+    X : ndarray (n, w, w)
+        The complementarity solution in the basis U (zero-padded; its leading w x w block).
     n_edge : ndarray (n,)
         Number of eigenvalues at the edge (entering the SDCP).
     predicted_loss : ndarray (n,)
@@ -194,7 +196,8 @@ class CentralSolution(FlowSolution):
     def __repr__(self) -> str:
         at = int(np.sum(self.n_edge > 0))
         return (f"CentralSolution({self.flow!r}, status={str(self.status)!r}, t_end={self.t_end:.6g}, "
-                f"points={len(self.t)}, at the edge {at}/{len(self.t)}, max sigma={np.sqrt(np.max(self.sigma2)):.4g}, "
+                f"points={len(self.t)}, at the edge {at}/{len(self.t)}, "
+                f"max sigma={np.sqrt(np.max(self.sigma2)):.4g}, "
                 f"final loss={self.loss[-1]:.4g}, rhs={self.costs.get('rhs')}, third={self.costs.get('third')})")
 
 
@@ -202,9 +205,9 @@ class CentralSolution(FlowSolution):
 class _Field:
     """The central-flow field on one objective, with evaluation counts."""
 
-    def __init__(self, flow: CentralFlow, obj, dense_max: int):
+    def __init__(self, flow: CentralFlow, obj, dense_max: int, d: int):
         self.flow, self.obj = flow, obj
-        self.d = int(obj.dim)
+        self.d = int(d)
         self.dense = self.d <= dense_max and hasattr(obj, "hessian")
         self.costs = dict(rhs=0, grad=0, hessian=0, hvp=0, third=0, sdcp_iterations=0)
         self.v_top = None
@@ -216,10 +219,10 @@ class _Field:
         root = np.sqrt(np.maximum(v, 0.0)) + f.eps
         return root if f.kind == "rmsprop" else np.full(self.d, float(root[0]))
 
-    def eig(self, x, m):
-        """Top n_eig eigenpairs (mu descending, U with U^T M U = I)."""
+    def eig(self, x, m, n):
+        """Top n eigenpairs (mu descending, U with U^T M U = I)."""
         s = 1.0 / np.sqrt(m)
-        n = min(self.flow.n_eig, self.d)
+        n = min(n, self.d)
         if self.dense:
             self.costs["hessian"] += 1
             H = np.asarray(self.obj.hessian(x), dtype=np.float64)
@@ -260,8 +263,12 @@ class _Field:
         self.costs["grad"] += 1
         g = np.asarray(self.obj.grad(x), dtype=np.float64)
         m = self.precond(v)
-        mu, U = self.eig(x, m)
         thr = f.threshold
+        n = f.n_eig
+        mu, U = self.eig(x, m, n)
+        while n < self.d and mu[-1] >= f.crit * thr:   # every followed eigenvalue is at the edge:
+            n = min(2 * n, self.d)                     # follow more (the next may be there too)
+            mu, U = self.eig(x, m, n)
         xdot = -g / m
         vdot = None
         if f.has_v:
@@ -374,8 +381,8 @@ def solve_central(flow: CentralFlow, obj, x0, t_final: float, *, v0=None, subste
         raise ValueError(f"substeps must be an int >= 1, got {substeps!r}")
     if not (isinstance(t_final, (int, float)) and math.isfinite(t_final) and t_final > 0):
         raise ValueError(f"t_final must be a finite number > 0, got {t_final!r}")
-    d = int(obj.dim)
     x = np.array(x0, dtype=np.float64).reshape(-1)
+    d = int(getattr(obj, "dim", x.shape[0]))
     if x.shape != (d,):
         raise ValueError(f"x0 must have shape ({d},), got {x.shape}")
     n = int(math.ceil(t_final / (flow.eta / substeps) - 1e-9))
@@ -383,7 +390,7 @@ def solve_central(flow: CentralFlow, obj, x0, t_final: float, *, v0=None, subste
         raise ValueError(f"t_final={t_final!r} needs {n} solver steps at h = eta/{substeps}, above "
                          f"max_steps={max_steps}")
     h = t_final / n
-    fld = _Field(flow, obj, dense_max)
+    fld = _Field(flow, obj, dense_max, d)
     v = None
     if flow.has_v:
         g0 = np.asarray(obj.grad(x), dtype=np.float64)
@@ -395,12 +402,13 @@ def solve_central(flow: CentralFlow, obj, x0, t_final: float, *, v0=None, subste
         v = flow.alpha * v0a + (1.0 - flow.alpha) * g2
         if flow.eps == 0 and np.any(v == 0):
             raise ValueError("eps = 0 with a zero second moment: the preconditioner is singular at the start")
-    rows = _Rows(n + 1, flow.n_state(d), flow.n_eig)
+    width = min(d, max(4, 2 * flow.n_eig))
+    rows = _Rows(n + 1, flow.n_state(d), width)
     status, message, prev = Status.OK, f"reached t={t_final:g}", None
     for i in range(n + 1):
         last = i == n
         xd, vd, info = fld(x, v, h, prev)
-        rows.put(i, i * h, x, v, info, obj, flow.n_eig)
+        rows.put(i, i * h, x, v, info, obj, width)
         if last:
             break
         x = x + h * xd
@@ -409,7 +417,8 @@ def solve_central(flow: CentralFlow, obj, x0, t_final: float, *, v0=None, subste
         prev = (info["U"][:, :info["k"]], info["X"])
         y_max = float(np.max(np.abs(x))) if v is None else max(float(np.max(np.abs(x))), float(np.max(v)))
         if not np.isfinite(y_max) or y_max >= max_norm:
-            status, message = Status.DIVERGED, f"state left max_norm={max_norm:g} (or non-finite) at t={(i + 1) * h:.6g}"
+            status = Status.DIVERGED
+            message = f"state left max_norm={max_norm:g} (or non-finite) at t={(i + 1) * h:.6g}"
             rows.trim(i + 1)
             break
     return rows.package(flow, obj, status, message, fld.costs, d)
@@ -436,8 +445,9 @@ class _Rows:
         self.mu[i] = info["mu"][0]
         k, X = info["k"], info["X"]
         self.k[i] = k
-        self.X[i, :k, :k] = X
-        self.s2[i] = _sigma_eigs(info["U"][:, :k], X, n_eig)
+        kk = min(k, n_eig)
+        self.X[i, :kk, :kk] = X[:kk, :kk]
+        self.s2[i] = _sigma_eigs(info["U"][:, :k], X, max(k, n_eig))[:n_eig]
         self.pl[i] = self.loss[i] + 0.5 * float(np.sum(info["mu"][:k] * np.diag(X))) if k else self.loss[i]
 
     def trim(self, n):

@@ -16,8 +16,9 @@ Three routes, by what the objective knows:
   three times by :class:`adadyn.objectives.derivative.Differentiator` (the same
   a.e. rules for abs, sign, max and min as the compiled Hessian, and the same size
   limit): q(x, u) = sum_{j<=k} c_jk H_jk(x) u_j u_k over the nonzero Hessian entries
-  (c = 1 on the diagonal, 2 off it), then grad_x q. The result is turned into a NumPy
-  function by ``sympy.lambdify`` on first use and kept on the objective;
+  (c = 1 on the diagonal, 2 off it), then grad_x q, built on first use and kept on the
+  objective. It is evaluated by walking the expression tree with NumPy (:func:`evaluate`,
+  every shared sub-expression once per call): no code is generated or executed;
 * anything else with ``hvp`` (library objectives without a formula, networks):
   a central difference of Hessian-vector products along u,
   sum_jk T_ijk u_j u_k = d/ds [H(x + s u) u]_i at s = 0, so
@@ -30,14 +31,51 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-__all__ = ["hessian_form_grad", "fd_hessian_form_grad", "symbolic_hessian_form_grad"]
+__all__ = ["hessian_form_grad", "fd_hessian_form_grad", "symbolic_hessian_form_grad", "evaluate"]
 
 #: Relative step of the central difference of Hessian-vector products.
 FD_STEP = 1e-4
 
 
-def _numpy_names():
-    return {"AbsAE": np.abs, "SignAE": np.sign, "MaxAE": np.maximum, "MinAE": np.minimum}
+def _functions():
+    from adadyn.objectives.nonsmooth import AbsAE, MaxAE, MinAE, SignAE
+
+    return {sp.sin: np.sin, sp.cos: np.cos, sp.tan: np.tan, sp.exp: np.exp, sp.log: np.log,
+            sp.tanh: np.tanh, sp.sinh: np.sinh, sp.cosh: np.cosh, sp.atan: np.arctan, sp.asin: np.arcsin,
+            sp.acos: np.arccos, AbsAE: np.abs, SignAE: np.sign, MaxAE: np.maximum, MinAE: np.minimum}
+
+
+def evaluate(exprs, env: dict) -> list:
+    """Values of sympy expressions (the whitelisted nodes of :mod:`adadyn.objectives.parser`
+    and their derivatives) at ``env`` (symbol -> float), by a tree walk with a shared memo."""
+    funcs = _functions()
+    memo: dict = {}
+
+    def ev(e):
+        got = memo.get(e)
+        if got is not None:
+            return got
+        if e.is_Symbol:
+            val = env[e]
+        elif e.is_Number or e in (sp.pi, sp.E):
+            val = float(e)
+        elif isinstance(e, sp.Add):
+            val = sum(ev(a) for a in e.args)
+        elif isinstance(e, sp.Mul):
+            val = 1.0
+            for a in e.args:
+                val = val * ev(a)
+        elif isinstance(e, sp.Pow):
+            b, c = ev(e.args[0]), ev(e.args[1])
+            val = np.sqrt(b) if c == 0.5 else np.power(b, c)
+        elif type(e) in funcs:
+            val = funcs[type(e)](*[ev(a) for a in e.args])
+        else:
+            raise ValueError(f"hessian_form_grad cannot evaluate the node {type(e).__name__}")
+        memo[e] = val
+        return val
+
+    return [ev(e) for e in exprs]
 
 
 def _build_symbolic(obj):
@@ -67,10 +105,12 @@ def _build_symbolic(obj):
             if h != 0:
                 q += (1 if i == j else 2) * h * us[i] * us[j]
     out = D.gradient(q, xs)
-    fn = sp.lambdify([xs, us, tsym], out, modules=[_numpy_names(), "numpy"], cse=True)
 
     def third(x, u, t):
-        return np.asarray(fn(list(x), list(u), float(t)), dtype=np.float64).reshape(d)
+        env = dict(zip(xs, map(float, x)))
+        env.update(zip(us, map(float, u)))
+        env[tsym] = float(t)
+        return np.asarray(evaluate(out, env), dtype=np.float64).reshape(d)
 
     return third
 
