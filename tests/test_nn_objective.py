@@ -268,3 +268,24 @@ def test_identity_and_same_objective(tiny):
     assert relu.identity() != tiny.identity()
     assert tiny.same_objective(tiny.problem) and not tiny.same_objective(nn.sine_regression(n=63, dim=1))
     assert not relu.same_objective(tiny)
+
+
+@pytest.mark.slow
+def test_reproduction_rows_follow_its_gaps(tmp_path):
+    from adadyn.reproduce.registry import get
+
+    rep = get("mwe-fig2-flow-net").run(tmp_path, scale=0.2)       # t in [0, 0.1], d = 538
+    etas = np.array([4e-3, 2e-3, 1e-3, 5e-4])
+    for label in ("Adam", "RMSprop", "control"):
+        gaps = np.array(rep.values[label]["gaps"])
+        assert rep.values[label]["order"] == pytest.approx(_order(etas, gaps), abs=1e-12)
+    assert 0.8 <= rep.values["Adam"]["order"] <= 1.2 and 0.8 <= rep.values["RMSprop"]["order"] <= 1.2
+    assert abs(rep.values["control"]["order"]) < 0.3
+    assert rep.verdict == "reproduces" and all(p.exists() for p in rep.figures)
+    # the first gap recomputed from scratch: the flow and one run on a fresh objective
+    obj = nn.objective(nn.mlp([64, 8, 2], "tanh", seed=0), nn.digits(2))
+    sol = flows.solve(flows.AdamFlow(a=1.0, b=10.0, eps=1e-8), obj, obj.x0, 0.1, method="DOP853", rtol=1e-10,
+                      atol=1e-12)
+    tr = nn.train(ad.Adam.from_ab(4e-3, 1.0, 10.0), nn.mlp([64, 8, 2], "tanh", seed=0), nn.digits(2), 25,
+                  record_params_every=1)
+    assert rep.values["Adam"]["gaps"][0] == pytest.approx(compare(tr, sol).gap_x, rel=1e-6)
