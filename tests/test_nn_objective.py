@@ -289,3 +289,17 @@ def test_reproduction_rows_follow_its_gaps(tmp_path):
     tr = nn.train(ad.Adam.from_ab(4e-3, 1.0, 10.0), nn.mlp([64, 8, 2], "tanh", seed=0), nn.digits(2), 25,
                   record_params_every=1)
     assert rep.values["Adam"]["gaps"][0] == pytest.approx(compare(tr, sol).gap_x, rel=1e-6)
+
+
+@pytest.mark.slow
+def test_the_docs_example_runs_as_written():
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "nn.md").read_text()
+    code = re.search(r"## Networks as objectives.*?```python\n(.*?)```", text, re.S).group(1)
+    ns = {}
+    exec(compile(code, "docs/nn.md", "exec"), ns)   # the project's own docs, not user text
+    g1, g2 = ns["gaps"]
+    assert g1 == pytest.approx(0.0103, rel=1e-2) and g2 == pytest.approx(0.0052, rel=1e-2)
+    assert ns["c"].lambda_max == pytest.approx(2.065, rel=1e-3) and ns["c"].lambda_min < 0 and ns["c"].eta_c == 0

@@ -153,9 +153,10 @@ class NetObjective(Objective):
     # -- derivatives -------------------------------------------------------------
     @property
     def value_grad_fn(self):
-        raise TypeError(f"{self.name!r} is a network objective with no Numba-compiled gradient: adadyn.run "
-                        "cannot step it. Its discrete runs are adadyn.nn.train(spec, model, problem, steps) "
-                        "or NetObjective.train(spec, steps)")
+        raise TypeError(f"{self.name!r} is a network objective with no Numba-compiled gradient: the Numba "
+                        "kernels (adadyn.run, grid sweeps, the signGD flow's Filippov solver) cannot use it. "
+                        "Its discrete runs are adadyn.nn.train(spec, model, problem, steps) or "
+                        "NetObjective.train(spec, steps)")
 
     @property
     def has_hessian(self) -> bool:
