@@ -303,3 +303,24 @@ def test_the_docs_example_runs_as_written():
     g1, g2 = ns["gaps"]
     assert g1 == pytest.approx(0.0103, rel=1e-2) and g2 == pytest.approx(0.0052, rel=1e-2)
     assert ns["c"].lambda_max == pytest.approx(2.065, rel=1e-3) and ns["c"].lambda_min < 0 and ns["c"].eta_c == 0
+
+
+def test_record_state_run_is_the_plain_run_and_feeds_preconditioned_sharpness(tiny):
+    """obj.train(record_state=True) (pieces continued bit for bit) records the same x, loss and
+    times as one nn.train call, and its v gives analysis.preconditioned_sharpness the values
+    nn.train(sharpness_every=) records from the live optimiser (two implementations)."""
+    from adadyn.analysis import preconditioned_sharpness
+
+    spec = ad.Adam.from_ab(2e-3, 1.0, 10.0)
+    a = tiny.train(spec, 40, record_state=True, record_every=5)
+    b = tiny.train(spec, 40, record_every=5)
+    for k in ("x", "loss", "time", "step"):
+        np.testing.assert_array_equal(getattr(a, k), getattr(b, k))
+    np.testing.assert_array_equal(a.v[-1], b.final_state.v)
+    np.testing.assert_array_equal(a.m[-1], b.final_state.m)
+    assert a.v.shape == (9, 25) and np.all(a.v[0] == 0) and np.all(a.v[1] > 0)
+    sh = preconditioned_sharpness(a, every=2)
+    ref = nn.train(spec, tiny.to_model(tiny.x0), tiny.problem, 40, record_every=5, sharpness_every=10)
+    np.testing.assert_allclose(sh.sharpness[1:], ref.extras["sharpness"][2::2], rtol=1e-6)
+    with pytest.raises(ValueError, match="multiple of record_every"):
+        tiny.train(spec, 7, record_state=True, record_every=5)

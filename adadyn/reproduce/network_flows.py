@@ -67,8 +67,8 @@ def figure2_flow_net(out, full: bool, scale: float) -> Reproduction:
     etas = np.array([4e-3, 2e-3, 1e-3, 5e-4] + ([2.5e-4] if full else []))
     T = 0.5 if full else max(0.1, 0.5 * min(1.0, scale))
     obj = nn.objective(nn.mlp(widths, "tanh", seed=0, dtype=torch.float64), nn.digits(2))
-    rep = Reproduction("mwe-fig2-flow-net", PAPER,
-                       f"Figure 2 on 2-class digits, MLP {'-'.join(map(str, widths))} (d = {obj.dim}), t in [0, {g(T)}]")
+    what = f"MLP {'-'.join(map(str, widths))} (d = {obj.dim}), t in [0, {g(T)}]"
+    rep = Reproduction("mwe-fig2-flow-net", PAPER, f"Figure 2 on 2-class digits, {what}")
     adam = lambda e: ad.Adam.from_ab(e, A, B)  # noqa: E731
     rms = lambda e: ad.RMSprop.from_a(e, A_RMS)  # noqa: E731
     v0 = np.full(obj.dim, V0)
