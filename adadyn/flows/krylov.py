@@ -14,7 +14,8 @@ where, per coordinate i, D_g and D_mv are the columns of the k x k Jacobian of t
 one-dimensional flow with Hessian 1 (:func:`adadyn.flows.kernels.jac_separable` with
 h = 1), and H w_x is one Hessian-vector product of the objective (``obj.hvp``, double
 backward for a network). The operator is frozen at the (t, y) where BDF asks for its
-Jacobian, as a dense Jacobian would be.
+Jacobian, as a dense Jacobian would be (an objective with ``hvp_at(x)``, such as a
+network's, builds the gradient's graph there once for all the products).
 """
 from __future__ import annotations
 
@@ -30,8 +31,10 @@ __all__ = ["KrylovBDF", "jacobian_operator", "DENSE_JAC_MAX_STATE", "GMRES_RTOL"
 #: Longest state for which a network objective's implicit solve builds the dense Jacobian
 #: (d Hessian columns by autograd and an n x n LU); above it the solve is matrix-free.
 DENSE_JAC_MAX_STATE = 3000
-#: Relative residual of each GMRES solve inside the Newton iteration.
-GMRES_RTOL = 1e-8
+#: Relative residual of each GMRES solve inside the Newton iteration (an inexact Newton
+#: forcing term: on a 25-parameter net 1e-4 took 35% fewer products than 1e-8 at the same
+#: end-point accuracy, 4e-9).
+GMRES_RTOL = 1e-4
 
 
 def jacobian_operator(flow, obj, t: float, y: np.ndarray, hvps: list | None = None) -> LinearOperator:
@@ -48,11 +51,13 @@ def jacobian_operator(flow, obj, t: float, y: np.ndarray, hvps: list | None = No
     nz = np.empty(d * k * k)
     FK.jac_separable(flow.kernel_kind, flow.params(), float(t), y, g, np.ones(d), k, nz)
     B = nz.reshape(d, k, k)          # B[i, r, c]: row block r, column block c, coordinate i
+    at = getattr(obj, "hvp_at", None)   # a network's: the gradient's graph built once for all products
+    hvp = at(x) if at is not None else (lambda u: obj.hvp(x, u))
 
     def mv(w):
         w = np.ravel(w).astype(np.float64, copy=False)
         W = w.reshape(k, d)
-        hw = obj.hvp(x, W[0].copy())
+        hw = hvp(W[0].copy())
         if hvps is not None:
             hvps[0] += 1
         out = B[:, :, 0].T * hw[None, :]

@@ -138,7 +138,7 @@ def _matrix_free_plan(method, n) -> _MethodPlan:
     if name in ("LSODA", "Radau"):
         raise ValueError(f"method={name!r} needs a dense Jacobian, formed for a network objective only up to a "
                          f"state of {DENSE_JAC_MAX_STATE} (DENSE_JAC_MAX_STATE); this state has {n}: use 'BDF' "
-                         "(matrix-free Newton-Krylov), an explicit method ('RK45', 'DOP853') or jac=False")
+                         "(matrix-free Newton-Krylov) or an explicit method ('RK45', 'DOP853')")
     return _MethodPlan(method, name, name in IMPLICIT, False)
 
 
@@ -340,7 +340,12 @@ def solve(flow: Flow, obj: Objective, x0, t_final: float, *, m0=None, v0=None, m
         ``obj.separable``) with a large state, BDF and Radau get it as a sparse
         matrix (k^2 d nonzeros for k state blocks), so no dense n x n matrix is
         built. Ignored for the signGD flow, which is solved as a Filippov system
-        (:func:`adadyn.flows.filippov.solve_signgd`).
+        (:func:`adadyn.flows.filippov.solve_signgd`). For an objective with
+        ``numba_backed = False`` (a network, :func:`adadyn.nn.objective`) the field and
+        the dense Jacobian come from its Python methods, and above a state of
+        :data:`adadyn.flows.krylov.DENSE_JAC_MAX_STATE` the implicit solve is
+        matrix-free: BDF with GMRES on Jacobian-vector products
+        (:class:`adadyn.flows.krylov.KrylovBDF`, also selectable as ``method``).
     rtol, atol : float
         Solver tolerances. A scalar ``atol`` applies to x and m; the v block gets
         ``atol**2``: v ~ g^2 enters the field through 1/sqrt(v), so it needs
@@ -417,4 +422,7 @@ def solve(flow: Flow, obj: Objective, x0, t_final: float, *, m0=None, v0=None, m
         raw.status = Status.DIVERGED
     else:
         raw = _outcome(res, t_ev, t0, y_zero, y0, gtol, max_norm)
-    return _package(flow, obj, raw, budget, mplan, t0, splan)
+    sol = _package(flow, obj, raw, budget, mplan, t0, splan)
+    if mplan.matrix_free:
+        sol.events["hvps"] = cb.hvps[0]     # Hessian-vector products of the GMRES iterations
+    return sol

@@ -153,9 +153,15 @@ class NetObjective(Objective):
     # -- derivatives -------------------------------------------------------------
     @property
     def value_grad_fn(self):
-        raise TypeError(f"{self.name!r} is a network objective with no Numba-compiled gradient: adadyn.run "
-                        "cannot step it. Its discrete runs are adadyn.nn.train(spec, model, problem, steps) "
-                        "or NetObjective.train(spec, steps)")
+        raise TypeError(f"{self.name!r} is a network objective with no Numba-compiled gradient: the Numba "
+                        "kernels (adadyn.run, grid sweeps, the signGD flow's Filippov solver) cannot use it. "
+                        "Its discrete runs are adadyn.nn.train(spec, model, problem, steps) or "
+                        "NetObjective.train(spec, steps)")
+
+    @property
+    def d(self) -> int:
+        """The number of parameters (= :attr:`dim`)."""
+        return self.dim
 
     @property
     def has_hessian(self) -> bool:
@@ -194,6 +200,20 @@ class NetObjective(Objective):
             (hv,) = torch.autograd.grad(g, xt, grad_outputs=ut)
         return hv.numpy()
 
+    def hvp_at(self, x, t: float = 1.0):
+        """u -> H(x) u for many u at one x: the gradient's graph is built once and each product is
+        one backward pass through it (half the cost of repeated :meth:`hvp` calls; the matrix-free
+        implicit solves use it)."""
+        xt = self._tensor(x).requires_grad_(True)
+        with torch.enable_grad():
+            (g,) = torch.autograd.grad(self._f(xt), xt, create_graph=True)
+
+        def product(u) -> np.ndarray:
+            (hv,) = torch.autograd.grad(g, xt, grad_outputs=self._tensor(u), retain_graph=True)
+            return hv.numpy()
+
+        return product
+
     def hessian(self, x, t: float = 1.0) -> np.ndarray:
         """The dense d x d Hessian (``torch.func.hessian``), for d <= :data:`HESSIAN_MAX`."""
         if self.dim > HESSIAN_MAX:
@@ -220,7 +240,7 @@ class NetObjective(Objective):
         return np.zeros(self.dim) if out is None else out.numpy()
 
     # -- the discrete side -------------------------------------------------------
-    def train(self, spec, steps: int, *, x0=None, v0=None, **kw):
+    def train(self, spec, steps: int, *, x0=None, v0=None, record_state: bool = False, **kw):
         """:func:`adadyn.nn.train` of ``spec`` from x0 (default :attr:`x0`) on a copy of the model,
         recording x at every recorded step (``record_params_every = record_every``); the
         returned Trajectory's ``objective`` is this objective, so :func:`adadyn.analysis.compare`
@@ -230,15 +250,61 @@ class NetObjective(Objective):
         keeps v as ``square_avg`` or ``v``): start the second moment there instead of at 0,
         as ``flows.solve(..., v0=v0)`` does (from v = 0 the RMSprop run keeps an O(sqrt(eta))
         initial layer against flow (7); from v0 > 0 the gap is O(eta)). Other keywords go to
-        :func:`adadyn.nn.train` (``state`` excepted when ``v0`` is given)."""
+        :func:`adadyn.nn.train` (``state`` excepted when ``v0`` is given).
+
+        ``record_state=True`` also records m and v (raw, as the flows report them) at every
+        ``record_every``-th step, as :func:`adadyn.run` does with ``record_state``: the run is
+        taken in pieces of ``record_every`` steps, each continuing the last bit for bit
+        (``nn.train(..., state=)``), and the moments are read between the pieces. Then
+        :func:`adadyn.analysis.compare` reports the m and v gaps too, and
+        :func:`adadyn.analysis.preconditioned_sharpness` accepts the run. ``extras`` is empty then."""
         from adadyn.nn.train import train
 
         model = self.to_model(self.x0 if x0 is None else x0)
         kw.setdefault("record_params_every", kw.get("record_every", 1))
         if v0 is not None:
             kw["state"] = self._state_with_v0(spec, model, v0)
+        if record_state:
+            return self._train_recording_state(spec, model, int(steps), kw)
         traj = train(spec, model, self.problem, steps, **kw)
         return dataclasses.replace(traj, objective=self)
+
+    def _train_recording_state(self, spec, model, steps, kw):
+        """:meth:`train` in pieces of ``record_every`` steps, reading x, m, v between them."""
+        from adadyn.nn.train import train
+
+        every = int(kw.pop("record_every", 1))
+        if steps % every:
+            raise ValueError(f"record_state needs steps ({steps}) to be a multiple of record_every ({every})")
+        kw.pop("record_params_every", None)
+        st = kw.pop("state", None)
+        c = spec.coefficients()
+        rows = {k: [] for k in ("x", "m", "v", "loss", "grad_norm", "time", "step")}
+
+        def push(x, m, v, tr, j):
+            for k, val in (("x", x), ("m", m), ("v", v), ("loss", tr.loss[j]), ("grad_norm", tr.grad_norm[j]),
+                           ("time", tr.time[j]), ("step", tr.step[j])):
+                rows[k].append(val)
+
+        m0 = np.zeros(self.dim)
+        v_start = np.full(self.dim, c.v0 if c.has_v else 0.0) if st is None else st.v
+        x, m, v = self.flatten(model), m0 if st is None else st.m, v_start
+        tr = None
+        for _ in range(steps // every):
+            tr = train(spec, model, self.problem, every, record_every=every, state=st, **kw)
+            push(x, m, v, tr, 0)
+            st = tr.final_state
+            x, m, v = st.x, st.m, st.v
+            if tr.status != "ok":
+                break
+        if tr is None:
+            tr = train(spec, model, self.problem, 0, state=st, **kw)
+        if tr.status == "ok" and len(tr.loss) > 1:
+            push(x, m, v, tr, -1)
+        arr = {k: np.array(val) for k, val in rows.items()}
+        return dataclasses.replace(tr, x=arr["x"], m=arr["m"], v=arr["v"], loss=arr["loss"],
+                                   grad_norm=arr["grad_norm"], time=arr["time"], step=arr["step"],
+                                   record_every=every, objective=self, extras={})
 
     def _state_with_v0(self, spec, model, v0):
         """A :class:`NetState` at step 0 whose second moment is v0."""
