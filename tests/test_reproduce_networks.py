@@ -206,7 +206,19 @@ def test_fig2_net_rows_follow_the_gaps(tmp_path):
     for row, key in zip(rep.rows, ("adam_gaps", "rmsprop_gaps")):
         gaps = rep.values[key]
         assert len(gaps) == 3 and all(np.isfinite(gaps)) and min(gaps) >= 0
-        assert row.ok == bool(np.all(np.diff(gaps) < 0))
+        order = np.polyfit([-3.0, -4.0, -5.0], np.log10(gaps), 1)[0]
+        assert rep.values[key.replace("gaps", "order")] == pytest.approx(order, rel=1e-9)
+        assert row.ok == (order >= 0.5)
+
+
+def test_gap_order_is_the_log_log_slope():
+    from adadyn.reproduce.networks import gap_order
+
+    etas = [1e-3, 1e-4, 1e-5]
+    assert gap_order(etas, [1e-3 * 7, 1e-4 * 7, 1e-5 * 7]) == pytest.approx(1.0)
+    assert gap_order(etas, [0.17, 0.17 * 10 ** -0.5, 0.017]) == pytest.approx(0.5)
+    assert gap_order(etas, [0.17, 0.132, 0.124]) == pytest.approx(0.0684, abs=1e-3)   # the gaps of before
+    assert np.isnan(gap_order(etas, [0.1, 0.0, 0.1]))
 
 
 def test_fig4_net_early_ratio_matches_torch_rmsprop(tmp_path):
