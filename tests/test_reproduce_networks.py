@@ -453,3 +453,36 @@ def test_full_with_local_data_reads_the_papers_sizes(tmp_path):
     for p, w in ((prob, widths), (su["problem"], su["widths"])):
         tr = nn.train(ad.Adam(1e-3), nn.mlp(w, seed=0, dtype=F32), p, 1, batch_size=8, dtype=F32)
         assert tr.status == "ok" and len(tr.loss) == 2
+
+
+def test_fashion_mnist_is_found_in_order_data_autodiscovery_system_dir(tmp_path, monkeypatch):
+    """fashion_mnist_or_none: --data first, then nn.fashion_mnist() without a path, then the
+    Debian package's directory, else None (the caller's fallback)."""
+    import adadyn.reproduce._common as C
+    from test_nn_problems import _idx
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(10), 3)
+    for d in ("given", "system"):
+        (tmp_path / d).mkdir()
+        _idx(tmp_path / d / "train-images-idx3-ubyte", rng.integers(0, 256, (30, 28, 28)), 2051, gz=d == "system")
+        _idx(tmp_path / d / "train-labels-idx1-ubyte", labels, 2049, gz=d == "system")
+    kw = dict(classes=(0, 1), per_class=2)
+    prob, where = C.fashion_mnist_or_none(nn, tmp_path / "given", **kw)
+    assert prob.n == 4 and where == str(tmp_path / "given")
+    real = nn.fashion_mnist
+
+    def no_autodiscovery(path=None, *a, **k):
+        if path is None:
+            raise TypeError("path is required")
+        return real(path, *a, **k)
+
+    monkeypatch.setattr(nn, "fashion_mnist", no_autodiscovery)
+    monkeypatch.setattr(C, "FASHION_SYSTEM_DIR", tmp_path / "system")
+    prob, where = C.fashion_mnist_or_none(nn, None, **kw)
+    assert prob.n == 4 and where == str(tmp_path / "system")
+    monkeypatch.setattr(C, "FASHION_SYSTEM_DIR", tmp_path / "absent")
+    assert C.fashion_mnist_or_none(nn, None, **kw) is None
+    monkeypatch.setattr(nn, "fashion_mnist", lambda path=None, **k: real(tmp_path / "given", **k))
+    prob, where = C.fashion_mnist_or_none(nn, None, **kw)   # auto-discovery, when nn offers it
+    assert prob.n == 4 and where == "found by nn.fashion_mnist()"
