@@ -129,7 +129,8 @@ def _run_into(args, out, entry) -> int:
         except OSError as exc:
             return _fail(f"cannot write to {args.out}: {exc}")
         counts = {v: sum(r.verdict == v for r in reps) for v in ("reproduces", "partly", "does not reproduce")}
-        print(f"wrote {index} and {index.with_suffix('.html')} ({len(reps)} reproductions: " + ", ".join(f"{n} {v}" for v, n in counts.items()) + ")")
+        print(f"wrote {index} and {index.with_suffix('.html')} ({len(reps)} reproductions: "
+              + ", ".join(f"{n} {v}" for v, n in counts.items()) + ")")
         return 0
     try:
         print(header(entry), flush=True)
