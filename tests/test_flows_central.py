@@ -289,3 +289,15 @@ def test_blow_up_is_a_status():
     sol = ad.flows.solve(ad.flows.central(ad.GD(0.01)), obj, [1.0, 1.0], 1.0)
     assert sol.status == "diverged" and 0.1 < sol.t_end < 0.2
     assert np.all(np.isfinite(sol.x))
+
+
+@pytest.mark.slow
+def test_reproduction_entry_verdict(tmp_path):
+    from adadyn.reproduce import registry as R
+
+    rep = R.get("flows-central").run(tmp_path)
+    assert rep.verdict == "reproduces", rep.text()
+    v = rep.values
+    assert v["gd"]["gap_stable"] >= 10 * v["gd"]["gap_central"]
+    assert v["rmsprop"]["gap_stable"] >= 10 * v["rmsprop"]["gap_central"]
+    assert all(f.exists() for f in rep.figures)
