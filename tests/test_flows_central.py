@@ -301,3 +301,36 @@ def test_reproduction_entry_verdict(tmp_path):
     assert v["gd"]["gap_stable"] >= 10 * v["gd"]["gap_central"]
     assert v["rmsprop"]["gap_stable"] >= 10 * v["rmsprop"]["gap_central"]
     assert all(f.exists() for f in rep.figures)
+
+
+class _Duck:
+    """Only the interface a network objective offers (value, grad, hvp, hessian_form_grad on
+    flat vectors, dim): no Hessian, no structure, no formula."""
+
+    def __init__(self, obj):
+        self._o, self.dim = obj, obj.dim
+        self.calls = {"hvp": 0, "third": 0}
+
+    def value(self, x, t=1.0):
+        return self._o.value(x)
+
+    def grad(self, x, t=1.0):
+        return self._o.grad(x)
+
+    def hvp(self, x, u, t=1.0):
+        self.calls["hvp"] += 1
+        return self._o.hvp(x, u)
+
+    def hessian_form_grad(self, x, u, t=1.0):
+        self.calls["third"] += 1
+        return self._o.hessian_form_grad(x, u)
+
+
+def test_duck_typed_objective(gd_result):
+    """The central flow runs on an object with only the network interface (Lanczos route)."""
+    obj, x0, eta = edge_problem()
+    duck = _Duck(obj)
+    sol = solve_central(ad.flows.central(ad.GD(eta)), duck, x0, 1.0)
+    i = len(sol.t)
+    np.testing.assert_allclose(sol.x, gd_result["central"].x[:i], atol=1e-7)
+    assert duck.calls["hvp"] == sol.costs["hvp"] > 0 and duck.calls["third"] == sol.costs["third"] > 0
