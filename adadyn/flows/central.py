@@ -194,9 +194,9 @@ class CentralSolution(FlowSolution):
     costs: dict = field(default_factory=dict, repr=False)
 
     def __repr__(self) -> str:
-        at = int(np.sum(self.n_edge > 0))
+        at = int(np.sum(self.sigma2[:, 0] > 0))
         return (f"CentralSolution({self.flow!r}, status={str(self.status)!r}, t_end={self.t_end:.6g}, "
-                f"points={len(self.t)}, at the edge {at}/{len(self.t)}, "
+                f"points={len(self.t)}, oscillating {at}/{len(self.t)}, "
                 f"max sigma={np.sqrt(np.max(self.sigma2)):.4g}, "
                 f"final loss={self.loss[-1]:.4g}, rhs={self.costs.get('rhs')}, third={self.costs.get('third')})")
 

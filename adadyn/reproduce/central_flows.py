@@ -52,6 +52,41 @@ def oscillation_amplitude(traj, sol, t0: float) -> tuple[float, float]:
     return float(np.sqrt(np.mean(meas))), float(np.sqrt(np.mean(pred)))
 
 
+EXPR_TWO = ("10*(1 + p**2 + q**2)*x**2 - 20*x**4 + 10*(1 + 2*p**2 + q**2/2)*y**2 - 20*y**4"
+            " + ((p - 3.2)**2 + (q - 3.1)**2)/20")
+X0_TWO = (0.1, 0.1, 1.04, 1.633)
+
+
+def two_edge_problem():
+    """``(objective, x0, eta)`` with two directions at the edge at once: x and y oscillate,
+    with sharpness functions 20 (1 + p^2 + q^2) and 20 (1 + 2 p^2 + q^2/2) that both reach
+    100 = 2/eta; the (p, q) loss pulls past their crossing, so the run ends at the corner
+    p^2 + q^2 = 4, 2 p^2 + q^2/2 = 4 with k = 2 (a 2 x 2 SDCP with X diagonal there)."""
+    obj = ad.Objective.from_expr(EXPR_TWO, ["x", "y", "p", "q"], name="two-direction edge")
+    return obj, np.array(X0_TWO), ETA
+
+
+def gd_two_case(T: float = 10.0, average: int = 2, t0: float = 2.0):
+    """GD with k = 2 at the edge: gaps, sharpness on the threshold, the oscillation's total
+    variance (sum over x, y of the squared period-2 amplitudes, second half of the run)
+    against tr(Sigma) of the flow, and the per-direction variances (sorted) against the
+    eigenvalues of Sigma."""
+    obj, x0, eta = two_edge_problem()
+    opt = ad.GD(eta)
+    tr = ad.run(opt, obj, x0, int(round(T / eta)))
+    cen = ad.flows.solve(ad.flows.central(opt), obj, x0, T)
+    stab = ad.flows.solve(ad.flows.limit(opt), obj, x0, T, rtol=1e-10, atol=1e-12)
+    cc = ad.analysis.compare(tr, cen, average=average)
+    cs = ad.analysis.compare(tr, stab, average=average)
+    k = np.flatnonzero(tr.time[:-1] >= T / 2)
+    var = np.mean(((tr.x[k + 1, :2] - tr.x[k, :2]) / 2) ** 2, axis=0)
+    late = cen.t >= T / 2
+    pvar = cen.sigma2[late, :2].mean(axis=0)
+    return dict(traj=tr, central=cen, stable=stab, gap_central=cc.gap_over(t0), gap_stable=cs.gap_over(t0),
+                sharp_dev=edge_deviation(cen), var_measured=np.sort(var), var_predicted=np.sort(pvar),
+                k_end=int(cen.n_edge[-1]), t0=t0)
+
+
 def edge_deviation(sol) -> float:
     """max |S - 2/eta| / (2/eta) along a central flow over the rows at the edge (sigma^2 > 0)
     after the entry row (where X > 0 first switches on, S is still up to one step's rise
@@ -163,6 +198,18 @@ def flows_central(out, full: bool, scale: float) -> Reproduction:
     rep.add("control: gradient flow tracks within the central flow's gap", "must fail",
             f"{r['gap_stable']:.3e} vs {r['gap_central']:.3e}", r["gap_stable"] > 3 * r["gap_central"],
             note="ok means the control failed, as it must")
+    w = gd_two_case()
+    rep.values["gd_two"] = dict(gap_central=w["gap_central"], gap_stable=w["gap_stable"], sharp_dev=w["sharp_dev"],
+                                var_measured=w["var_measured"].tolist(), var_predicted=w["var_predicted"].tolist())
+    rw = w["gap_stable"] / w["gap_central"]
+    rep.add(f"GD, two directions at the edge (k = {w['k_end']}): gap after t={g(w['t0'], 2)}, gradient / central",
+            ">= 10", f"{w['gap_stable']:.3e} / {w['gap_central']:.3e} = {rw:.1f}", rw >= 10)
+    rep.add("GD, k = 2: |S - 2/eta| / (2/eta) at the edge", "0", f"{w['sharp_dev']:.1e}", w["sharp_dev"] < 1e-3)
+    tv = w["var_measured"].sum() / w["var_predicted"].sum()
+    rep.add("GD, k = 2: oscillation variance x + y, measured / tr Sigma", "1 (within 10%)",
+            f"{w['var_measured'].sum():.3e} / {w['var_predicted'].sum():.3e}", abs(tv - 1) < 0.1,
+            note="per direction (sorted): " + ", ".join(f"{a:.2e}/{b:.2e}" for a, b in
+                                                        zip(w["var_measured"], w["var_predicted"])))
     q = rmsprop_case()
     rep.values["rmsprop"] = {k: float(q[k]) for k in (
         "gap_central", "gap_stable", "gap_central_descent", "gap_stable_descent", "gap_v_central",
