@@ -2,7 +2,6 @@
 continues from the loaded state bit for bit."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 import adadyn as ad
