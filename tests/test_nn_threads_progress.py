@@ -133,3 +133,23 @@ def test_progress_line_on_stderr_only_when_asked_or_on_a_terminal(capsys):
     assert [ln.split(" (")[0] for ln in lines if ln] == ["train: step 0/70", "train: step 63/70", "train: step 70/70"]
     with pytest.raises(TypeError, match="progress"):
         nn.train(ad.Adam(1e-3), model, prob, 1, progress="yes")
+
+
+def test_nn_commands_say_which_thread_count_they_used(tmp_path, capsys, monkeypatch):
+    from adadyn.cli import main
+
+    before = torch.get_num_threads()
+    monkeypatch.setitem(_threads._torch_state, "user", False)
+    try:
+        common = ["--points", "40", "--widths", "5,4,1", "--steps", "3", "--record-every", "1"]
+        assert main(["nn-train", *common, "--out", str(tmp_path / "t")]) == 0
+        line = next(ln for ln in (tmp_path / "t" / "summary.txt").read_text().splitlines()
+                    if ln.startswith("torch threads: "))
+        assert line.split(": ", 1)[1].split()[0] == "1"  # small: one thread, whatever the reason
+        assert main(["nn-phase", *common, "--a", "1:10:2", "--b", "1:10:2", "--threads", "2",
+                     "--out", str(tmp_path / "p")]) == 0
+        text = (tmp_path / "p" / "summary.txt").read_text()
+        assert "torch threads: 2 set with adadyn.nn.set_num_threads" in text
+    finally:
+        torch.set_num_threads(before)
+    capsys.readouterr()
