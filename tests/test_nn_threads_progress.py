@@ -44,6 +44,19 @@ def test_the_default_applies_only_when_the_user_chose_nothing(monkeypatch):
         with _threads.torch_threads(None, 1.0) as inner:  # nested: the enclosing choice stays
             assert inner.threads == 3 and "enclosing" in inner.reason
     assert torch.get_num_threads() == before
+    with _threads.torch_threads(None, 1.0, resume=2) as th:  # a continuation keeps its run's count
+        assert torch.get_num_threads() == 2 and "continued" in th.reason
+    # for large networks the load is read once per process: equal runs get equal bits
+    answers = iter([(2, "2 (idle)"), (1, "1 (busy)")])
+    monkeypatch.setattr(_threads, "default_torch_threads", lambda work: next(answers))
+    monkeypatch.setitem(_threads._torch_state, "large", None)
+    big = 10 * _threads.TORCH_WORK_MIN
+    with _threads.torch_threads(None, big) as first:
+        pass
+    with _threads.torch_threads(None, big) as second:
+        pass
+    assert first.threads == second.threads == 2 and "kept" in second.reason
+    assert torch.get_num_threads() == before
     with _threads.torch_threads(2, 1.0) as th:  # asked for
         assert torch.get_num_threads() == 2 and th.reason.startswith("2 (asked")
     assert torch.get_num_threads() == before
@@ -65,15 +78,27 @@ def test_the_default_applies_only_when_the_user_chose_nothing(monkeypatch):
         _threads.torch_threads(0, 1.0)
 
 
-def test_train_runs_on_the_chosen_threads_and_says_so():
+def test_train_runs_on_the_chosen_threads_and_says_so(monkeypatch):
     prob, model = _small()
     seen = []
     before = torch.get_num_threads()
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
+    monkeypatch.setitem(_threads._torch_state, "user", False)
+    monkeypatch.setitem(_threads._torch_state, "default", before)
+    monkeypatch.setattr(_threads, "_torch_defaults", lambda: {before})
     tr = nn.train(ad.Adam(1e-3), model, prob, 10, threads=2,
                   progress=lambda k, n, loss: seen.append(torch.get_num_threads()))
     assert set(seen) == {2} and torch.get_num_threads() == before
     assert tr.final_state.threads == 2 and "asked" in tr.final_state.threads_reason
     assert "threads=2" in repr(tr.final_state)
+    seen.clear()  # the continuation runs on the count of the run it continues
+    cont = nn.train(ad.Adam(1e-3), model, prob, 5, state=tr.final_state,
+                    progress=lambda k, n, loss: seen.append(torch.get_num_threads()))
+    assert set(seen) == {2} and cont.final_state.threads == 2 and "continued" in cont.final_state.threads_reason
+    seen.clear()  # a small network from scratch: one thread by the default rule
+    fresh = nn.train(ad.Adam(1e-3), model, prob, 5, progress=lambda k, n, loss: seen.append(torch.get_num_threads()))
+    assert set(seen) == {1} and "small" in fresh.final_state.threads_reason
     with pytest.raises(ValueError, match="threads"):
         nn.train(ad.Adam(1e-3), model, prob, 1, threads=0)
 
@@ -108,3 +133,23 @@ def test_progress_line_on_stderr_only_when_asked_or_on_a_terminal(capsys):
     assert [ln.split(" (")[0] for ln in lines if ln] == ["train: step 0/70", "train: step 63/70", "train: step 70/70"]
     with pytest.raises(TypeError, match="progress"):
         nn.train(ad.Adam(1e-3), model, prob, 1, progress="yes")
+
+
+def test_nn_commands_say_which_thread_count_they_used(tmp_path, capsys, monkeypatch):
+    from adadyn.cli import main
+
+    before = torch.get_num_threads()
+    monkeypatch.setitem(_threads._torch_state, "user", False)
+    try:
+        common = ["--points", "40", "--widths", "5,4,1", "--steps", "3", "--record-every", "1"]
+        assert main(["nn-train", *common, "--out", str(tmp_path / "t")]) == 0
+        line = next(ln for ln in (tmp_path / "t" / "summary.txt").read_text().splitlines()
+                    if ln.startswith("torch threads: "))
+        assert line.split(": ", 1)[1].split()[0] == "1"  # small: one thread, whatever the reason
+        assert main(["nn-phase", *common, "--a", "1:10:2", "--b", "1:10:2", "--threads", "2",
+                     "--out", str(tmp_path / "p")]) == 0
+        text = (tmp_path / "p" / "summary.txt").read_text()
+        assert "torch threads: 2 set with adadyn.nn.set_num_threads" in text
+    finally:
+        torch.set_num_threads(before)
+    capsys.readouterr()

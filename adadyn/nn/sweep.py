@@ -140,7 +140,7 @@ class NetworkTask(Task):
         for i, s in enumerate(specs):
             model = mlp(self.widths, self.activation, dtype=_DTYPES[self.dtype], seed=self.seed)
             tr = train(s, model, self.problem, self.steps, record_every=self.record_every,
-                       device=self.device, dtype=_DTYPES[self.dtype])
+                       device=self.device, dtype=_DTYPES[self.dtype], progress=False)  # the sweep's meter shows it
             k = len(tr)
             out["loss"][i, :k] = tr.loss
             out["grad_norm"][i, :k] = tr.grad_norm

@@ -20,7 +20,7 @@ __all__ = ["TORCH_WORK_MIN", "default_torch_threads", "user_torch_threads", "tor
 #: forward, backward) from which a network run uses more than one thread on idle cores
 TORCH_WORK_MIN = 1e9
 
-_torch_state = {"default": None, "user": False, "depth": 0}
+_torch_state = {"default": None, "user": False, "depth": 0, "large": None}
 
 
 def note_torch_default() -> None:
@@ -78,25 +78,42 @@ def default_torch_threads(work: float, cores: int | None = None, load: float | N
             load = os.getloadavg()[0]
         except (AttributeError, OSError):  # pragma: no cover - not POSIX
             load = 0.0
-    if cores <= 1:
-        return 1, "1 (one core)"
     if work < TORCH_WORK_MIN:
         return 1, f"1 (a small network: {work:.2g} flop per step < {TORCH_WORK_MIN:.0e})"
+    if cores <= 1:
+        return 1, "1 (one core)"
     idle = int(cores - load + 0.5)
     if idle <= 1:
         return 1, f"1 (busy cores: load average {load:.1f} on {cores} cores)"
     return idle, f"{idle} ({work:.2g} flop per step, load average {load:.1f} on {cores} cores)"
 
 
-class torch_threads:
-    """Context: run torch on ``threads`` threads (None: the user's setting if any, else
-    :func:`default_torch_threads` ``(work)``), restoring the count on exit. ``.threads``
-    and ``.reason`` say what was chosen and why; nested uses keep the outer choice."""
+def _process_default(work: float) -> tuple[int, str]:
+    """:func:`default_torch_threads`, with the choice for a large network made once per
+    process: the bits of a run depend on the thread count, so that two equal runs of one
+    process (or a run and its continuation) give the same bits whatever the load did."""
+    if work < TORCH_WORK_MIN:
+        return default_torch_threads(work)
+    if _torch_state["large"] is None:
+        _torch_state["large"] = default_torch_threads(work)
+    n, why = _torch_state["large"]
+    return n, f"{why}; kept for every large network of this process"
 
-    def __init__(self, threads: int | None, work: float):
+
+class torch_threads:
+    """Context: run torch on ``threads`` threads, restoring the count on exit.
+
+    ``threads=None`` takes, in this order: the count of an enclosing ``torch_threads``;
+    the user's setting (:func:`user_torch_threads`); ``resume``, the count of the run
+    being continued (``NetState.threads``: a continuation gives the bits of the
+    uninterrupted run); else :func:`default_torch_threads` ``(work)`` (decided once per
+    process for large networks). ``.threads`` and ``.reason`` say what was chosen and why.
+    """
+
+    def __init__(self, threads: int | None, work: float, resume: int = 0):
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
             raise ValueError(f"threads must be None (the default rule) or an integer >= 1, got {threads!r}")
-        self._want, self.work = threads, float(work)
+        self._want, self.work, self._resume = threads, float(work), int(resume)
         self.threads, self.reason, self._before = 0, "", None
 
     def __enter__(self) -> "torch_threads":
@@ -109,8 +126,10 @@ class torch_threads:
             user = user_torch_threads()
             if user is not None:
                 self.threads, self.reason = self._before, user
+            elif self._resume > 0:
+                self.threads, self.reason = self._resume, f"{self._resume} (as in the run continued)"
             else:
-                self.threads, self.reason = default_torch_threads(self.work)
+                self.threads, self.reason = _process_default(self.work)
         if self.threads != self._before:
             torch.set_num_threads(self.threads)
         _torch_state["depth"] += 1

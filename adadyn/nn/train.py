@@ -180,12 +180,14 @@ def train(spec, model: torch.nn.Module, problem: Problem, steps: int, *, record_
     threads : int, optional
         torch's thread count for the run (restored afterwards). None: the count the user
         set (:func:`adadyn.nn.set_num_threads`, ``torch.set_num_threads``,
-        ``OMP_NUM_THREADS``), else one thread unless the network is large (about
-        6 x batch x parameters >= :data:`adadyn.nn.threads.TORCH_WORK_MIN` flop per step)
-        and cores are idle (:func:`adadyn.nn.threads.default_torch_threads`): threads
-        waiting for busy cores made small networks 5 to 20 times slower. The count and
-        the reason are in ``final_state.threads`` and ``final_state.threads_reason``.
-        Float results can differ in the last bits between thread counts.
+        ``OMP_NUM_THREADS``), else that of the run ``state`` continues, else one thread
+        unless the network is large (about 6 x batch x parameters >=
+        :data:`adadyn.nn.threads.TORCH_WORK_MIN` flop per step) and cores are idle
+        (:func:`adadyn.nn.threads.default_torch_threads`, decided once per process):
+        threads waiting for busy cores made small networks 5 to 20 times slower. The
+        count and the reason are in ``final_state.threads`` and
+        ``final_state.threads_reason``. Results can differ in the last bits between
+        thread counts.
     progress : bool, callable or Progress, optional
         A line on stderr with the step and the current loss, updated as blocks of
         records are read back (every 64 steps). None (default): when stderr is a
@@ -218,7 +220,7 @@ def train(spec, model: torch.nn.Module, problem: Problem, steps: int, *, record_
                           block=_BLOCK_STEPS)
     meter = train_progress(progress)
     work = 6.0 * (prob.n if batch_size is None else int(batch_size)) * rec.d
-    with _threads.torch_threads(threads, work) as th:
+    with _threads.torch_threads(threads, work, resume=getattr(state, "threads", 0)) as th:
         meter.start(steps, 0, "train")
         try:
             n, stop, rng = _loop(run, rec, steps, sharpness_every, k0, meter)
