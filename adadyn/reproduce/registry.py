@@ -224,7 +224,8 @@ _REGISTRY: dict[str, Entry] = {}
 
 #: modules that register entries when imported, in listing order
 _MODULES = ("adadyn.reproduce.ma_wu_e", "adadyn.reproduce.ma_wu_e_theory", "adadyn.reproduce.reddi",
-            "adadyn.reproduce.bae_ryu_shin", "adadyn.reproduce.mazumder", "adadyn.reproduce.networks")
+            "adadyn.reproduce.bae_ryu_shin", "adadyn.reproduce.mazumder", "adadyn.reproduce.networks",
+            "adadyn.reproduce.modified_flows")
 
 
 def reproduction(name: str, paper: str, claim: str, runtime: float, requires: tuple = (), datasets: tuple = ()):
