@@ -169,3 +169,16 @@ def test_compare_checks_the_pair():
         M.compare(tr, sol1)
     c = M.compare(tr, flows.solve(flows.limit(opt, order=2), QUAD, X0, 0.5, method="DOP853", rtol=1e-12, atol=1e-14))
     assert c.gap_x_nodes < 2e-4 and c.gap_m is not None
+
+
+def test_docs_example_runs_as_written(capsys):
+    """docs/modified-flows.md's example, executed as written; its comments state the output."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "modified-flows.md").read_text()
+    code = re.search(r"## Example\s+```python\n(.*?)```", text, re.S).group(1)
+    exec(compile(code, "docs/modified-flows.md", "exec"), {})  # the project's own docs, not user text
+    out = capsys.readouterr().out.splitlines()
+    assert "gap_x_nodes=2.374e-04" in out[0]
+    assert out[1:] == ["1 0.95", "2 1.91"]
