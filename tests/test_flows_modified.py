@@ -169,3 +169,28 @@ def test_compare_checks_the_pair():
         M.compare(tr, sol1)
     c = M.compare(tr, flows.solve(flows.limit(opt, order=2), QUAD, X0, 0.5, method="DOP853", rtol=1e-12, atol=1e-14))
     assert c.gap_x_nodes < 2e-4 and c.gap_m is not None
+
+
+def test_docs_example_runs_as_written(capsys):
+    """docs/modified-flows.md's example, executed as written; its comments state the output."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "modified-flows.md").read_text()
+    code = re.search(r"## Example\s+```python\n(.*?)```", text, re.S).group(1)
+    exec(compile(code, "docs/modified-flows.md", "exec"), {})  # the project's own docs, not user text
+    out = capsys.readouterr().out.splitlines()
+    assert "gap_x_nodes=2.374e-04" in out[0]
+    assert out[1:] == ["1 0.95", "2 1.91"]
+
+
+def test_eps_zero_with_a_zero_gradient_component():
+    """eps = 0 and g_2 = 0 on the line x2 = 0: P_2 = m_2/sqrt(v_2) is 0/0 there; the field
+    takes its limit 0 along the flow (as eq. (11)), so x2 stays 0 and x1 matches the
+    eps = 1e-12 solve."""
+    f = ad.Objective.from_expr("log(cosh(x1 - 1)) + 0.5*x2**2")
+    x0 = np.array([0.5, 0.0])
+    sols = [flows.solve(flows.limit(ad.Adam.from_ab(0.01, a=1.0, b=5.0, eps=e), order=2), f, x0, 1.0,
+                        method="DOP853", rtol=1e-10, atol=1e-12) for e in (0.0, 1e-12)]
+    assert all(s.success for s in sols) and sols[0].x[-1][1] == 0.0
+    assert sols[0].x[-1][0] == pytest.approx(sols[1].x[-1][0], rel=1e-8)

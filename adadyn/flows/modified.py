@@ -104,12 +104,12 @@ def rmsprop_field(g, v, hvp, eta, a, eps, ops=NUMPY_OPS):
     """(x', v') of the modified RMSprop flow (eq. (7) plus its O(eta) terms)."""
     s = ops.sqrt(v)
     den = s + eps
-    q = g / den
+    q = ops.div0(g, den)
     hq = hvp(q)
     gt = g + LAG * eta * hq
     dv = plain_rate(a, eta) * (gt * gt - v)
     dq_dv_dv = -ops.div0(g * dv, 2.0 * s * den * den)
-    dx = -q - eta * (LAG * hq / den + LEAD * dq_dv_dv)
+    dx = -q - eta * (LAG * ops.div0(hq, den) + LEAD * dq_dv_dv)
     return dx, dv
 
 
@@ -118,7 +118,7 @@ def adam_field(g, m, v, hvp, t, eta, a, b, eps, bias, ops=NUMPY_OPS):
     are the bias-corrected moments when ``bias`` is true."""
     s = ops.sqrt(v)
     den = s + eps
-    P = m / den
+    P = ops.div0(m, den)
     gt = g + LAG * eta * hvp(P)
     if bias:
         ra, rb = bias_rate(a, t, eta, ops), bias_rate(b, t, eta, ops)
@@ -126,7 +126,7 @@ def adam_field(g, m, v, hvp, t, eta, a, b, eps, bias, ops=NUMPY_OPS):
         ra, rb = plain_rate(a, eta), plain_rate(b, eta)
     dm = rb * (gt - m)
     dv = ra * (gt * gt - v)
-    dx = -P - LEAD * eta * (dm / den - ops.div0(m * dv, 2.0 * s * den * den))
+    dx = -P - LEAD * eta * (ops.div0(dm, den) - ops.div0(m * dv, 2.0 * s * den * den))
     return dx, dm, dv
 
 
@@ -339,12 +339,12 @@ def _adam_bias_start(flow: ModifiedAdamFlow, obj, x0, t_final):
     H = obj.hessian(x0)
     m, v = g0.copy(), g0 * g0
     for _ in range(4):
-        P = m / (np.sqrt(v) + eps)
+        P = _NumpyOps.div0(m, np.sqrt(v) + eps)        # 0 where g0_i = 0 (eps = 0 allowed)
         m = g0 + LAG * eta * (H @ P)
         v = m * m
     delta = 1e-9 * min(1.0, 1.0 / flow.a, 1.0 / flow.b, t_final)
     y_zero = np.concatenate([x0, m, v])
-    y0 = np.concatenate([x0 - delta * m / (np.sqrt(v) + eps), m, v])
+    y0 = np.concatenate([x0 - delta * _NumpyOps.div0(m, np.sqrt(v) + eps), m, v])
     return delta, y0, y_zero
 
 

@@ -230,7 +230,7 @@ _REGISTRY: dict[str, Entry] = {}
 #: modules that register entries when imported, in listing order
 _MODULES = ("adadyn.reproduce.ma_wu_e", "adadyn.reproduce.ma_wu_e_theory", "adadyn.reproduce.reddi",
             "adadyn.reproduce.bae_ryu_shin", "adadyn.reproduce.mazumder", "adadyn.reproduce.networks",
-            "adadyn.reproduce.central_flows", "adadyn.reproduce.network_flows")
+            "adadyn.reproduce.modified_flows", "adadyn.reproduce.central_flows", "adadyn.reproduce.network_flows")
 
 
 def reproduction(name: str, paper: str, claim: str, runtime: float, requires: tuple = (), datasets: tuple = ()):
