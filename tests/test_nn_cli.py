@@ -91,7 +91,12 @@ def test_nn_train_writes_the_loss_curve_state_space_and_summary(tmp_path, capsys
     text = (tmp_path / "summary.txt").read_text()
     assert "beta1=0.94" in text and "beta2=0.985" in text and "completed 30 steps" in text
     z = np.load(tmp_path / "trajectory.npz")
-    assert z["loss"].shape == (31,) and z["x_norm"].shape == (31,)
+    assert z["loss"].shape == (31,) and z["extras.x_norm"].shape == (31,)
+    import adadyn as ad
+
+    tr = ad.load(tmp_path / "trajectory.npz")  # the CLI's file is a result file
+    np.testing.assert_array_equal(tr.loss, z["loss"])
+    assert tr.extras["x_norm"].shape == (31,) and tr.step[-1] == 30
     assert "wrote" in capsys.readouterr().out
 
 

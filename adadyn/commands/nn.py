@@ -219,8 +219,7 @@ def _train_body(args) -> int:
             lines.append(f"figure: {out / 'sharpness.png'}")
         except ValueError as exc:
             lines.append(f"sharpness: {exc}")
-    out.save_with("trajectory.npz", lambda p: np.savez_compressed(
-        p, step=tr.step, time=tr.time, loss=tr.loss, grad_norm=tr.grad_norm, **{k: v for k, v in tr.extras.items()}))
+    out.save_with("trajectory.npz", tr.save)  # ad.load reads it (and continues the run from it)
     out.write_text("summary.txt", "\n".join(lines) + "\n")
     print("\n".join(lines))
     print(f"wrote {out / 'loss.png'}, {out / 'state_space.png'}, {out / 'trajectory.npz'}, {out / 'summary.txt'}")
