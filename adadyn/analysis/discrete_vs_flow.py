@@ -171,7 +171,18 @@ def compare(traj, sol, *, T: float | None = None, samples: int = 3,
         When ``traj`` and ``sol`` are on different objectives (``identity()``,
         else object identity), when ``sol.flow`` is not ``flows.limit(traj.opt)``
         under the scaling, or when they start from different points.
+
+    Notes
+    -----
+    A solution of an order-2 flow (``flows.limit(opt, order=2)``) is compared by
+    :func:`adadyn.flows.modified_compare.compare`, which checks it against the run's
+    optimiser *and* step size.
     """
+    if getattr(getattr(sol, "flow", None), "order", 1) == 2 and average is None:
+        # the order-2 flow depends on eta: checked against limit(traj.opt, order=2) there
+        from adadyn.flows.modified_compare import compare as compare_modified
+
+        return compare_modified(traj, sol, T=T, samples=samples)
     samples = int(samples)
     if samples < 2:
         raise ValueError(f"samples must be >= 2 (both ends of each step interval), got {samples}")
