@@ -44,7 +44,7 @@ def _demo_into(out) -> int:
         if fn is None:
             continue
         t0 = time.perf_counter()
-        text = fn(out.path)
+        text = fn(out.prepare())
         name = mod.__name__.rsplit(".", 1)[-1]
         parts.append(f"== {name} ({time.perf_counter() - t0:.1f} s) ==\n{text}\n")
         print(parts[-1], flush=True)

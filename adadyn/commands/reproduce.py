@@ -97,7 +97,7 @@ def _run_into(args, out, entry) -> int:
             print(rep.text(), flush=True)
 
         try:
-            reps, index = run_all(out.path, full=args.full, scale=args.scale, progress=show, data=args.data)
+            reps, index = run_all(out.prepare(), full=args.full, scale=args.scale, progress=show, data=args.data)
         except _data_errors() as exc:
             return _fail(f"--data {args.data}: {exc}")
         except OSError as exc:
@@ -106,7 +106,7 @@ def _run_into(args, out, entry) -> int:
         print(f"wrote {index} ({len(reps)} reproductions: " + ", ".join(f"{n} {v}" for v, n in counts.items()) + ")")
         return 0
     try:
-        rep = entry.run(out.path, full=args.full, scale=args.scale, data=args.data)
+        rep = entry.run(out.prepare(), full=args.full, scale=args.scale, data=args.data)
     except _data_errors() as exc:
         return _fail(f"--data {args.data}: {exc}")
     except OSError as exc:
