@@ -13,8 +13,10 @@ Every command (and any library function) that writes results goes through
   name that carries an unguessable token (``O_CREAT | O_EXCL | O_NOFOLLOW``) and
   moved into place with ``os.replace``, which replaces a directory entry and never
   follows one; a name that is a symlink (or a FIFO, device or socket) is refused.
-* **Checked up front.** Constructing an :class:`OutputDir` creates the directory,
-  checks it and writes the manifest, so a bad ``--out`` fails before any work.
+* **Checked up front.** Constructing an :class:`OutputDir` checks the directory (an
+  existing one gets its manifest at once, which proves it writable; a new one is checked
+  creatable and made at the first write), so a bad ``--out`` fails before any work and a
+  refused command leaves nothing behind.
 
 Typical use::
 
@@ -103,13 +105,15 @@ class OutputDir:
             raise OutputError(f"{option} must be a path, got {path!r}")
         self.path = Path(path)
         self.option = option
+        self._strict = strict
         where = f"{option} {self.path}"
         if os.path.lexists(self.path) and not self.path.is_dir():
             raise OutputError(f"{where} exists and is not a directory")
-        try:
-            self.path.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise OutputError(f"{where}: cannot write there ({exc.strerror or exc})") from None
+        self._pending = not self.path.exists()
+        if self._pending:  # created on the first write, so that a refused command leaves nothing
+            self._check_creatable(where)
+            self._names = set()
+            return
         self._names = self._read_manifest()
         if self._names is None:
             others = sorted(n for n in os.listdir(self.path) if not n.startswith(_TMP_PREFIX))
@@ -124,6 +128,40 @@ class OutputDir:
             self._save_manifest()  # also proves the directory is writable, before any work
         except OSError as exc:
             raise OutputError(f"{where}: cannot write there ({exc.strerror or exc})") from None
+
+    def _check_creatable(self, where: str) -> None:
+        """Create the directory (and missing parents) to prove it can be made, then remove
+        exactly what was created (empty directories made a moment ago by this call)."""
+        made = []
+        p = self.path.absolute()
+        missing = []
+        while not os.path.lexists(p) and p != p.parent:
+            missing.append(p)
+            p = p.parent
+        try:
+            for d in reversed(missing):
+                os.mkdir(d)
+                made.append(d)
+        except OSError as exc:
+            raise OutputError(f"{where}: cannot write there ({exc.strerror or exc})") from None
+        finally:
+            for d in reversed(made):
+                try:
+                    os.rmdir(d)
+                except OSError:
+                    break
+
+    def _ensure(self) -> None:
+        if self._pending:
+            try:
+                self.path.mkdir(parents=True, exist_ok=True)
+                if os.listdir(self.path):  # appeared meanwhile: check it as an existing directory
+                    raise OutputError(f"{self.option} {self.path} appeared while the command ran; "
+                                      "use a new directory")
+                self._save_manifest()
+            except OSError as exc:
+                raise OutputError(f"{self.option} {self.path}: cannot write there ({exc.strerror or exc})") from None
+            self._pending = False
 
     # ------------------------------------------------------------------ the manifest
     def _read_manifest(self):
@@ -168,6 +206,11 @@ class OutputDir:
     def __truediv__(self, name) -> Path:
         return self.path / name
 
+    def prepare(self) -> Path:
+        """Create the directory now (for writers outside this module) and return its path."""
+        self._ensure()
+        return self.path
+
     def __fspath__(self) -> str:
         return os.fspath(self.path)
 
@@ -187,6 +230,7 @@ class OutputDir:
         ``directory=True`` also creates the directory.
         """
         _check_name(name)
+        self._ensure()
         p = self.path / name
         try:
             st = os.lstat(p)
@@ -266,6 +310,10 @@ class OutputDir:
     def adopt_new(self) -> list[str]:
         """Record every regular file and directory that appeared since the last check
         (after a writer outside this module, in a ``strict`` directory); returns their names."""
+        if self._pending:
+            if not self.path.is_dir():
+                return []
+            self._pending = False
         new = []
         for n in sorted(os.listdir(self.path)):
             if n == MANIFEST or n.startswith(_TMP_PREFIX) or n in self._names:

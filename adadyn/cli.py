@@ -46,7 +46,7 @@ def _demo_into(out) -> int:
         name = mod.__name__.rsplit(".", 1)[-1]
         print(f"== {name} ==", flush=True)  # before the section runs: some take a minute
         t0 = time.perf_counter()
-        text = fn(out.path)
+        text = fn(out.prepare())
         dt = time.perf_counter() - t0
         parts.append(f"== {name} ({dt:.1f} s) ==\n{text}\n")
         print(f"{text}\n({name}: {dt:.1f} s)\n", flush=True)

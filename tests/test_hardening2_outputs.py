@@ -68,7 +68,7 @@ def test_reproduce_refuses_a_directory_holding_a_users_file(tmp_path, capsys):
     assert (out / "index.md").read_text() == "my index"
     # an adadyn directory into which the user later put a file: refused as well (strict)
     ours = tmp_path / "ours"
-    OutputDir(ours)
+    OutputDir(ours).prepare()
     (ours / "notes.txt").write_text("mine")
     one_line_refusal(capsys, ["reproduce", "mwe-prop2", "--out", str(ours)], "notes.txt", "did not write")
     assert (ours / "notes.txt").read_text() == "mine"
@@ -145,6 +145,13 @@ def test_output_dir_rules(tmp_path):
     assert "a.txt" in fresh.names and "b.txt" not in fresh.names
     with pytest.raises(OutputError, match="does not exist"):
         output_file(tmp_path / "nowhere" / "x.png")
+    # a new directory is checked at once but made only at the first write
+    lazy = OutputDir(tmp_path / "new" / "deep")
+    assert not (tmp_path / "new").exists()
+    lazy.write_text("x.txt", "x")
+    assert (tmp_path / "new" / "deep" / "x.txt").read_text() == "x"
+    with pytest.raises(OutputError, match="cannot write there"):
+        OutputDir(tmp_path / "o" / "a.txt" / "sub")
     assert not [n for n in os.listdir(tmp_path / "o") if n.startswith(".adadyn-tmp-")]
 
 

@@ -248,11 +248,16 @@ def test_corrupt_files_are_detected(obj, x0, ref, tmp_path):
 def test_leftover_temporary_files_are_ignored(obj, x0, ref, tmp_path):
     out = tmp_path / "sweep"
     phase_diagram(obj, x0, A, B, ETA, 3000, record_every=10, out=out, chunk_size=2)
-    # a write cut short: the store's own temporary name (pid, 128-bit token) is ignored, not read
-    (out / "chunk_00002.npz").rename(out / f"chunk_00002.npz.1234.{'0a1b2c3d' * 4}.tmp")
+    # a writer killed mid-write: its lock (pid gone, token T) and its temporary (token T)
+    import json, socket, subprocess, sys
+
+    pid = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                             text=True).stdout)
+    token = "0a1b2c3d" * 4
+    (out / "sweep.lock").write_text(json.dumps({"pid": pid, "host": socket.gethostname(), "token": token}))
+    (out / "chunk_00002.npz").rename(out / f"chunk_00002.npz.{pid}.{token}.tmp")
     _same(phase_diagram(obj, x0, A, B, ETA, 3000, record_every=10, out=out), ref)
-    # removed only by the writer that made it or one that takes over its dead lock (its token)
-    assert [p.name for p in out.glob("*.tmp")] == [f"chunk_00002.npz.1234.{'0a1b2c3d' * 4}.tmp"]
+    assert not list(out.glob("*.tmp"))  # the dead writer's token: taken over and removed
 
 
 # ------------------------------------------------------------------ validation

@@ -93,7 +93,7 @@ def _run(args) -> int:
         from adadyn.commands.resources import prepare_out_dir
 
         out = prepare_out_dir(args.out)
-        check_disk(out, est)
+        check_disk(out.path, est)
     tr = ad.run(opt, obj, x0, steps, record_every=every)
     if len(tr.loss) == 0:
         raise CLIError(f"the run {tr.status.value} at step 0: f or grad f at x0 is not finite, "

@@ -94,9 +94,13 @@ def check_record_size(prog: str, what: str, steps: int, record_every: int, bytes
 
 
 def check_disk(path: Path, nbytes: float, option: str = "--out") -> None:
-    """Refuse when the file system of ``path`` has less than ``nbytes`` free."""
+    """Refuse when the file system of ``path`` (or of its nearest existing parent: an output
+    directory is made at its first write) has less than ``nbytes`` free."""
+    where = Path(path).absolute()
+    while not where.exists() and where != where.parent:
+        where = where.parent
     try:
-        free = shutil.disk_usage(path).free
+        free = shutil.disk_usage(where).free
     except OSError:
         return
     if nbytes > free:

@@ -62,7 +62,7 @@ def _run_all(args, out):
     reps = []
     for e in entries():
         print(header(e), flush=True)
-        rep = e.run(out.path.resolve(), full=args.full, scale=args.scale, data=args.data)
+        rep = e.run(out.prepare().resolve(), full=args.full, scale=args.scale, data=args.data)
         reps.append(rep)
         print(rep.text(), flush=True)
     index = out.write_text("index.md", render_index(reps, out.path))
@@ -134,7 +134,7 @@ def _run_into(args, out, entry) -> int:
         return 0
     try:
         print(header(entry), flush=True)
-        rep = entry.run(out.path, full=args.full, scale=args.scale, data=args.data)
+        rep = entry.run(out.prepare(), full=args.full, scale=args.scale, data=args.data)
     except _data_errors() as exc:
         return _fail(f"--data {args.data}: {exc}")
     except OSError as exc:
