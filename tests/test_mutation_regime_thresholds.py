@@ -212,3 +212,23 @@ def test_nonfinite_loss_is_divergence_before_every_other_rule():
     L[-1] = np.inf
     r = classify(L, STEP, window=1.0)
     assert (r.label, r.reason, r.nonfinite) == ("divergence", "non-finite loss", True)
+
+
+@pytest.mark.parametrize("r1, label, reason", [
+    (16.0 * (1 + 1e-6), "transient",
+     "loss falling steadily, iterate `far` or more step sizes from the minimum and arriving: not settled"),
+    (16.0 * (1 - 1e-6), "divergence",
+     "loss falling steadily, but the iterate stays `far` or more step sizes from the minimum"),
+])
+def test_far_steady_fall_arrives_within_one_window_exactly_when_rho_last_squared_le_rho_first_far(r1, label, reason):
+    """A steady geometric fall (1 decade per window) whose distance in step sizes is r1 over the
+    first tenth of the window and 8 over the last: still arriving (transient) when
+    8^2 <= r1 * far (far = 4, boundary r1 = 16), else it stays far (divergence)."""
+    L = 10.0 ** (-STEP / STEP[-1])
+    rho = np.full(N, 10.0)
+    rho[: N // 10 + 1] = r1
+    rho[-(N // 10 + 1):] = 8.0
+    g = 2.0 * L / (0.5 * rho)
+    r = classify(L, STEP, window=1.0, f_star=0.0, grad_norm=g, step_size=0.5)
+    assert r.grad_ratio_ends[0] == pytest.approx(r1, rel=1e-12) and r.grad_ratio_ends[1] == pytest.approx(8.0)
+    assert (r.label, r.reason) == (label, reason)

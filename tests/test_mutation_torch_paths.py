@@ -19,9 +19,9 @@ from adadyn.nn import optim as O  # noqa: E402
 
 ROUTES = [   # (Family coefficients, the torch optimiser that computes the same update)
     (dict(h=1.0, r=0.0, p=0.25, q=0.75), O.TorchRMSprop),    # eq. (2): p = 1 - q (exact), no momentum
-    (dict(h=1.0, r=0.0, p=0.2, q=0.9), O.MomentOptimizer),   # p != 1 - q
-    (dict(h=0.9, r=0.0, p=0.1, q=0.9), O.MomentOptimizer),   # h != 1
-    (dict(h=1.0, r=0.5, p=0.1, q=0.9), O.MomentOptimizer),   # momentum without bias correction
+    (dict(h=1.0, r=0.0, p=0.5, q=0.75), O.MomentOptimizer),  # p != 1 - q
+    (dict(h=0.9, r=0.0, p=0.25, q=0.75), O.MomentOptimizer),  # h != 1 (else eq. (2))
+    (dict(h=1.0, r=0.5, p=0.25, q=0.75), O.MomentOptimizer),  # momentum without bias correction
     (dict(h=1.0, r=0.0, p=1.0, q=1.0), O.TorchAdagrad),      # the sum of squares
     (dict(h=1.0, r=0.0, p=1.0, q=0.999), O.MomentOptimizer),  # p = 1 but q < 1 (neither)
     (dict(h=1.0, r=0.0, p=0.5, q=1.0), O.MomentOptimizer),   # q = 1 but p < 1

@@ -77,6 +77,7 @@ window.addEventListener("load", function () {
 </script>"""
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium (Debian package `chromium`) on PATH")
 def test_page_renders_in_headless_chromium_with_every_image_loaded(tmp_path):
     reps = fake_results(tmp_path / "out")
