@@ -204,8 +204,10 @@ def gd_net_case(T: float = 12.0, t0: float = 4.0, average: int = 2, **problem):
 
     obj, x0, eta, info = net_problem(**problem)
     opt = ad.GD(eta)
+    steps = int(round(T / eta))
+    T = steps * eta                      # the run's last time (flows solved to it)
     c0 = time.process_time()
-    tr = obj.train(opt, int(round(T / eta)), x0=x0)
+    tr = obj.train(opt, steps, x0=x0)
     c1 = time.process_time()
     cen = ad.flows.solve(ad.flows.central(opt), obj, x0, T)
     c2 = time.process_time()
@@ -224,7 +226,7 @@ def gd_net_case(T: float = 12.0, t0: float = 4.0, average: int = 2, **problem):
                 run_sharp_mean=float(run_sharp[late].mean()), run_sharp_range=(float(run_sharp[late].min()),
                                                                                float(run_sharp[late].max())),
                 cpu=dict(run=c1 - c0, central=c2 - c1, stable=c3 - c2), costs=dict(cen.costs),
-                stable_nfev=int(stab.nfev), run_grads=int(round(T / eta)), eta=eta, **info)
+                stable_nfev=int(stab.nfev), run_grads=steps, eta=eta, **info)
 
 
 def _plot(res, out, name, title):
@@ -351,8 +353,10 @@ def rmsprop_net_case(T: float = 2.0, t0: float = 0.5, eta: float = 0.01, alpha: 
         raise ValueError("the preconditioned sharpness did not reach the edge in 2000 steps")
     x0, pre_steps = x + kick * u, k
     opt = ad.RMSprop(eta, alpha=alpha, eps=eps)
+    steps = int(round(T / eta))
+    T = steps * eta
     c0 = time.process_time()
-    tr = obj.train(opt, int(round(T / eta)), x0=x0, v0=v, record_state=True)
+    tr = obj.train(opt, steps, x0=x0, v0=v, record_state=True)
     c1 = time.process_time()
     cen = ad.flows.solve(ad.flows.central(opt), obj, x0, T, v0=v)
     c2 = time.process_time()
@@ -376,7 +380,7 @@ def rmsprop_net_case(T: float = 2.0, t0: float = 0.5, eta: float = 0.01, alpha: 
                 run_sharp_mean=float(np.mean(ps.sharpness[late])), amp_measured=float(np.sqrt(np.mean(meas))),
                 amp_predicted=float(np.sqrt(np.mean(pred))), k_max=int(cen.n_edge.max()), d=obj.dim,
                 pre_steps=pre_steps, pre_sharpness=float(s), kick=kick, costs=dict(cen.costs),
-                stable_nfev=int(stab.nfev), run_grads=int(round(T / eta)),
+                stable_nfev=int(stab.nfev), run_grads=steps,
                 cpu=dict(run=c1 - c0, central=c2 - c1, stable=c3 - c2))
 
 
@@ -410,7 +414,7 @@ def _net_rows(rep, key, r, label, thr_tol: float = 0.03, ref: str = "gradient fl
 
 
 @reproduction("flows-central-net", PAPER, "The central flow tracks GD and RMSProp on small networks through "
-              "the edge of stability", 120.0, requires=("torch",))
+              "the edge of stability", 45.0, requires=("torch",))
 def flows_central_net(out, full: bool, scale: float) -> Reproduction:
     """GD on two tanh MLPs (:data:`NET`, and :data:`NET_HELDOUT`, not tuned on) from just
     below the edge after progressive sharpening (:func:`net_problem`): the 2-step-averaged run
