@@ -1,5 +1,6 @@
 """Central flows (Cohen, Damian, Talwalkar, Kolter & Lee, ICLR 2025) through the edge of
-stability, on a three-dimensional objective built to reach it (``docs/central-flows.md``).
+stability, on a three-dimensional objective built to reach it (``docs/central-flows.md``),
+and on small tanh networks (``flows-central-net``: :func:`gd_net_case`, :func:`rmsprop_net_case`).
 
 The objective ``edge_problem()`` is
 
@@ -161,8 +162,8 @@ def rmsprop_case(T: float = 6.0, alpha: float = 0.9, average: int = 2, t_settled
 #: The network of the GD network case: a 5-8-8-1 tanh MLP (129 parameters) on 128 points of
 #: nn.sine_regression(dim=5), eta = 0.1 (2/eta = 20; gradient flow's sharpness peaks at 24.4).
 NET = dict(widths=(5, 8, 8, 1), n=128, seed=0, data_seed=0, eta=0.1)
-#: The held-out network (not tuned on): other initialisation and data seeds, 2/eta = 0.8 x its
-#: gradient-flow peak sharpness as for NET.
+#: The held-out network (not tuned on): other initialisation and data seeds, 2/eta about 0.8 x
+#: its gradient-flow peak sharpness (~34) as for NET.
 NET_HELDOUT = dict(widths=(5, 8, 8, 1), n=128, seed=1, data_seed=1, eta=0.075)
 
 
@@ -199,7 +200,7 @@ def gd_net_case(T: float = 12.0, t0: float = 4.0, average: int = 2, **problem):
     gaps of the ``average``-step-averaged run over [t0, T] (the edge-of-stability phase after
     the entry cycle), the flow's sharpness on 2/eta, the oscillation amplitude along the top
     eigenvector (measured / predicted, over [t0, T]), the run's sharpness at every step
-    (dense Hessian), and the costs and wall times of the three."""
+    (dense Hessian), and the evaluation counts and CPU times of the three."""
     import time
 
     obj, x0, eta, info = net_problem(**problem)
