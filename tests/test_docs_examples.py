@@ -91,11 +91,25 @@ def _subcommands() -> set:
     return set(sub.choices)
 
 
+def _command_needs_torch(text: str) -> bool:
+    """``adadyn nn-*``, and ``adadyn reproduce NAME`` of an entry that requires torch (the
+    registry knows every entry; ``--list`` shows only those whose requirements are installed)."""
+    if re.match(r"adadyn nn-", text):
+        return True
+    m = re.match(r"adadyn reproduce ([\w-]+)", text)
+    if m is None:
+        return False
+    from adadyn.reproduce import registry
+
+    entry = {e.name: e for e in registry.entries(include_unavailable=True)}.get(m.group(1))
+    return entry is not None and "torch" in entry.requires
+
+
 def _params():
     params = []
     for kind, where, text, skip in _examples():
         marks = [pytest.mark.slow]
-        torch_needed = _needs_torch(text) if kind == "python" else re.match(r"adadyn nn-", text) is not None
+        torch_needed = _needs_torch(text) if kind == "python" else _command_needs_torch(text)
         if torch_needed:
             marks.append(pytest.mark.torch)
         params.append(pytest.param(kind, text, skip, torch_needed, id=f"{where} {text.splitlines()[0][:60]}",

@@ -104,7 +104,9 @@ def test_run_and_flow_never_overwrite_a_users_file(tmp_path, capsys):
     assert mine.read_bytes()[:4] == b"\x89PNG" and (mine.parent / "other.txt").read_text() == "a user's file beside it"
 
 
+@pytest.mark.torch
 def test_nn_train_out_is_checked_before_any_work(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("torch", reason="nn-train needs torch")
     from adadyn.commands import nn as nncmd
 
     def no_work(args):

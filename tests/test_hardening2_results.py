@@ -23,7 +23,9 @@ def refusal(capsys, argv, *needles):
 
 
 # ------------------------------------------------------------------ class 5
+@pytest.mark.torch
 def test_absurd_thread_and_worker_counts_are_refused_with_the_bound(tmp_path, capsys):
+    pytest.importorskip("torch", reason="nn-train needs torch")
     bound = max_parallel()
     assert bound == max(4, min(256, 4 * (os.cpu_count() or 1)))
     refusal(capsys, ["nn-train", "--threads", "100000", "--out", str(tmp_path / "n")], "--threads", str(bound))
@@ -31,7 +33,9 @@ def test_absurd_thread_and_worker_counts_are_refused_with_the_bound(tmp_path, ca
     refusal(capsys, ["phase-diagram", "--workers", "100000", "--out", str(tmp_path / "p")], "--workers", str(bound))
 
 
+@pytest.mark.torch
 def test_network_too_large_for_memory_is_refused_with_the_estimate_before_allocating(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("torch", reason="nn-train needs torch")
     import adadyn.nn as nnlib  # noqa: F401 - torch is needed for nn-train at all
 
     def no_alloc(*a, **k):

@@ -111,7 +111,7 @@ def _fake_pd():
 
 
 def test_phase_maps_legend_meanings_and_blown_cells():
-    from adadyn.nn.plots import plot_network_phase
+    from adadyn.plotting.nn import plot_network_phase  # matplotlib only: no torch needed
     from adadyn.plotting.regimes import plot_regime_map
 
     pd = _fake_pd()
