@@ -18,6 +18,7 @@ from functools import cached_property
 import numpy as np
 
 from adadyn.analysis.sweep_features import _classify_all, _Features
+from adadyn._result_io import ResultIO
 
 __all__ = ["HyperSweep", "hyperparameter_sweep", "RESULT_BUDGET"]
 
@@ -28,7 +29,7 @@ RESULT_BUDGET = 2**30
 
 
 @dataclass(frozen=True, eq=False)
-class HyperSweep:
+class HyperSweep(ResultIO):
     """A classified hyperparameter sweep; arrays have the grid's shape first.
 
     Attributes
@@ -57,6 +58,8 @@ class HyperSweep:
         gradient rules (f* known), else None; :attr:`regimes` and :meth:`regime_at`
         classify with it, so their labels are ``regime``'s.
     """
+
+    _html = "hyper_html"  # adadyn.export's view (ResultIO._repr_html_)
 
     grid: object
     loss: np.ndarray = field(repr=False)
@@ -143,31 +146,6 @@ class HyperSweep:
             raise ValueError("Regime objects need the full loss histories; this sweep kept a thinned "
                              "history (history=...). The regime labels and features are in .regime, "
                              ".spike_count, .osc_amplitude, .level and .trend.")
-
-    def save(self, path, *, extra: dict | None = None):
-        """Write this result to ``path`` (a versioned ``.npz``, no pickle); read it back
-        with :func:`adadyn.load`, bit for bit (``docs/results.md``).
-
-        Parameters
-        ----------
-        path : path-like
-            The file (used as given; an existing file is replaced only if it is an
-            adadyn result file).
-        extra : dict of str to array_like, optional
-            Further arrays stored beside the result (``numpy.load`` reads them).
-
-        Returns
-        -------
-        pathlib.Path
-        """
-        from adadyn.persist import save
-
-        return save(self, path, extra=extra)
-
-    def _repr_html_(self) -> str:
-        from adadyn.export import hyper_html
-
-        return hyper_html(self)
 
     def to_xarray(self):
         """An ``xarray.Dataset`` with one dimension per grid dimension, named after its axis

@@ -21,6 +21,7 @@ import numpy as np
 
 from adadyn.analysis.hyper import RESULT_BUDGET, _run
 from adadyn.analysis.regimes import REGIMES, Regime
+from adadyn._result_io import ResultIO
 
 __all__ = ["PhaseDiagram", "phase_diagram", "objective_recipe", "objective_from_recipe"]
 
@@ -47,7 +48,7 @@ def objective_from_recipe(recipe):
 
 # ---------------------------------------------------------------- result
 @dataclass(frozen=True, eq=False)
-class PhaseDiagram:
+class PhaseDiagram(ResultIO):
     """Late-phase behaviour of Adam over an (a, b) grid; arrays are indexed [i, j] = (a[i], b[j]).
 
     Attributes
@@ -84,6 +85,8 @@ class PhaseDiagram:
         |grad f| at the recorded steps (like ``loss``) when f* is known and the labels
         used the gradient rules; else None.
     """
+
+    _html = "phase_html"  # adadyn.export's view (ResultIO._repr_html_)
 
     a: np.ndarray
     b: np.ndarray
@@ -151,31 +154,6 @@ class PhaseDiagram:
             status=self.status.astype("U9"), final_loss=self.final_loss, final_x=self.final_x,
             loss=self.loss, step=self.step, objective=self.objective,
             **({} if self.grad_norm is None else {"grad_norm": self.grad_norm}))
-
-    def save(self, path, *, extra: dict | None = None):
-        """Write this result to ``path`` (a versioned ``.npz``, no pickle); read it back
-        with :func:`adadyn.load`, bit for bit (``docs/results.md``).
-
-        Parameters
-        ----------
-        path : path-like
-            The file (used as given; an existing file is replaced only if it is an
-            adadyn result file).
-        extra : dict of str to array_like, optional
-            Further arrays stored beside the result (``numpy.load`` reads them).
-
-        Returns
-        -------
-        pathlib.Path
-        """
-        from adadyn.persist import save
-
-        return save(self, path, extra=extra)
-
-    def _repr_html_(self) -> str:
-        from adadyn.export import phase_html
-
-        return phase_html(self)
 
     def to_xarray(self):
         """An ``xarray.Dataset`` with dimensions ``a`` and ``b`` (and ``step`` of the kept

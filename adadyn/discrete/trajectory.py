@@ -7,6 +7,7 @@ import numpy as np
 
 from adadyn.discrete import kernels as K
 from adadyn.status import Status
+from adadyn._result_io import ResultIO
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,7 +64,7 @@ class State:
 
 
 @dataclass(frozen=True, eq=False)
-class Trajectory:
+class Trajectory(ResultIO):
     """A discrete run, recorded every ``record_every`` steps.
 
     Row j is the state after ``j * record_every`` steps (row 0 is the start):
@@ -83,7 +84,13 @@ class Trajectory:
     (``traj.test_error``). :attr:`x_norm`, :attr:`m_norm` and :attr:`sqrt_v_norm`
     (the state space of Figure 7 of Ma, Wu & E) come from ``extras`` or from the
     recorded x, m, v.
+
+    ``save(path)`` / :func:`adadyn.load` keep ``final_state`` too, so
+    ``adadyn.run(opt, obj, steps=n, state=adadyn.load(path).final_state)`` continues the
+    run bit for bit (a network run's ``NetState`` too, through ``nn.train(..., state=)``).
     """
+
+    _html = "trajectory_html"  # adadyn.export's view (ResultIO._repr_html_)
 
     x: np.ndarray
     m: np.ndarray
@@ -148,34 +155,6 @@ class Trajectory:
         if "sqrt_v_norm" in self.extras:
             return self.extras["sqrt_v_norm"]
         return self._norms("sqrt_v_norm", None if self.v is None else np.sqrt(np.maximum(self.v, 0.0)))
-
-    def save(self, path, *, extra: dict | None = None):
-        """Write this result to ``path`` (a versioned ``.npz``, no pickle); read it back
-        with :func:`adadyn.load`, bit for bit (``docs/results.md``).
-        ``final_state`` is stored with it, so ``adadyn.run(opt, obj, steps=n,
-        state=adadyn.load(path).final_state)`` continues the run bit for bit
-        (a network run's ``NetState`` too, through ``nn.train(..., state=)``).
-
-        Parameters
-        ----------
-        path : path-like
-            The file (used as given; an existing file is replaced only if it is an
-            adadyn result file).
-        extra : dict of str to array_like, optional
-            Further arrays stored beside the result (``numpy.load`` reads them).
-
-        Returns
-        -------
-        pathlib.Path
-        """
-        from adadyn.persist import save
-
-        return save(self, path, extra=extra)
-
-    def _repr_html_(self) -> str:
-        from adadyn.export import trajectory_html
-
-        return trajectory_html(self)
 
     def to_dataframe(self):
         """The records as a ``pandas.DataFrame``: columns ``step``, ``time``, ``loss``,

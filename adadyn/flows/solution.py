@@ -7,10 +7,11 @@ from typing import Callable
 import numpy as np
 
 from adadyn.status import Status
+from adadyn._result_io import ResultIO
 
 
 @dataclass(frozen=True, eq=False)
-class FlowSolution:
+class FlowSolution(ResultIO):
     """A solved flow on [0, t_end].
 
     Attributes
@@ -51,7 +52,14 @@ class FlowSolution:
     events : dict
         Extra information: times of the switching events of the signGD flow
         (``'switch_times'``), start time ``'t0'`` of the numerical solve, etc.
+
+    scipy's dense output cannot be stored without pickle: a solution read back by
+    :func:`adadyn.load` keeps ``t``, ``x``, ``m``, ``v``, ``loss`` and every field, and
+    its ``x_at``/``m_at``/``v_at`` evaluate at the stored times only (other times raise
+    a ValueError).
     """
+
+    _html = "flow_html"  # adadyn.export's view (ResultIO._repr_html_)
 
     flow: object
     t: np.ndarray
@@ -127,34 +135,6 @@ class FlowSolution:
         X = np.atleast_2d(self.x_at(t))
         out = np.array([self.objective.value(x) for x in X])
         return out[0] if np.ndim(t) == 0 else out
-
-    def save(self, path, *, extra: dict | None = None):
-        """Write this result to ``path`` (a versioned ``.npz``, no pickle); read it back
-        with :func:`adadyn.load`, bit for bit (``docs/results.md``).
-        scipy's dense output cannot be stored without pickle: a loaded solution keeps
-        ``t``, ``x``, ``m``, ``v``, ``loss`` and every field, and its ``x_at``/``m_at``/
-        ``v_at`` evaluate at the stored times only (other times raise a ValueError).
-
-        Parameters
-        ----------
-        path : path-like
-            The file (used as given; an existing file is replaced only if it is an
-            adadyn result file).
-        extra : dict of str to array_like, optional
-            Further arrays stored beside the result (``numpy.load`` reads them).
-
-        Returns
-        -------
-        pathlib.Path
-        """
-        from adadyn.persist import save
-
-        return save(self, path, extra=extra)
-
-    def _repr_html_(self) -> str:
-        from adadyn.export import flow_html
-
-        return flow_html(self)
 
     def __repr__(self) -> str:
         st = f", stop_time={self.stop_time:.10g}" if self.stop_time is not None else ""

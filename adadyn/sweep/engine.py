@@ -14,6 +14,7 @@ from adadyn.sweep.grid import Grid
 from adadyn.sweep.progress import NoProgress, as_progress
 from adadyn.sweep.store import MANIFEST, SweepError, SweepStore, _parse_manifest, sweep_key
 from adadyn.sweep.task import Task, check_output
+from adadyn._result_io import ResultIO
 
 __all__ = ["run_sweep", "SweepResult", "SweepInterrupted", "MEMORY_BUDGET"]
 
@@ -29,7 +30,7 @@ class SweepInterrupted(KeyboardInterrupt):
 
 
 @dataclass(frozen=True, eq=False)
-class SweepResult:
+class SweepResult(ResultIO):
     """A finished sweep: the grid and every kept output, shaped like the grid.
 
     Attributes
@@ -50,6 +51,8 @@ class SweepResult:
         The store directory.
     """
 
+    _html = "sweep_html"  # adadyn.export's view (ResultIO._repr_html_)
+
     grid: Grid
     data: dict = field(repr=False)
     status: np.ndarray = field(repr=False)
@@ -66,31 +69,6 @@ class SweepResult:
     @property
     def shape(self) -> tuple:
         return self.grid.shape
-
-    def save(self, path, *, extra: dict | None = None):
-        """Write this result to ``path`` (a versioned ``.npz``, no pickle); read it back
-        with :func:`adadyn.load`, bit for bit (``docs/results.md``).
-
-        Parameters
-        ----------
-        path : path-like
-            The file (used as given; an existing file is replaced only if it is an
-            adadyn result file).
-        extra : dict of str to array_like, optional
-            Further arrays stored beside the result (``numpy.load`` reads them).
-
-        Returns
-        -------
-        pathlib.Path
-        """
-        from adadyn.persist import save
-
-        return save(self, path, extra=extra)
-
-    def _repr_html_(self) -> str:
-        from adadyn.export import sweep_html
-
-        return sweep_html(self)
 
     def to_xarray(self):
         """An ``xarray.Dataset``: one dimension per grid dimension, named after its axis,
