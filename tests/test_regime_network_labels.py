@@ -2,9 +2,10 @@
 
 The network spike-train family (scripts/regime_network_spikes.npz) is labelled by the written
 rule of docs/regimes.md ("Network spike trains") without the classifier. These tests guard the
-rule at its thresholds, check that the stored labels are the rule's, and PIN the classifier's
-current confusion matrices on the network parts: they record the present recall (below the 0.9
-goal for spike), so that a later rule change is measured against them. No torch needed.
+rule at its thresholds, check that the stored labels are the rule's, PIN the classifier's
+current confusion matrices on the network parts (they record the present recall, below the 0.9
+goal for spike, so that a later rule change is measured against them), and test the blow-up rule
+at its threshold. No torch needed.
 """
 import sys
 from pathlib import Path
@@ -94,10 +95,11 @@ def test_stored_labels_are_the_written_rule(spikes_module):
 
 
 # the classifier's confusion matrices (rows true, columns predicted; convergence, oscillation,
-# spike, divergence, transient) measured 2026-12-06, before any rule change for networks
+# spike, divergence, transient) measured 2026-12-06 with the blow-up rule (before it the divergence
+# rows were [4, 0, 0, 3, 0] and [2, 0, 0, 2, 0]); spike recall 0/2 in both parts is below the goal
 PINNED = {
-    0: [[3, 0, 0, 0, 0], [0, 8, 0, 1, 0], [0, 2, 0, 0, 0], [4, 0, 0, 3, 0], [0, 0, 0, 0, 0]],
-    1: [[1, 0, 0, 0, 1], [0, 9, 0, 1, 0], [0, 2, 0, 0, 0], [2, 0, 0, 2, 0], [0, 0, 0, 0, 0]],
+    0: [[3, 0, 0, 0, 0], [0, 8, 0, 1, 0], [0, 2, 0, 0, 0], [1, 0, 0, 6, 0], [0, 0, 0, 0, 0]],
+    1: [[1, 0, 0, 0, 1], [0, 9, 0, 1, 0], [0, 2, 0, 0, 0], [0, 0, 0, 4, 0], [0, 0, 0, 0, 0]],
 }
 
 
@@ -107,3 +109,38 @@ def test_network_confusion_pinned(spikes_module, part):
     cases = spikes_module.network_part(part)
     _, M = mrd.confusion(cases, mrd.predict(cases))
     np.testing.assert_array_equal(M, np.array(PINNED[part]))
+
+
+# ------------------------------------------------------------------ the blow-up rule (BLOWUP)
+def _still_at(level_decades, n=400):
+    """A loss starting at 1 (the reference) that jumps to 10**level and stays still."""
+    loss = np.full(n, 10.0 ** level_decades)
+    loss[0] = 1.0
+    return loss
+
+
+def test_blowup_rule_at_its_threshold():
+    from adadyn.analysis import regime_features as rf
+    assert rf.BLOWUP == 2.0
+    at = classify(_still_at(2.0))
+    assert at.label == "divergence" and "blown up" in at.reason and at.level == 2.0
+    below = classify(_still_at(1.99))
+    assert below.label == "convergence" and below.reason == "loss still"
+    # a still loss far below its start is an arrival, as before
+    assert classify(_still_at(-6.0)).label == "convergence"
+
+
+def test_blowup_rule_yields_to_spikes_and_to_a_near_minimum():
+    # two 3-decade spikes on a plateau 3 decades above the start: spike (rule 2 first)
+    loss = _still_at(3.0)
+    loss[[330, 370]] = 1e6
+    assert classify(loss).label == "spike"
+    # gradient known: an iterate within `far` step sizes of the minimum is no blow-up
+    eta = 1e-3
+    loss = _still_at(2.5)
+    near = 2 * loss / (1.0 * eta)     # grad_ratio = 2 |f| / (|g| eta) = 1 (a cycle)
+    far = 2 * loss / (10.0 * eta)     # grad_ratio 10 >= far = 4
+    assert classify(loss, grad_norm=near, step_size=eta).label == "oscillation"
+    assert classify(loss, grad_norm=far, step_size=eta).label == "divergence"
+    just = 2 * loss / (4.0 * eta)     # grad_ratio exactly `far`: blown up
+    assert classify(loss, grad_norm=just, step_size=eta).label == "divergence"
