@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from adadyn.analysis import classify  # noqa: F401  (the scripts call it)
+from adadyn.analysis import classify
 
 
 @pytest.fixture(scope="module")
