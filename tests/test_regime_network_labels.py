@@ -74,6 +74,8 @@ def test_written_label_progress_and_divergence(spikes_module):
     loss_np = loss.copy()
     loss_np[0] = 0.99e-4           # late median 1e-6 is not below 1e-2 x initial: no progress
     assert spikes_module.written_label(loss_np, step, g, False) != "spike"
+    loss_np[0] = 1.01e-4           # late median just below 1e-2 x initial: progress, spike
+    assert spikes_module.written_label(loss_np, step, g, False) == "spike"
     flat = np.full(400, 0.6)
     flat[0] = 1.0                  # late median >= half the initial loss
     assert spikes_module.written_label(flat, step, g, False) == "divergence"
