@@ -38,6 +38,10 @@ P_WINDOW, P_FLOOR, P_SPIKE_HEIGHT, P_MIN_SPIKES, P_RIPPLE, P_BASELINE, P_TREND_M
 # label codes, in the order of REGIMES
 C_CONV, C_OSC, C_SPIKE, C_DIV, C_TRANS = range(5)
 
+#: decades of the late loss (mean log10) above the first sample at which a run has blown up
+#: (the paper's divergence: "the loss is large and blows up"); read after the spike rule
+BLOWUP = 2.0
+
 #: reason codes -> text (the Regime's ``reason``)
 REASONS = (
     "non-finite loss",                                            # 0
@@ -55,6 +59,7 @@ REASONS = (
     "stationary loss, iterate `far` or more step sizes from the minimum",         # 12
     "loss falling steadily, iterate `far` or more step sizes from the minimum and arriving: not settled",  # 13
     "loss falling steadily, but the iterate stays `far` or more step sizes from the minimum",  # 14
+    "late loss 2 or more decades above the first sample (blown up)",  # 15
 )
 
 
@@ -465,6 +470,12 @@ def features_block(loss, step, f_stars, diverged, P, feats, counts, peaks, onset
             code, reason = C_DIV, 0
         elif cnt >= P[P_MIN_SPIKES]:
             code, reason = C_SPIKE, 2
+        elif out[F_LEVEL] >= BLOWUP and not rho < P[P_FAR]:
+            # the late loss 100 x or more above the first sample: blown up, whatever it does
+            # now (a network at (a, b) = (100, 1) that saturates at 1e5 ... 1e45 x its start);
+            # with the gradient known, an iterate within `far` step sizes of the minimum is not
+            # (a start at the minimum, then a cycle at the step-size scale)
+            code, reason = C_DIV, 15
         elif rstd <= flat and abs(slope) <= flat:
             # a still loss with the iterate held at the step-size scale is a cycle (RMSprop's
             # symmetric 2-cycle, Figure 6, has a constant loss), not an arrival

@@ -115,7 +115,7 @@ class Regime:
         Which rule decided the label.
     level : float
         Late mean of log10(|f - f*| / reference), decades relative to the first
-        sample (information only: no rule reads it).
+        sample (read by the blow-up rule: ``level >= 2`` is divergence).
     trend : float
         Change of the fitted log10 |f - f*| across the late window (decades; < 0 falling).
     residual_std : float
@@ -385,7 +385,7 @@ def classify(traj_or_loss, step=None, *, f_star: float | None = None, diverged: 
         The run is known to have stopped on a non-finite value (taken from a
         Trajectory's ``status`` automatically).
     reference : float, optional
-        Scale of ``level`` (default |f_0 - f*|); no rule reads it.
+        Scale of ``level`` (default |f_0 - f*|); the blow-up rule reads ``level``.
     grad_norm, step_size : array_like and float, optional
         |grad f| at the loss samples and the step size eta of an optimiser whose step
         is of order eta per coordinate; given together. They enable the gradient
@@ -430,7 +430,9 @@ def classify(traj_or_loss, step=None, *, f_star: float | None = None, diverged: 
     Notes
     -----
     Rules, in order (docs/regimes.md): a non-finite loss or a ``'diverged'``
-    run -> divergence; at least ``min_spikes`` spikes -> spike; a still loss
+    run -> divergence; at least ``min_spikes`` spikes -> spike; a late loss 2
+    decades or more above the first sample (``level >= 2``) -> divergence, unless
+    the gradient puts the iterate within ``far`` step sizes of the minimum; a still loss
     or one at the resolution floor -> convergence; a trend that is steady ->
     convergence when falling, divergence when rising (geometric blow-up), a
     trend that is not steady -> transient; with the gradient known, a steady fall
