@@ -55,20 +55,54 @@ def test_fig7_net_numbers_match_a_bare_torch_adam_loop(tmp_path):
     assert rep.rows[4].ok == (rep.values["a10_b10"]["label"] != "spike" and v["label"] != "spike")
 
 
-def test_fig10_numbers_match_a_bare_torch_adam_loop(tmp_path):
-    rep = get("mwe-fig10").run(tmp_path, scale=0.025)   # 50 steps
-    check_verdict(rep)
+def _fig10_expected_oks(v, SPIKE_RISES):
+    """The rows of mwe-fig10 recomputed from its own numbers (FIG10_RULE)."""
+    oks = []
+    for name in ("square", "unit"):
+        d, q = v[f"{name}_a2_b200"], v[f"{name}_a20_b20"]
+        holds = [c["label"] == "spike" and c["rises"] >= SPIKE_RISES for c in (d, q)]
+        oks += [holds[0], not holds[1],
+                q["late_loss"] < d["late_loss"] and q["late_test_error"] < d["late_test_error"]]
+    return oks
+
+
+def test_fig10_rows_apply_the_spike_rule_and_match_a_bare_torch_adam_loop(tmp_path):
+    from adadyn.reproduce.networks import FIG10_DEFAULT, SPIKE_RISES
+
+    rep = get("mwe-fig10").run(tmp_path, scale=50 / FIG10_DEFAULT[0])   # 50 steps of each run
+    assert rep.figures and all(p.exists() and p.stat().st_size > 1000 for p in rep.figures)
+    v = rep.values
+    assert (v["steps"], v["dtype"]) == (50, "float32")
+    oks = _fig10_expected_oks(v, SPIKE_RISES)
+    assert [r.ok for r in rep.rows] == oks
+    assert rep.verdict == ("does not reproduce" if not (oks[0] or oks[3]) else verdict_from(oks))
     nn.set_num_threads(1)
     prob = nn.poisson_disc(400, 400, n_test=2000)
     model = nn.mlp([2, 10, 10, 10, 1], "gelu", seed=0, dtype=torch.float32)
     ref = bare_adam(model, prob.to(dtype=torch.float32), 5e-4, 2.0, 200.0, 50)
-    got = rep.values["unit_a2_b200"]
+    got = v["unit_a2_b200"]
     assert got["final_step"] == 50
     assert got["final_loss"] == pytest.approx(ref, rel=1e-4)
-    for name in ("square", "unit"):
-        d, q = rep.values[f"{name}_a2_b200"], rep.values[f"{name}_a20_b20"]
-        oks = [r.ok for r in rep.rows if r.quantity.startswith("square" if name == "square" else "unit")]
-        assert oks == [q["late_loss"] < d["late_loss"], q["late_test_error"] < d["late_test_error"]]
+
+
+@pytest.mark.parametrize("spikes, want", [
+    ((True, True, True, True, True, True), "reproduces"),
+    ((True, True, False, True, True, True), "partly"),
+    ((False, True, True, True, True, True), "partly"),
+    ((False, True, True, False, True, True), "does not reproduce"),   # controls and a ~ b rows pass
+    ((False, False, False, False, False, False), "does not reproduce"),
+])
+def test_fig10_verdict_needs_the_default_to_spike(spikes, want):
+    from adadyn.reproduce.networks import fig10_verdict
+    from adadyn.reproduce.registry import Reproduction
+
+    rep = Reproduction("mwe-fig10", "p", "c")
+    for name, i in (("square", 0), ("unit", 3)):
+        rep.add(f"{name}, a = 2, b = 200: spike-train rule", "spikes", "m", spikes[i])
+        rep.add(f"{name}, a = 20, b = 20: spike-train rule (control: must fail)", "none", "m", spikes[i + 1])
+        rep.add(f"{name}: late loss and test error, (20, 20) vs (2, 200)", "lower", "m", spikes[i + 2])
+    assert fig10_verdict(rep) == want
+    assert "2, 200" in rep.criterion and "20, 20" in rep.criterion
 
 
 def test_late_median_is_the_median_of_the_last_fifth():
