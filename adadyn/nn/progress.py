@@ -10,42 +10,25 @@ from __future__ import annotations
 
 import math
 import sys
-import time
 
-from adadyn.sweep.progress import NoProgress, Progress
+from adadyn.sweep.progress import NoProgress, Progress, TextProgress
 
 __all__ = ["TrainProgress", "CallbackTrainProgress", "train_progress"]
 
 
-class TrainProgress(Progress):
+class TrainProgress(TextProgress):
     """One line on a stream (stderr by default), rewritten at most every ``every`` seconds:
     ``train: step 640/2000 (32%, 1.2 s), loss 3.41e-02``."""
 
     def __init__(self, stream=None, every: float = 0.5):
-        super().__init__()
-        self.stream, self.every = stream, float(every)
+        super().__init__(stream, every)
         self.loss = math.nan
-        self._last, self._t0, self._shown = -1e300, time.perf_counter(), None
 
     def start(self, total: int, done: int = 0, desc: str = "train") -> None:
-        self._t0 = time.perf_counter()
         super().start(total, done, desc)
 
-    def _show(self, force: bool = False) -> None:
-        now = time.perf_counter()
-        if not force and now - self._last < self.every and self.done < self.total:
-            return
-        self._last, self._shown = now, self.done
-        stream = self.stream or sys.stderr
-        pct = 100.0 * self.done / max(self.total, 1)
-        stream.write(f"\r{self.desc}: step {self.done}/{self.total} ({pct:.0f}%, {now - self._t0:.1f} s), "
-                     f"loss {self.loss:.3e}")
-        stream.flush()
-
-    def close(self) -> None:
-        if self._shown != self.done:
-            self._show(force=True)
-        (self.stream or sys.stderr).write("\n")
+    def _line(self, pct: float, seconds: float) -> str:
+        return f"{self.desc}: step {self.done}/{self.total} ({pct:.0f}%, {seconds:.1f} s), loss {self.loss:.3e}"
 
 
 class CallbackTrainProgress(Progress):

@@ -137,14 +137,12 @@ def value_grad_source(e, xs, key: str = "") -> str:
             + "".join(f"    g[{i}] = {s}\n" for i, s in zip(nz, out[1:])) + f"    return {out[0]}\n")
 
 
-def hessian_source(e, xs, key: str = "") -> str:
-    """Source of ``hessian`` for the prepared expression: the nonzero entries of the
-    upper triangle, mirrored; every other entry is set to zero."""
+def upper_hessian(grads, xs, D) -> list:
+    """The nonzero entries ``(i, j, d grads[i] / d xs[j])`` with ``j >= i``, differentiating
+    only by the variables each gradient component contains (``D``: a Differentiator, which
+    counts and bounds the work)."""
     index = {xi: i for i, xi in enumerate(xs)}
     entries = []
-    D = Differentiator("gradient")
-    grads = _gradient(e, xs, D)
-    D.what, D.total = "Hessian", 0
     for i, gi in enumerate(grads):
         if gi == 0:
             continue
@@ -152,6 +150,16 @@ def hessian_source(e, xs, key: str = "") -> str:
             h = D.count(D.d(gi, xs[j]))
             if h != 0:
                 entries.append((i, j, h))
+    return entries
+
+
+def hessian_source(e, xs, key: str = "") -> str:
+    """Source of ``hessian`` for the prepared expression: the nonzero entries of the
+    upper triangle, mirrored; every other entry is set to zero."""
+    D = Differentiator("gradient")
+    grads = _gradient(e, xs, D)
+    D.what, D.total = "Hessian", 0
+    entries = upper_hessian(grads, xs, D)
     pre, out = _body([h for _, _, h in entries])
     src = (_HEADER.format(key=key) + "@jit(HESSIAN_SIG)\ndef hessian(x, t, data, H):\n"
            + _unpack([h for _, _, h in entries], xs) + pre)

@@ -83,6 +83,7 @@ def _build_symbolic(obj):
     formula objective, from its checked sympy expression."""
     from adadyn.objectives import nonsmooth
     from adadyn.objectives.derivative import Differentiator
+    from adadyn.objectives.symbolic import upper_hessian
 
     syms = list(obj.symbols)
     d = len(syms)
@@ -95,15 +96,9 @@ def _build_symbolic(obj):
     e = nonsmooth.canonical(obj.expr.xreplace(sub))
     D = Differentiator("third derivatives")
     grads = D.gradient(e, xs)
-    index = {xi: i for i, xi in enumerate(xs)}
     q = sp.Integer(0)
-    for i, gi in enumerate(grads):
-        if gi == 0:
-            continue
-        for j in sorted(index[s] for s in D.free(gi) if s in index and index[s] >= i):
-            h = D.count(D.d(gi, xs[j]))
-            if h != 0:
-                q += (1 if i == j else 2) * h * us[i] * us[j]
+    for i, j, h in upper_hessian(grads, xs, D):   # u^T H u from the upper triangle
+        q += (1 if i == j else 2) * h * us[i] * us[j]
     out = D.gradient(q, xs)
 
     def third(x, u, t):

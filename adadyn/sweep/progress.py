@@ -46,7 +46,7 @@ class TextProgress(Progress):
         super().__init__()
         self.stream = stream
         self.every = float(every)
-        self._last = -1e300
+        self._last, self._shown = -1e300, None
         self._t0 = time.perf_counter()
 
     def start(self, total: int, done: int = 0, desc: str = "sweep") -> None:
@@ -57,14 +57,17 @@ class TextProgress(Progress):
         now = time.perf_counter()
         if not force and now - self._last < self.every and self.done < self.total:
             return
-        self._last = now
+        self._last, self._shown = now, self.done
         stream = self.stream or sys.stderr
-        pct = 100.0 * self.done / max(self.total, 1)
-        stream.write(f"\r{self.desc}: {self.done}/{self.total} points ({pct:.0f}%, {now - self._t0:.1f} s)")
+        stream.write("\r" + self._line(100.0 * self.done / max(self.total, 1), now - self._t0))
         stream.flush()
 
+    def _line(self, pct: float, seconds: float) -> str:
+        return f"{self.desc}: {self.done}/{self.total} points ({pct:.0f}%, {seconds:.1f} s)"
+
     def close(self) -> None:
-        self._show(force=True)
+        if self._shown != self.done:
+            self._show(force=True)
         (self.stream or sys.stderr).write("\n")
 
 
