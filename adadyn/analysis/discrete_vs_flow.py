@@ -196,6 +196,10 @@ def compare(traj, sol, *, T: float | None = None, samples: int = 3,
     if not np.allclose(traj.x[0], sol.x[0], rtol=1e-12, atol=1e-12):
         raise ValueError("traj and sol start from different points x0")
     times = np.asarray(traj.time, dtype=np.float64)
+    for name, obj, span in (("traj", traj, times[-1]), ("sol", sol, sol.t_end)):
+        if not span > 0:
+            why = f" (status {obj.status.value}: {obj.message})" if getattr(obj, "message", "") else ""
+            raise ValueError(f"{name} covers no time after t = 0, nothing to compare{why}")
     t_hi = min(times[-1], sol.t_end) if T is None else float(T)
     if T is not None and not (0 < T <= min(times[-1], sol.t_end) * (1 + 1e-12)):
         raise ValueError(f"T must be in (0, {min(times[-1], sol.t_end)!r}] (covered by both), got {T!r}")

@@ -245,6 +245,26 @@ def _from_budget(exc: BudgetExceeded, budget: Budget, y_zero, t0) -> _Raw:
                 f"{exc.reason} reached at t={t_last:.6g}", None, t_last, budget.steps, 0)
 
 
+def _zero_over_zero(flow, obj, y) -> str | None:
+    """The message for a solve stopped by a non-finite Jacobian because the field is 0/0, else
+    None: eps = 0 and, in some coordinate, the gradient and v (the last ``dim`` entries of the
+    state) are exactly 0, so the preconditioned field m / sqrt(v) (or g / sqrt(v)) is undefined.
+    The same condition as the discrete run's (:func:`adadyn.discrete.run`)."""
+    if getattr(flow, "eps", None) != 0.0 or not getattr(flow, "has_v", False):
+        return None
+    d = obj.dim
+    x, v = np.asarray(y[:d], dtype=float), np.asarray(y[-d:], dtype=float)
+    if not np.all(np.isfinite(x)):
+        return None
+    with np.errstate(all="ignore"):
+        zero = (v == 0.0) & (np.asarray(obj.grad(x)) == 0.0)
+    if not np.any(zero):
+        return None
+    return (f"0/0: eps = 0 and, in {int(zero.sum())} of {d} coordinates, the gradient and v are exactly 0 "
+            "(x is stationary there), so the field is undefined. Not a divergence: the state stayed finite. "
+            "Use eps > 0, or start away from the stationary point.")
+
+
 def _outcome(res, t_eval, t0, y_zero, y0, gtol, max_norm) -> _Raw:
     """Status, message and the output grid of a finished solve_ivp call."""
     n = y0.shape[0]
@@ -419,7 +439,8 @@ def solve(flow: Flow, obj: Objective, x0, t_final: float, *, m0=None, v0=None, m
         if "inf" not in str(exc).lower() and "nan" not in str(exc).lower():
             raise
         raw = _from_budget(BudgetExceeded(f"non-finite Jacobian ({exc})"), budget, y_zero, t0)
-        raw.status = Status.DIVERGED
+        why = _zero_over_zero(flow, obj, raw.Y[:, -1])
+        raw.status, raw.message = (Status.FAILED, why) if why else (Status.DIVERGED, raw.message)
     else:
         raw = _outcome(res, t_ev, t0, y_zero, y0, gtol, max_norm)
     sol = _package(flow, obj, raw, budget, mplan, t0, splan)
