@@ -1,14 +1,16 @@
 """Network spike-train curves for the regime classifier's labelled set (issue 20, item 4).
 
-Records, once, full-batch training curves of wider MLPs on two-class digits (RMSprop at
-alpha = 0.99 and Adam at a few (a, b)), labels each by the written rule of docs/regimes.md
-("Network spike trains") WITHOUT calling the classifier, and stores them in
-``regime_network_spikes.npz``: part 0 (model seeds 0, 1: calibration) and part 1 (model seeds
-2, 3 on the digits split of seed 1: held back). ``--score`` prints the confusion matrices of
-``classify`` on the held-back network part (this family plus the test part of the small-network
-family) and on the calibration part.
+Records, once, full-batch training curves of MLPs on two-class digits and two-class
+Fashion-MNIST (RMSprop at alpha = 0.99, Adam at many (a, b), GD), labels each by the written
+rule of docs/regimes.md ("Network spike trains") WITHOUT calling the classifier, and stores them:
+``regime_network_spikes.npz`` (the first family) and ``regime_network_more.npz`` (the second).
+Part 0 of each is calibration, part 1 (other model seeds, other digits splits) is held back.
+``--score`` prints the confusion matrices of ``classify`` on the held-back network part (these
+families plus the test part of the small-network family) and on the calibration part.
 
-    python scripts/make_network_spike_set.py            # regenerate (needs torch, ~6 min on one core)
+    python scripts/make_network_spike_set.py            # regenerate the first family (~6 CPU-min)
+    python scripts/make_network_spike_set.py --more     # regenerate the second (~13 CPU-min)
+    python scripts/make_network_spike_set.py --relabel  # re-apply the written rule to both files
     python scripts/make_network_spike_set.py --score    # score the stored curves
 """
 from __future__ import annotations
@@ -23,20 +25,37 @@ sys.path.insert(0, str(Path(__file__).parent))
 import make_regime_dataset as mrd  # noqa: E402
 
 SPIKE_FILE = Path(__file__).with_name("regime_network_spikes.npz")
+#: the second family (more Adam b >> a, RMSprop on digits and Fashion-MNIST, GD, a ~ b, a >> b)
+MORE_FILE = Path(__file__).with_name("regime_network_more.npz")
 
 
-def loss_spike_climbs(loss, step, window: float = 0.25) -> int:
-    """Climbs in the late window of the loss to >= 100 x the late median, each counted only once
-    the loss has returned below 10 x the late median (the written rule; f* is never used)."""
+def loss_spike_climbs(loss, step, window: float = 0.25, hold: float = 10.0) -> int:
+    """Climbs in the late window: the loss rises suddenly to >= 100 x the level it last held,
+    then recovers below 10 x that level (the written rule; f* is never used).
+
+    The held level ``H`` is the lowest value, since the last counted climb (or the window's
+    start), of the loss's running maximum over the last ``hold`` steps: a level the loss stayed
+    at or below for ``hold`` steps, so that a single deep sample of a fast oscillation is no
+    valley. A climb starts at the first sample >= 100 H and is counted when the loss is next
+    below 10 H; H then restarts from the samples after it.
+    """
     loss, step = np.asarray(loss, dtype=np.float64), np.asarray(step, dtype=np.float64)
-    late = loss[step >= step[-1] - window * (step[-1] - step[0])]
-    m = np.median(late)
-    climbs, up = 0, False
-    for v in late:
-        if not up and v >= 100.0 * m:
+    keep = step >= step[-1] - window * (step[-1] - step[0])
+    late, st = loss[keep], step[keep]
+    climbs, up, held = 0, False, np.inf
+    j = 0      # start of the last `hold` steps (restarts after each climb)
+    for i, v in enumerate(late):
+        if up:
+            if v < 10.0 * held:
+                up, climbs, held, j = False, climbs + 1, np.inf, i
+            continue
+        if v >= 100.0 * held:
             up = True
-        elif up and v < 10.0 * m:
-            up, climbs = False, climbs + 1
+            continue
+        while j + 1 <= i and st[j + 1] <= st[i] - hold:
+            j += 1
+        if st[j] <= st[i] - hold:    # samples j..i span `hold` steps: their maximum was held
+            held = min(held, float(np.max(late[j:i + 1])))
     return climbs
 
 
@@ -46,8 +65,9 @@ def written_label(loss, step, grad_norm, diverged: bool, adaptive: bool = True):
 
     1. blow-up (non-finite, or the run diverged) or a late median loss >= half the initial
        loss -> divergence;
-    2. progress (late median < 1e-2 x the initial loss) and >= 2 late climbs of the loss to
-       >= 2 decades above its late median, each followed by a return below 10 x it -> spike;
+    2. progress (late median < 1e-2 x the initial loss) and >= 2 late climbs (``loss_spike_climbs``:
+       sudden rises to >= 100 x the level the loss last held for 10 steps, each followed by a
+       return below 10 x that level) -> spike;
     3. otherwise the clauses of ``network_label``: steadily falling quarter medians, by >= 0.3
        decade -> convergence; a non-falling late loss within 2x with a bounded, non-vanishing
        gradient -> oscillation; two gradient excursions 30-fold above the late median that the
@@ -132,6 +152,105 @@ def record_long(part: int, steps: int = 10_000, record_every: int = 2) -> list[d
                  diverged=tr.status == "diverged")]
 
 
+# the second family, per part: (name, optimiser constructor, model widths key, steps); digits split
+# 2 + part and model seeds 20 + 10 part, 21 + 10 part: none of them used by the first family
+def _more_specs():
+    import adadyn as ad
+    adam = [(1.0, 100.0), (0.5, 100.0), (1.0, 300.0), (2.0, 200.0),   # b >> a: the spike regime
+            (30.0, 30.0), (100.0, 100.0),                              # a ~ b
+            (100.0, 1.0), (300.0, 3.0), (30.0, 0.3)]                   # a >> b
+    out = [(f"Adam a={a:g} b={b:g} eta=0.001", (lambda a=a, b=b: ad.Adam.from_ab(1e-3, a, b))) for a, b in adam]
+    out += [("RMSprop alpha=0.99 eta=0.003", lambda: ad.RMSprop.from_a(3e-3, 0.01 / 3e-3)),
+            ("GD eta=0.1", lambda: ad.GD(0.1)), ("GD eta=0.3", lambda: ad.GD(0.3)),
+            ("Adam a=1 b=1 eta=0.001", lambda: ad.Adam.from_ab(1e-3, 1.0, 1.0))]
+    return out
+
+
+def _run(make, widths, prob, steps, seed, record_every=2):
+    import torch
+
+    import adadyn.nn as nn
+    tr = nn.train(make(), nn.mlp(widths, dtype=torch.float32, seed=seed), prob, steps, record_every=record_every)
+    return dict(loss=np.asarray(tr.loss, dtype=np.float32), step=np.asarray(tr.step, dtype=np.float64),
+                grad=np.asarray(tr.grad_norm, dtype=np.float32), diverged=tr.status == "diverged")
+
+
+def record_more(part: int, steps: int = 4000) -> list[dict]:
+    """The second family's part ``part``: 13 optimisers x 2 model seeds on 64-128-128-2, two-class
+    digits (split 2 + part), 4000 steps; RMSprop (alpha = 0.99, eta = 1e-3) and Adam (1, 100) on
+    Fashion-MNIST 2 x 1000 (classes 0, 1), 784-64-64-2, 2000 steps; in part 1 also the issue's
+    Figure 4 case (RMSprop on Fashion-MNIST 2 x 1000, 784-256-256-128-2, 2000 steps, model seed 0).
+    Float32, one torch thread. Unlabelled here: :func:`relabel` applies the written rule."""
+    import adadyn as ad
+    import adadyn.nn as nn
+
+    nn.set_num_threads(1)
+    prob = nn.digits(2, seed=2 + part)
+    out = []
+    for seed in (20 + 10 * part, 21 + 10 * part):
+        for oname, make in _more_specs():
+            r = _run(make, [64, 128, 128, 2], prob, steps, seed)
+            r["name"] = f"net {oname} digits2/{2 + part} 64-128-128-2 seed={seed} ({steps} steps)"
+            print(f"part {part}: {r['name']}", flush=True)
+            out.append(r)
+    fm = nn.fashion_mnist(classes=(0, 1), per_class=1000)
+    seed = 20 + 10 * part
+    fash = [("RMSprop alpha=0.99 eta=0.001", lambda: ad.RMSprop(1e-3, alpha=0.99), [784, 64, 64, 2], seed),
+            ("Adam a=1 b=100 eta=0.001", lambda: ad.Adam.from_ab(1e-3, 1.0, 100.0), [784, 64, 64, 2], seed)]
+    if part == 1:
+        fash.append(("RMSprop alpha=0.99 eta=0.001", lambda: ad.RMSprop(1e-3, alpha=0.99),
+                     [784, 256, 256, 128, 2], 0))
+    for oname, make, widths, sd in fash:
+        r = _run(make, widths, fm, 2000, sd)
+        r["name"] = f"net {oname} fashion2x1000 {'-'.join(map(str, widths))} seed={sd} (2000 steps)"
+        print(f"part {part}: {r['name']}", flush=True)
+        out.append(r)
+    return out + record_more_ab(part, steps)
+
+
+def record_more_ab(part: int, steps: int = 4000) -> list[dict]:
+    """Adam at a = b (0.5, 0.5) and (2, 2), model seeds 20 + 10 part and 21 + 10 part, and (1, 1)
+    at seed 22 + 10 part, on the same digits split (added to give the held-back part six or more
+    convergence curves by the written rule)."""
+    import adadyn as ad
+    import adadyn.nn as nn
+
+    nn.set_num_threads(1)
+    prob = nn.digits(2, seed=2 + part)
+    runs = [(a, seed) for a in (0.5, 2.0) for seed in (20 + 10 * part, 21 + 10 * part)] + [(1.0, 22 + 10 * part)]
+    out = []
+    for a, seed in runs:
+        r = _run(lambda a=a: ad.Adam.from_ab(1e-3, a, a), [64, 128, 128, 2], prob, steps, seed)
+        r["name"] = f"net Adam a={a:g} b={a:g} eta=0.001 digits2/{2 + part} 64-128-128-2 seed={seed} ({steps} steps)"
+        print(f"part {part}: {r['name']}", flush=True)
+        out.append(r)
+    return out
+
+
+def save_more(path=MORE_FILE, parts=(0, 1)) -> None:
+    """Record the second family (about 13 CPU-minutes) and store it with the written rule's labels."""
+    arrays = {}
+    for part in parts:
+        for i, r in enumerate(record_more(part)):
+            r["label"] = written_label(r["loss"], r["step"], r["grad"], r["diverged"]) or ""
+            _store(arrays, part, i, r)
+        np.savez_compressed(path, **arrays)
+
+
+def relabel(path) -> int:
+    """Rewrite the stored labels of ``path`` by the written rule (the curves are unchanged);
+    returns how many changed."""
+    z = dict(np.load(path))
+    changed = 0
+    for key in [k for k in z if k.startswith("name_")]:
+        k = key[5:]
+        lab = written_label(z[f"loss_{k}"], z[f"step_{k}"], z[f"grad_{k}"], bool(z[f"diverged_{k}"])) or ""
+        changed += lab != str(z[f"label_{k}"])
+        z[f"label_{k}"] = np.array(lab)
+    np.savez_compressed(path, **z)
+    return changed
+
+
 def _store(arrays: dict, part: int, i: int, r: dict) -> None:
     k = f"{part}_{i}"
     arrays.update({f"name_{k}": np.array(r["name"]), f"label_{k}": np.array(r["label"]),
@@ -165,15 +284,23 @@ def load(part: int, path=SPIKE_FILE, labelled_only: bool = True) -> list[mrd.Cas
 
 
 def network_part(part: int) -> list[mrd.Case]:
-    """All labelled network curves of a part: the small-network family and this family."""
-    return mrd.load_networks(part) + load(part)
+    """All labelled network curves of a part: the small-network family and the two spike-train
+    families."""
+    return mrd.load_networks(part) + load(part) + load(part, MORE_FILE)
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--score", action="store_true", help="only score the stored curves")
+    ap.add_argument("--more", action="store_true", help=f"regenerate {MORE_FILE.name} instead")
+    ap.add_argument("--relabel", action="store_true", help="re-apply the written rule to the stored curves")
     args = ap.parse_args(argv)
-    if not args.score:
+    if args.relabel:
+        for f in (SPIKE_FILE, MORE_FILE):
+            print(f"{f.name}: {relabel(f)} labels changed")
+    elif args.more:
+        save_more()
+    elif not args.score:
         save()
     for part, title in ((0, "calibration"), (1, "held back")):
         cases = network_part(part)

@@ -1,11 +1,11 @@
 """Network curves in the regime classifier's labelled set (issue 20, item 4).
 
-The network spike-train family (scripts/regime_network_spikes.npz) is labelled by the written
-rule of docs/regimes.md ("Network spike trains") without the classifier. These tests guard the
-rule at its thresholds, check that the stored labels are the rule's, PIN the classifier's
-current confusion matrices on the network parts (they record the present recall, below the 0.9
-goal for spike, so that a later rule change is measured against them), and test the blow-up rule
-at its threshold. No torch needed.
+The network spike-train families (scripts/regime_network_spikes.npz, regime_network_more.npz) are
+labelled by the written rule of docs/regimes.md ("Network spike trains") without the classifier.
+These tests guard the rule at its thresholds, check that the stored labels are the rule's, PIN
+the classifier's confusion matrices on the network parts (calibration and held back), require a
+recall of at least 0.9 for every class of the held-back part, and test the blow-up rule at its
+threshold. No torch needed.
 """
 import sys
 from pathlib import Path
@@ -27,8 +27,9 @@ def spikes_module():
 
 
 def _bursts(peak_factor, return_factor, n_bursts=2, base=1e-6):
-    """A flat late loss at ``base`` (so its median is ``base``) with ``n_bursts`` one-sample climbs
-    to ``peak_factor`` x base, each followed by one sample at ``return_factor`` x base, then base."""
+    """A flat late loss at ``base`` (held for more than 10 steps before each climb) with
+    ``n_bursts`` one-sample climbs to ``peak_factor`` x base, each followed by one sample at
+    ``return_factor`` x base, then base."""
     loss = np.full(400, base)
     for k in range(n_bursts):
         i = 320 + 30 * k
@@ -47,15 +48,39 @@ def test_climb_count_at_thresholds(spikes_module, peak, ret, n, expected):
     assert spikes_module.loss_spike_climbs(loss, step) == expected
 
 
-def test_climb_needs_return_below_ten_times_median(spikes_module):
-    # after each climb the loss stays at exactly 10 x the median: no return, so the two peaks
-    # form one unfinished climb
+def test_climb_needs_return_below_ten_times_the_held_level(spikes_module):
+    # after each climb the loss stays at exactly 10 x the held level: no return, so the two
+    # peaks form one climb, counted at the return to base
     base = 1e-6
     loss = np.full(400, base)
     loss[320], loss[321:340] = 100 * base, 10 * base
     loss[340], loss[341:360] = 100 * base, 10 * base
     loss[360:] = base          # one return at the end: exactly one climb
     assert spikes_module.loss_spike_climbs(loss, np.arange(400.0)) == 1
+
+
+@pytest.mark.parametrize("after, climbs", [(10.0, 0), (9.99, 1)])
+def test_climb_counts_only_after_a_return_strictly_below_ten_times(spikes_module, after, climbs):
+    base = 1e-6
+    loss = np.full(400, base)
+    loss[320], loss[321:] = 1e3 * base, after * base     # stays at `after` x the held level
+    assert spikes_module.loss_spike_climbs(loss, np.arange(400.0)) == climbs
+
+
+@pytest.mark.parametrize("hold, climbs", [(11, 2), (10, 0), (20, 2)])
+def test_climb_is_measured_from_a_level_held_for_ten_steps(spikes_module, hold, climbs):
+    """Dips to 1e-8 of ``hold`` samples (stride 1) between plateaus at 1e-6: the running maximum
+    over the last 10 steps (11 samples) is 1e-8 only when a dip lasts 11 samples; then each
+    return to 1e-6 is a climb of exactly 2 decades, counted when the next dip returns below
+    1e-7. A shorter dip is no held level (a fast oscillation's deep samples are no valley)."""
+    base = 1e-6
+    loss = np.full(400, base)
+    i = 310
+    for _ in range(3):
+        loss[i:i + hold] = 1e-8
+        i += hold + 5
+    assert i <= 400
+    assert spikes_module.loss_spike_climbs(loss, np.arange(400.0)) == climbs
 
 
 def test_climbs_only_in_late_quarter(spikes_module):
@@ -82,8 +107,9 @@ def test_written_label_progress_and_divergence(spikes_module):
     assert spikes_module.written_label(loss, step, g, True) == "divergence"
 
 
-def test_stored_labels_are_the_written_rule(spikes_module):
-    z = np.load(spikes_module.SPIKE_FILE)
+@pytest.mark.parametrize("which, total", [("SPIKE_FILE", 26), ("MORE_FILE", 67)])
+def test_stored_labels_are_the_written_rule(spikes_module, which, total):
+    z = np.load(getattr(spikes_module, which))
     n = 0
     for part in (0, 1):
         i = 0
@@ -93,15 +119,23 @@ def test_stored_labels_are_the_written_rule(spikes_module):
                                               bool(z[f"diverged_{k}"]))
             assert (lab or "") == str(z[f"label_{k}"]), z[f"name_{k}"]
             i, n = i + 1, n + 1
-    assert n == 26
+    assert n == total
+
+
+def test_held_back_part_has_six_or_more_curves_per_class(spikes_module):
+    labels = [c.label for c in spikes_module.network_part(1)]
+    for lab in ("convergence", "oscillation", "spike", "divergence"):
+        assert labels.count(lab) >= 6, (lab, labels.count(lab))
 
 
 # the classifier's confusion matrices (rows true, columns predicted; convergence, oscillation,
-# spike, divergence, transient) measured 2026-12-06 with the blow-up rule (before it the divergence
-# rows were [4, 0, 0, 3, 0] and [2, 0, 0, 2, 0]); spike recall 0/2 in both parts is below the goal
+# spike, divergence, transient), measured 2026-12-06 after the low spike baseline
+# (spike_quantile 0.3) and the held-high blow-up rule (docs/regimes.md). The first release's
+# spike rule on the same curves: spike rows [0, 4, 7, 1, 0] and [0, 4, 5, 4, 0], every other row
+# the same
 PINNED = {
-    0: [[3, 0, 0, 0, 0], [0, 8, 0, 1, 0], [0, 2, 0, 0, 0], [1, 0, 0, 6, 0], [0, 0, 0, 0, 0]],
-    1: [[1, 0, 0, 0, 1], [0, 9, 0, 1, 0], [0, 2, 0, 0, 0], [0, 0, 0, 4, 0], [0, 0, 0, 0, 0]],
+    0: [[7, 0, 0, 0, 1], [2, 13, 0, 1, 0], [0, 0, 12, 0, 0], [1, 0, 0, 11, 1], [0, 0, 0, 0, 0]],
+    1: [[6, 0, 0, 0, 2], [0, 14, 0, 1, 0], [0, 2, 10, 1, 0], [0, 0, 0, 9, 1], [0, 0, 0, 0, 0]],
 }
 
 
@@ -111,6 +145,36 @@ def test_network_confusion_pinned(spikes_module, part):
     cases = spikes_module.network_part(part)
     _, M = mrd.confusion(cases, mrd.predict(cases))
     np.testing.assert_array_equal(M, np.array(PINNED[part]))
+
+
+@pytest.fixture(scope="module")
+def held_back(spikes_module):
+    mrd = spikes_module.mrd
+    cases = spikes_module.network_part(1)
+    return cases, mrd.predict(cases)
+
+
+def test_held_back_classify_many_equals_classify(held_back):
+    from adadyn.analysis import classify_many
+    cases, pred = held_back
+    for c, p in zip(cases, pred):
+        many = classify_many(c.loss[None, :], c.step, f_star=c.f_star, diverged=np.array([c.diverged]))
+        assert many.label[0] == p, c.name
+
+
+# the goal of issue 20, item 4: recall >= 0.9 for every class of the held-back network part.
+# Met for oscillation (14/15) and divergence (9/10); NOT met for spike (10/13) and convergence
+# (6/8): docs/regimes.md lists the misses. strict xfail: these fail loudly once the goal is met
+_NOT_MET = pytest.mark.xfail(strict=True, reason="held-back recall below 0.9 (docs/regimes.md)")
+
+
+@pytest.mark.parametrize("label", ["oscillation", "divergence", pytest.param("spike", marks=_NOT_MET),
+                                   pytest.param("convergence", marks=_NOT_MET)])
+def test_held_back_recall_goal(spikes_module, held_back, label):
+    cases, pred = held_back
+    labels, M = spikes_module.mrd.confusion(cases, pred)
+    i = labels.index(label)
+    assert M[i].sum() >= 6 and M[i, i] / M[i].sum() >= 0.9, M[i]
 
 
 # ------------------------------------------------------------------ the blow-up rule (BLOWUP)
@@ -133,10 +197,18 @@ def test_blowup_rule_at_its_threshold():
 
 
 def test_blowup_rule_yields_to_spikes_and_to_a_near_minimum():
-    # two 3-decade spikes on a plateau 3 decades above the start: spike (rule 2 first)
+    # two 3-decade spikes on a plateau 3 decades above the start: held high, so divergence
+    # (the blow-up rule on the lower quartile comes before the spike rule)
     loss = _still_at(3.0)
     loss[[330, 370]] = 1e6
-    assert classify(loss).label == "spike"
+    assert classify(loss).label == "divergence"
+    # a spike train that starts at its own valley (the late loss on average 2+ decades above
+    # the first sample, its lower quartile below): spike (the mean-level rule comes after)
+    k = np.arange(20_000)
+    ph = k % 200
+    y = np.where(ph < 10, -12 + 0.6 * ph, -6 - 6 * (ph - 10) / 190)
+    r = classify(10.0 ** y)
+    assert r.level >= 2 and r.label == "spike"
     # gradient known: an iterate within `far` step sizes of the minimum is no blow-up
     eta = 1e-3
     loss = _still_at(2.5)

@@ -88,17 +88,20 @@ def test_gd_below_and_above_two_over_L(quad, x0):
 
 def test_synthetic_sawtooth_spikes():
     """log10 loss rising 6 decades in 10 steps, decaying linearly over 190: 25 spikes in the
-    last quarter of 20000 samples, each 3 decades above the median of a linear decay."""
+    last quarter of 20000 samples, each 6 decades above the valley and 4.39 above the rolling
+    30th percentile (order statistic 150 of the 501-sample window: 2.5 periods)."""
     k = np.arange(20_000)
     ph = k % 200
     y = np.where(ph < 10, -12 + 0.6 * ph, -6 - 6 * (ph - 10) / 190)
     reg = classify(10.0 ** y)
     assert reg.label == "spike"
     assert reg.spike_count == 25
-    # interior spikes: 3 decades above the median of the period; the two at each end see a
-    # baseline window cut at the edge of the late window
-    np.testing.assert_allclose(reg.spike_heights[2:-2], 3.0, atol=0.1)
-    assert np.all(np.abs(reg.spike_heights - 3.0) < 0.6)
+    # interior spikes: the rolling 30th percentile of the window (501 samples, 2.5 periods);
+    # the two at each end see a baseline window cut at the edge of the late window
+    late = y[15_000:]
+    base = np.array([np.sort(late[max(0, k - 250):k + 251])[150] for k in range(0, 5000)])
+    np.testing.assert_allclose(reg.spike_heights[2:-2], (late - base)[reg.spike_steps[2:-2] - 15_000], atol=0.02)
+    np.testing.assert_allclose(reg.spike_heights[2:-2], 4.39, atol=0.01)
     assert np.all(reg.spike_steps % 200 == 10)
     assert np.all(reg.spike_onsets % 200 == 0)
 
@@ -252,14 +255,19 @@ def test_spread_and_amplitude_are_numpy_percentiles_of_the_late_log_loss(n, leve
 
 
 @pytest.mark.parametrize("n", [64, 65])
-def test_spike_heights_are_measured_from_the_numpy_median(n):
-    """Baseline covering the whole late window: a spike's height is its log-loss minus
-    np.median of the log-loss (for an even count the mean of the two middle values)."""
+def test_spike_heights_are_measured_from_the_baseline_order_statistic(n):
+    """Baseline covering the whole late window: a spike's height is its log-loss minus the
+    order statistic of rank round(spike_quantile (n - 1)) of the log-loss (0.3: rank 19 for
+    n = 64 and 65); with spike_quantile = 0.5, np.median (for an even count the mean of the two
+    middle values), the first release's baseline."""
     y = -5.0 + 0.01 * np.random.default_rng(n).standard_normal(n)
     y[[20, 45]] = [0.0, 0.5]
-    reg = classify(10.0 ** y, window=1.0, baseline_window=1.0, ripple=1.0)
     yy = np.log10(10.0 ** y)
+    reg = classify(10.0 ** y, window=1.0, baseline_window=1.0, ripple=1.0)
     assert reg.spike_count == 2 and list(reg.spike_steps) == [20, 45]
+    np.testing.assert_allclose(reg.spike_heights, yy[[20, 45]] - np.sort(yy)[round(0.3 * (n - 1))], rtol=0,
+                               atol=1e-12)
+    reg = classify(10.0 ** y, window=1.0, baseline_window=1.0, ripple=1.0, spike_quantile=0.5)
     np.testing.assert_allclose(reg.spike_heights, yy[[20, 45]] - np.median(yy), rtol=0, atol=1e-12)
 
 

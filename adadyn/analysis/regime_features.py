@@ -28,7 +28,7 @@ from adadyn._jit import jit, lazy
 
 # ---------------------------------------------------------------- parameter slots
 P_WINDOW, P_FLOOR, P_SPIKE_HEIGHT, P_MIN_SPIKES, P_RIPPLE, P_BASELINE, P_TREND_MIN, P_TREND_SNR, \
-    P_FLAT_TOL, P_STEADY, P_FAR, P_ACCEL, P_CYCLE_MIN, N_PARAMS = range(14)
+    P_FLAT_TOL, P_STEADY, P_FAR, P_ACCEL, P_CYCLE_MIN, P_BASE_Q, N_PARAMS = range(15)
 
 # ---------------------------------------------------------------- feature slots
 (F_CODE, F_REASON, F_LEVEL, F_TREND, F_RSTD, F_SPIKES, F_AMP, F_FREQ, F_NONFINITE, F_REFERENCE,
@@ -242,9 +242,14 @@ def features_block(loss, step, f_stars, diverged, P, feats, counts, peaks, onset
         stride = span / (m - 1)
         w = max(3, int(round(P[P_BASELINE] * m)) | 1)
         h = w // 2
+        # the spike baseline: the rolling ``spike_quantile`` of the same window (order statistic
+        # of rank round(q (cnt - 1)), into el); a dense spike train lifts the median, not this
+        qq = P[P_BASE_Q]
         buf = np.empty(m)
         e = np.empty(m)
+        el = np.empty(m)
         if m > w and w <= 401:
+            kq = int(round(qq * (w - 1)))
             for i in range(w):  # the first window, sorted by insertion
                 v = y[i]
                 k = i
@@ -253,6 +258,7 @@ def features_block(loss, step, f_stars, diverged, P, feats, counts, peaks, onset
                     k -= 1
                 buf[k] = v
             e[h] = buf[h]
+            el[h] = buf[kq]
             for i in range(h + 1, m - h):
                 old = y[i - h - 1]
                 new = y[i + h]
@@ -268,6 +274,7 @@ def features_block(loss, step, f_stars, diverged, P, feats, counts, peaks, onset
                     k -= 1
                 buf[k] = new
                 e[i] = buf[h]
+                el[i] = buf[kq]
         else:
             short = m <= w
             q = max(1, w // 200)
@@ -278,54 +285,65 @@ def features_block(loss, step, f_stars, diverged, P, feats, counts, peaks, onset
                 for t in range(cnt_w):
                     buf[t] = y[lo + t]
                 med = _median(buf, np.int64(cnt_w))
+                low = med if qq == 0.5 else _select(buf, np.int64(cnt_w), np.int64(int(round(qq * (cnt_w - 1)))))
                 if short:
                     for t in range(m):
                         e[t] = med
+                        el[t] = low
                     break
                 for t in range(c, min(c + q, m - h)):
                     e[t] = med
+                    el[t] = low
                 c += q
         if m > w:
             for i in range(h):
                 e[i] = e[h]
+                el[i] = el[h]
             for i in range(m - h, m):
                 e[i] = e[m - h - 1]
+                el[i] = el[m - h - 1]
         for i in range(m):
             e[i] = y[i] - e[i]
+            el[i] = y[i] - el[i]
 
-        # spikes: excursions of e above ``spike_height`` that also rise that much above
-        # the lowest point since the previous spike, found on the upper envelopes ee, yy
-        # (running maxima over ``ripple`` steps, centred, edges clamped), then moved to
-        # the true peak and valley
+        # spikes: excursions above the rolling median e whose height above the low baseline
+        # el exceeds ``spike_height`` and that also rise that much above the lowest point since
+        # the previous spike, found on the upper envelopes ee, ll, yy (running maxima over
+        # ``ripple`` steps, centred, edges clamped), then moved to the true peak and valley
         height = P[P_SPIKE_HEIGHT]
         rr = max(1, int(round(P[P_RIPPLE] / stride)))
         ee = buf
         yy = s  # (buf and s are free from here on)
+        ll = np.empty(m)
         lo_off = rr // 2
         hi_off = rr - 1 - lo_off
         for i in range(m):
             a = max(0, i - lo_off)
             b = min(m, i + hi_off + 1)
             me = e[a]
+            ml = el[a]
             mx = y[a]
             for t in range(a + 1, b):
                 if e[t] > me:
                     me = e[t]
+                if el[t] > ml:
+                    ml = el[t]
                 if y[t] > mx:
                     mx = y[t]
             ee[i] = me
+            ll[i] = ml
             yy[i] = mx
         cnt = 0
         i = 0
         last_end = 0
         while i < m:
-            if ee[i] > height:
-                jj = i
+            if ll[i] > height:
+                jj = i + 1
                 while jj < m and ee[jj] > 0.0:
                     jj += 1
                 k = i
                 for t in range(i, jj):
-                    if ee[t] > ee[k]:
+                    if ll[t] > ll[k]:
                         k = t
                 lo = last_end
                 for t in range(last_end, k + 1):
@@ -358,17 +376,18 @@ def features_block(loss, step, f_stars, diverged, P, feats, counts, peaks, onset
                     best = t
             onsets[c] = best
         for c in range(cnt):
-            heights[c] = e[peaks[c]]
+            heights[c] = el[peaks[c]]
         out[F_SPIKES] = cnt
 
         # np.percentile at 95 and 5 of e (amplitude) and of y (spread): linear
         # interpolation between the closest ranks, the arithmetic of NumPy and Numba
-        e95 = e5 = y95 = y5 = 0.0
-        for c in range(4):
+        # (c = 4: the lower quartile of y, read by the blow-up rule)
+        e95 = e5 = y95 = y5 = y25 = 0.0
+        for c in range(5):
             src = e if c < 2 else y
             for t in range(m):
                 buf[t] = src[t]
-            rank = 1 + (m - 1) * ((95.0 if c % 2 == 0 else 5.0) / 100.0)
+            rank = 1 + (m - 1) * ((25.0 if c == 4 else 95.0 if c % 2 == 0 else 5.0) / 100.0)
             f = math.floor(rank)
             frac = rank - f
             k = int(f - 1)
@@ -384,8 +403,10 @@ def features_block(loss, step, f_stars, diverged, P, feats, counts, peaks, onset
                 e5 = v
             elif c == 2:
                 y95 = v
-            else:
+            elif c == 3:
                 y5 = v
+            else:
+                y25 = v
         out[F_AMP] = 0.5 * (e95 - e5)
         out[F_SPREAD] = y95 - y5
         ups = 0
@@ -468,6 +489,13 @@ def features_block(loss, step, f_stars, diverged, P, feats, counts, peaks, onset
                 at_floor = False
         if nonfinite:
             code, reason = C_DIV, 0
+        elif y25 - math.log10(ref) >= BLOWUP and not rho < P[P_FAR]:
+            # three quarters of the late loss 100 x or more above the first sample: the loss is
+            # held high (a network at (a, b) = (30, 0.3) that jumps between plateaus 1e2 ... 1e11 x
+            # its start), so rises on it are no spike train (spikes "do not prevent the algorithm
+            # from achieving a small training loss"); before the spike rule. With the gradient
+            # known, an iterate within `far` step sizes of the minimum is not blown up
+            code, reason = C_DIV, 15
         elif cnt >= P[P_MIN_SPIKES]:
             code, reason = C_SPIKE, 2
         elif out[F_LEVEL] >= BLOWUP and not rho < P[P_FAR]:

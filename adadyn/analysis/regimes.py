@@ -92,7 +92,7 @@ def describe_label(label: str, blown_up: bool = False, sep: str = " ") -> str:
 #: ``scripts/make_regime_dataset.py``; see docs/regimes.md).
 DEFAULTS = dict(window=0.25, floor=1e-28, spike_height=2.0, min_spikes=2, ripple=10.0,
                 baseline_window=0.1, trend_min=0.0, trend_snr=2.0, flat_tol=0.01, steady=4.0,
-                far=4.0, accel=1.5, cycle_min=0.05)
+                far=4.0, accel=1.5, cycle_min=0.05, spike_quantile=0.3)
 
 #: optimisers whose step is of order eta per coordinate (the gradient rules read eta as
 #: the step-size scale); GD's step is eta |g| and Adagrad's shrinks, so they are not here
@@ -121,11 +121,12 @@ class Regime:
     residual_std : float
         Standard deviation of the late log-loss around its linear fit (decades).
     spike_count : int
-        Spikes in the late window (rises above ``spike_height`` decades over the
-        rolling-median baseline that also rise that much above the preceding valley).
+        Spikes in the late window (excursions above the rolling median that rise more than
+        ``spike_height`` decades above the rolling ``spike_quantile`` and at least that much
+        above the level held since the previous spike).
     spike_heights, spike_steps, spike_onsets : ndarray
-        Peak height above the baseline (decades), step of the peak, step of the
-        valley where its rise begins.
+        Peak height above the low (``spike_quantile``) baseline (decades), step of the
+        peak, step of the valley where its rise begins.
     osc_amplitude : float
         Half the 5-95 % spread of the log-loss around the baseline (decades).
     osc_frequency : float
@@ -255,6 +256,7 @@ def _params(kw) -> np.ndarray:
     P[_rf.P_FAR] = num("far", 0.0)
     P[_rf.P_ACCEL] = num("accel", 1.0, lo_open=False)
     P[_rf.P_CYCLE_MIN] = num("cycle_min", 0.0, lo_open=False)
+    P[_rf.P_BASE_Q] = num("spike_quantile", 0.0, 0.5, lo_open=False)
     return P
 
 
@@ -413,7 +415,10 @@ def classify(traj_or_loss, step=None, *, f_star: float | None = None, diverged: 
         ``far`` (the step-size scale: a stationary loss whose implied distance
         to the minimum exceeds ``far`` steps is "large"); ``cycle_min`` (a still loss
         whose gradient-implied distance to the minimum is at least ``cycle_min`` and
-        below ``far`` step sizes is a cycle, oscillation).
+        below ``far`` step sizes is a cycle, oscillation); ``spike_quantile`` (in
+        [0, 0.5]: the spike height is measured above this rolling quantile of the
+        ``baseline_window``, the order statistic of rank round(q (w - 1)); 0.5 is the
+        median of the first release).
 
     Returns
     -------
@@ -430,7 +435,9 @@ def classify(traj_or_loss, step=None, *, f_star: float | None = None, diverged: 
     Notes
     -----
     Rules, in order (docs/regimes.md): a non-finite loss or a ``'diverged'``
-    run -> divergence; at least ``min_spikes`` spikes -> spike; a late loss 2
+    run -> divergence; the late loss held high (its lower quartile 2 decades or more
+    above the first sample) -> divergence, unless the gradient puts the iterate within
+    ``far`` step sizes of the minimum; at least ``min_spikes`` spikes -> spike; a late loss 2
     decades or more above the first sample (``level >= 2``) -> divergence, unless
     the gradient puts the iterate within ``far`` step sizes of the minimum; a still loss
     or one at the resolution floor -> convergence; a trend that is steady ->
