@@ -260,13 +260,13 @@ def test_fig4_net_early_ratio_matches_torch_rmsprop(tmp_path):
     from adadyn.reproduce._common import fashion_mnist_or_none
     from adadyn.reproduce.networks import SPIKE_RISES, fig4_setup
 
-    rep = get("mwe-fig4-net").run(tmp_path, scale=0.05)   # 100 steps (Fashion-MNIST) or 500 (digits)
+    rep = get("mwe-fig4-net").run(tmp_path, scale=0.02)   # 120 steps (Fashion-MNIST) or 200 (digits)
     check_verdict(rep)
     v = rep.values
     spiky = v["label"] == "spike" and v["rises"] >= SPIKE_RISES
     assert [r.ok for r in rep.rows] == [v["early_ratio"] <= 0.1, v["sign_flip_share"] >= 0.2, spiky]
     nn.set_num_threads(1)
-    prob, widths, steps, dt, what = fig4_setup(nn, False, 0.05)
+    prob, widths, steps, dt, what = fig4_setup(nn, False, 0.02)
     assert v["data"] == what and v["steps"] == steps
     assert what.startswith("Fashion-MNIST") == (fashion_mnist_or_none(nn, None, classes=(0, 1), per_class=1)
                                                 is not None)
