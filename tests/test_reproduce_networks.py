@@ -36,24 +36,43 @@ def test_fig7_net_numbers_match_a_bare_torch_adam_loop(tmp_path):
     check_verdict(rep)
     nn.set_num_threads(1)
     model = nn.mlp([64, 32, 32, 2], "relu", seed=0, dtype=torch.float64)
+    x0 = float(torch.sqrt(sum((p.detach() ** 2).sum() for p in model.parameters())))
     ref = bare_adam(model, nn.digits(2).to(dtype=torch.float64), 1e-3, 10.0, 10.0, 200)
-    assert rep.values["a10_b10"]["final_loss"] == pytest.approx(ref, rel=1e-9)
-    # the rule of the third row: label divergence or late loss >= 1e3 x the (10, 10) run's
+    x1 = float(torch.sqrt(sum((p.detach() ** 2).sum() for p in model.parameters())))
+    w = rep.values["a10_b10"]
+    assert w["final_loss"] == pytest.approx(ref, rel=1e-9)
+    # the parameter norm |x| at the start and the end, and its growth, are the bare loop's
+    assert (w["x_norm_start"], w["x_norm_end"]) == (pytest.approx(x0, rel=1e-12), pytest.approx(x1, rel=1e-9))
+    assert w["x_growth"] == pytest.approx(x1 / x0, rel=1e-9)
+    # the rules of the third row: label divergence, late loss >= 1e3 x the (10, 10) run's, |x| grew 1e3-fold
     third = rep.rows[2]
     v = rep.values["a100_b1"]
     ratio = v["late_loss"] / rep.values["a10_b10"]["late_loss"]
     assert rep.values["large_over_oscillation"] == pytest.approx(ratio)
-    assert third.ok == (v["label"] == "divergence" or ratio >= 1e3)
+    assert v["x_growth"] == pytest.approx(v["x_norm_end"] / v["x_norm_start"])
+    assert third.ok == (v["label"] == "divergence" or ratio >= 1e3 or v["x_growth"] >= 1e3)
     assert rep.rows[0].ok == (rep.values["a1_b100"]["label"] == "spike")
     by = rep.values["large_passed_by"]     # which rule passed is said
     assert by == [w for w, hit in (("label divergence", v["label"] == "divergence"),
-                                   ("late loss >= 1e3 x (10, 10)'s", ratio >= 1e3)) if hit]
-    assert ("passed by: neither rule" in third.note) == (not by)
-    # the controls: the large-loss rule on (1, 100), the spike label on the other two
+                                   ("late loss >= 1e3 x (10, 10)'s", ratio >= 1e3),
+                                   ("|x| grew >= 1000-fold (blew up)", v["x_growth"] >= 1e3)) if hit]
+    assert ("passed by: no rule" in third.note) == (not by)
+    assert f"|x| grew {v['x_growth']:.2g}-fold" in third.note
+    # the controls: the large-loss rules on (1, 100), the spike label on the other two
     c = rep.values["a1_b100"]["late_loss"] / rep.values["a10_b10"]["late_loss"]
     assert rep.values["control_spike_over_oscillation"] == pytest.approx(c)
-    assert rep.rows[3].ok == (c < 1e3 and rep.values["a1_b100"]["label"] != "divergence")
+    assert rep.rows[3].ok == (c < 1e3 and rep.values["a1_b100"]["x_growth"] < 1e3
+                              and rep.values["a1_b100"]["label"] != "divergence")
     assert rep.rows[4].ok == (rep.values["a10_b10"]["label"] != "spike" and v["label"] != "spike")
+
+
+def test_norm_growth_is_last_over_first_and_inf_once_non_finite():
+    from adadyn.reproduce.networks import FIG7_X_GROWTH, norm_growth
+
+    assert norm_growth([2.0, 3.0, 2e3]) == 1e3 and norm_growth([2.0, 1.0]) == 0.5
+    assert norm_growth([2.0, 5.0, np.inf]) == np.inf and norm_growth([2.0, np.nan]) == np.inf
+    assert norm_growth([0.0, 1.0]) == np.inf and np.isnan(norm_growth([]))
+    assert FIG7_X_GROWTH == 1e3
 
 
 def _fig10_expected_oks(v, SPIKE_RISES):
@@ -212,27 +231,58 @@ def test_fig8_rules_at_and_beside_their_thresholds():
     assert r["large"][2, 2] and not r["small"][2, 2] and r["blew"].sum() == 1
 
 
+def test_fig8_rules_on_the_default_3_x_4_grid():
+    """a in {1, 10, 100}, b in {1, 10, 100, 1000}: three points in each claim region."""
+    from adadyn.reproduce.networks import FIG8_A, FIG8_B, fig8_rules
+
+    a, b = np.array(FIG8_A), np.array(FIG8_B)
+    reg = np.full((3, 4), "oscillation")
+    L = np.full((3, 4), -5.0)
+    r = fig8_rules(_PD(reg, L), a, b)
+    pts = {k: sorted((float(a[i]), float(b[j])) for i, j in zip(*np.nonzero(r[k])))
+           for k in ("b_gg_a", "near", "a_gg_b", "b_le_a", "b_ge_10a")}
+    assert pts["b_gg_a"] == [(1, 100), (1, 1000), (10, 1000)]
+    assert pts["near"] == [(1, 1), (10, 10), (100, 100)]
+    assert pts["a_gg_b"] == [(10, 1), (100, 1), (100, 10)]
+    assert pts["b_le_a"] == [(1, 1), (10, 1), (10, 10), (100, 1), (100, 10), (100, 100)]
+    assert pts["b_ge_10a"] == [(1, 10), (1, 100), (1, 1000), (10, 100), (10, 1000), (100, 1000)]
+    assert r["climbs"].shape == (3, 4) and not r["climbs"].any()
+
+
 def test_fig8_net_rows_are_recomputed_from_the_rules(tmp_path):
-    from adadyn.reproduce.networks import fig8_rules
+    from adadyn.reproduce._common import rises
+    from adadyn.reproduce.networks import FIG8_CLAIMS
 
     rep = get("mwe-fig8-net").run(tmp_path, scale=0.02)
     check_verdict(rep)
     v = rep.values
-    grid = np.array(v["grid"])
-    assert np.allclose(grid, [1.0, 10.0, 100.0])
-    assert v["widths"][1:-1] == ([64] * 6 if v["data"].startswith("Fashion-MNIST") else [50] * 6)
+    a, b = np.array(v["a"]), np.array(v["b"])
+    assert a.tolist() == [1.0, 10.0, 100.0] and b.tolist() == [1.0, 10.0, 100.0, 1000.0]
+    fm = v["data"].startswith("Fashion-MNIST")
+    assert v["widths"] == ([196] + [64] * 6 + [10] if fm else [64] + [50] * 6 + [2])
+    assert v["n"] == (200 if fm else nn.digits(2).n)
     spike, blew = np.array(v["spike"]), np.array(v["blew_up"])
+    regime, climbs = np.array(v["regime"]), np.array(v["climbs"])
+    assert np.array_equal(spike, (regime == "spike") & (climbs >= 3))
     claim_rows = [r for r in rep.rows if r.ok is not None]
-    assert len(claim_rows) == 6 and sum(r.ok is None for r in rep.rows) == 2   # two transition points
-    # spike claim: the single point (1, 100); control: the six points with b <= a
-    assert claim_rows[0].ok == bool(spike[0, 2])
-    assert claim_rows[1].ok == (np.sum(spike[np.tril_indices(3)]) <= 2)
-    L = np.array(v["late_mean_log10_loss"])
-    assert v["median_late_log10_near"] == pytest.approx(float(np.nanmedian(np.diag(L))))
-    assert v["spike_share_claim"] == float(spike[0, 2])
+    context = [r for r in rep.rows if r.ok is None]
+    assert len(claim_rows) == 2 * len(FIG8_CLAIMS) and len(context) == 12   # a row per grid point
+    A, B = np.meshgrid(a, b, indexing="ij")
+    for row, (i, j) in zip(context, np.ndindex(3, 4)):
+        assert row.quantity.startswith(f"point a = {A[i, j]:g}, b = {B[i, j]:g} (")
+        assert row.measured.startswith(f"{regime[i, j]}, {climbs[i, j]} climbs >= 2 decades")
+        assert ("blew up" in row.measured) == bool(blew[i, j])
+    # spike claim: b >= 100 a, three points; control: the six points with b <= a
+    r = B / A
+    assert claim_rows[0].ok == (np.mean(spike[r >= 100]) >= 2 / 3)
+    assert claim_rows[1].ok == (np.mean(spike[r <= 1]) <= 1 / 3)
+    L = np.array(v["late_mean_log10_loss"], dtype=float)
+    assert v["median_late_log10_near"] == pytest.approx(float(np.nanmedian(L[(r >= 1 / 3) & (r <= 3)])))
+    assert v["spike_share_claim"] == pytest.approx(np.mean(spike[r >= 100]))
     large_ctrl = [r for r in claim_rows if r.quantity.startswith("control: b >= 10 a")]
     assert len(large_ctrl) == 1 and large_ctrl[0].ok == (v["large_share_control"] <= 1 / 3)
-    assert v["large_share_control"] >= np.mean(blew[np.triu_indices(3, 1)])   # a blown-up point is large
+    assert v["large_share_control"] >= np.mean(blew[r >= 10])   # a blown-up point is large
+    assert rises([1.0, 1e-3, 1.0, 1e-3, 1.0, 1e-3, 1.0], start=0.0) == 3
 
 
 def test_fig2_net_rows_follow_the_gaps(tmp_path):
@@ -467,7 +517,8 @@ def test_full_with_local_data_reads_the_papers_sizes(tmp_path):
             pickle.dump({b"data": rng.integers(0, 256, (labels.size, 3072), dtype=np.uint8),
                          b"labels": labels.tolist()}, fh, protocol=2)
     fl = np.repeat(np.arange(10), 1000)
-    _idx(tmp_path / "train-images-idx3-ubyte", rng.integers(0, 256, (fl.size, 28, 28)), 2051)
+    fl_images = rng.integers(0, 256, (fl.size, 28, 28))
+    _idx(tmp_path / "train-images-idx3-ubyte", fl_images, 2051)
     _idx(tmp_path / "train-labels-idx1-ubyte", fl, 2049)
     nn.set_num_threads(1)
     prob, widths, dt, steps, _ = fig1_left_setup(nn, True, 1.0, tmp_path)
@@ -475,10 +526,14 @@ def test_full_with_local_data_reads_the_papers_sizes(tmp_path):
     assert prob.data["X_test"].shape == (2000, 3072)
     su = fig8_net_setup(nn, True, 1.0, tmp_path)
     assert su["widths"] == [784] + [500] * 6 + [10] and su["problem"].n == 10_000 and su["steps"] == 20_000
-    assert len(su["grid"]) == 8 and su["chunk_size"] == 4
-    small = fig8_net_setup(nn, False, 1.0, tmp_path)   # default scale: 10 x 50 images, 784-64x6-10
-    assert small["problem"].n == 500 and small["widths"] == [784] + [64] * 6 + [10] and small["steps"] == 8000
-    assert small["data"] == f"Fashion-MNIST ({tmp_path})" and list(small["grid"]) == [1.0, 10.0, 100.0]
+    assert len(su["a"]) == len(su["b"]) == 8 and su["chunk_size"] == 4 and su["problem"].in_dim == 784
+    small = fig8_net_setup(nn, False, 1.0, tmp_path)   # default scale: 10 x 20 images at 14 x 14, 196-64x6-10
+    assert small["problem"].n == 200 and small["widths"] == [196] + [64] * 6 + [10] and small["steps"] == 8000
+    assert small["data"] == f"Fashion-MNIST ({tmp_path})" and list(small["a"]) == [1.0, 10.0, 100.0]
+    assert list(small["b"]) == [1.0, 10.0, 100.0, 1000.0] and small["chunk_size"] == 12
+    X = fl_images[np.concatenate([np.flatnonzero(fl == c)[:20] for c in range(10)])] / 255.0
+    np.testing.assert_allclose(small["problem"].data["X"].numpy(),
+                               X.reshape(200, 14, 2, 14, 2).mean(axis=(2, 4)).reshape(200, 196), rtol=1e-12)
     paper = {"mwe-fig2-net": [256, 128, 64], "mwe-fig3-net": [256, 128, 64], "mwe-fig7-net": [256, 128, 64],
              "mwe-fig4-net": [256, 256, 128]}
     for name, hidden in paper.items():
@@ -522,3 +577,36 @@ def test_fashion_mnist_is_found_in_order_data_autodiscovery_system_dir(tmp_path,
     monkeypatch.setattr(nn, "fashion_mnist", lambda path=None, **k: real(tmp_path / "given", **k))
     prob, where = C.fashion_mnist_or_none(nn, None, **kw)   # auto-discovery, when nn offers it
     assert prob.n == 4 and where == "found by nn.fashion_mnist()"
+
+
+def test_fashion_mnist_pool_averages_pixel_blocks(tmp_path):
+    """fashion_mnist(pool=k): each image averaged over k x k blocks (mwe-fig8-net's 14 x 14 default)."""
+    from test_nn_problems import _idx
+
+    rng = np.random.default_rng(3)
+    imgs = rng.integers(0, 256, (20, 28, 28))
+    labels = np.tile(np.arange(10), 2)
+    _idx(tmp_path / "train-images-idx3-ubyte", imgs, 2051)
+    _idx(tmp_path / "train-labels-idx1-ubyte", labels, 2049)
+    _idx(tmp_path / "t10k-images-idx3-ubyte", imgs[::-1], 2051)
+    _idx(tmp_path / "t10k-labels-idx1-ubyte", labels[::-1], 2049)
+    full = nn.fashion_mnist(tmp_path, classes=(3, 7), per_class=2, test_per_class=1)
+    for k in (2, 4, 7):
+        p = nn.fashion_mnist(tmp_path, classes=(3, 7), per_class=2, test_per_class=1, pool=k)
+        m = 28 // k
+        assert p.in_dim == m * m and f"{m} x {m}" in p.name
+        for key in ("X", "X_test"):
+            Z = full.data[key].numpy().reshape(-1, 28, 28)
+            want = np.array([[Z[:, i * k:(i + 1) * k, j * k:(j + 1) * k].mean(axis=(1, 2)) for j in range(m)]
+                             for i in range(m)]).transpose(2, 0, 1).reshape(-1, m * m)
+            np.testing.assert_allclose(p.data[key].numpy(), want, rtol=1e-12, atol=1e-15)
+        np.testing.assert_array_equal(p.data["Y"].numpy(), full.data["Y"].numpy())
+    # the pixel (0, 0) block of image 0 by hand
+    p2 = nn.fashion_mnist(tmp_path, classes=(3, 7), per_class=2, pool=2)
+    first = imgs[np.flatnonzero(labels == 3)[0]]
+    assert p2.data["X"][0, 0].item() == pytest.approx(first[:2, :2].mean() / 255.0, rel=1e-12)
+    assert nn.fashion_mnist(tmp_path, classes=(3, 7), per_class=2, pool=2, images=True).data["X"].shape == \
+        (4, 1, 14, 14)
+    for bad in (0, 3, 5, 2.0, True, 56):
+        with pytest.raises(ValueError, match="pool must be a divisor of 28"):
+            nn.fashion_mnist(tmp_path, classes=(3, 7), per_class=2, pool=bad)

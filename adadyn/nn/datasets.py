@@ -309,11 +309,13 @@ def _fashion_dir(path) -> Path:
 
 
 def fashion_mnist(path=None, classes=tuple(range(10)), per_class: int = 1000, *, test_per_class: int = 0,
-                  images: bool = False) -> Problem:
+                  images: bool = False, pool: int = 1) -> Problem:
     """Square-loss classification on a Fashion-MNIST class subset read from local IDX files
     (see :data:`FASHION_LAYOUT`); the first ``per_class`` training images of each class,
     ``test_per_class`` from the t10k files; ``images=True`` stores the inputs as
-    (n, 1, 28, 28) images instead of rows of 784.
+    (n, 1, 28, 28) images instead of rows of 784. ``pool`` (a divisor of 28: 1, 2, 4, 7,
+    14, 28) averages each image over ``pool`` x ``pool`` blocks, giving (28 / pool)^2
+    pixels (``pool=2``: 14 x 14, rows of 196), still in [0, 1].
 
     ``path=None`` looks in the system's dataset directories
     (:func:`system_dataset_dirs`, e.g. ``/usr/share/datasets/fashion-mnist`` from the
@@ -327,11 +329,25 @@ def fashion_mnist(path=None, classes=tuple(range(10)), per_class: int = 1000, *,
     """
     cl, per_class = _classes(classes), _count("per_class", per_class, 1)
     test_per_class = _count("test_per_class", test_per_class, 0)
+    side = FASHION_IMAGE[0]
+    if isinstance(pool, bool) or not isinstance(pool, (int, np.integer)) or pool < 1 or side % pool:
+        raise ValueError(f"pool must be a divisor of {side} (1, 2, 4, 7, 14, 28), got {pool!r}")
     root = _fashion_dir(path)
     X, y = _subset(*_fashion_split(root, "train", cl, per_class), cl, per_class, str(root))
     Xt = yt = None
     if test_per_class:
         Xt, yt = _subset(*_fashion_split(root, "t10k", cl, test_per_class), cl, test_per_class, str(root))
+    side //= int(pool)
+    if pool > 1:
+        X, Xt = (None if Z is None else _pool(Z, int(pool)) for Z in (X, Xt))
     return classification(X, y, classes=np.array(cl), X_test=Xt, labels_test=yt,
-                          name=f"Fashion-MNIST classes {cl}, {per_class} per class",
-                          image_shape=(1, 28, 28) if images else None)
+                          name=f"Fashion-MNIST classes {cl}, {per_class} per class"
+                               + (f", {side} x {side} ({pool} x {pool} averages)" if pool > 1 else ""),
+                          image_shape=(1, side, side) if images else None)
+
+
+def _pool(X: np.ndarray, k: int) -> np.ndarray:
+    """Rows of square images averaged over k x k blocks (rows of (side / k)^2)."""
+    side = math.isqrt(X.shape[1])
+    m = side // k
+    return X.reshape(X.shape[0], m, k, m, k).mean(axis=(2, 4)).reshape(X.shape[0], m * m)

@@ -26,12 +26,14 @@ import hashlib
 import numpy as np
 import torch
 
+from adadyn.analysis.hyper import RESULT_BUDGET
 from adadyn.nn.models import mlp
+from adadyn.nn.threads import torch_threads
 from adadyn.nn.problems import Problem, Regression
 from adadyn.nn.train import _device, train
 from adadyn.status import Status
 from adadyn.sweep import Grid, Task, run_sweep
-from adadyn.validation import check_optimizer
+from adadyn.validation import check_int, check_optimizer
 
 __all__ = ["NetworkTask"]
 
@@ -101,6 +103,11 @@ class NetworkTask(Task):
         return {"task": "NetworkTask", "network": f"{'-'.join(map(str, self.widths))} {self.activation}",
                 "problem": self.problem.name, "spec": repr(self.spec), "steps": self.steps, "seed": self.seed,
                 "dtype": self.dtype, "device": self.device}
+
+    def work(self) -> float:
+        """Floating-point operations of one network's training step (about 6 x points x
+        parameters: forward and backward), the measure of :mod:`adadyn.nn.threads`."""
+        return 6.0 * self.problem.n * sum((i + 1) * o for i, o in zip(self.widths[:-1], self.widths[1:]))
 
     def point_bytes(self) -> int:
         """Activations and optimiser state of one network while its chunk trains."""
@@ -414,7 +421,7 @@ def task_hash(task: NetworkTask) -> str:
 def phase_diagram(problem: Problem, widths, a, b, eta: float = 1e-3, steps: int = 1000, *, spec=None,
                   activation: str = "relu", seed: int = 0, record_every: int = 1, window: float = 0.5,
                   chunk_size: int = 64, dtype: str = "float64", device: str = "cpu", executor=None, out=None,
-                  progress=None):
+                  progress=None, threads: int | None = None, memory_budget: int | None = RESULT_BUDGET):
     """Figure 8 of Ma, Wu & E for a network: Adam's late-phase regime over an (a, b) grid.
 
     Every point trains ``mlp(widths, activation, seed=seed)`` on ``problem`` for
@@ -424,6 +431,15 @@ def phase_diagram(problem: Problem, widths, a, b, eta: float = 1e-3, steps: int 
     a process pool or a dask client; ``out``: a store directory, resumable;
     ``progress``: a meter); each loss curve is classified by
     :func:`adadyn.analysis.classify` over its last ``window`` fraction.
+
+    ``threads``: torch threads of the batched training in this process (None: the rule of
+    :class:`adadyn.nn.threads.torch_threads`, one thread unless a chunk is large and cores
+    are idle; the user's :func:`adadyn.nn.set_num_threads` is kept); the choice and its
+    reason are ``pd.sweep.threads`` and ``pd.sweep.threads_reason``. ``memory_budget``:
+    bytes the recorded series (loss, |grad|, |x|, |m|, |sqrt v| of every point) may take
+    (default :data:`~adadyn.analysis.hyper.RESULT_BUDGET`, 1 GiB; None: no limit); a grid
+    whose records would exceed it is refused before anything runs, with the smallest
+    ``record_every`` that fits (the labels read these records, so they are not thinned).
 
     Returns
     -------
@@ -447,18 +463,20 @@ def phase_diagram(problem: Problem, widths, a, b, eta: float = 1e-3, steps: int 
     spec = Adam(eta) if spec is None else spec.replace(eta=float(eta))
     task = NetworkTask(problem, widths, spec, steps, activation=activation, record_every=record_every, seed=seed,
                        dtype=dtype, device=device)
-    sw = run_sweep(task, Grid(a=a, b=b), executor=executor, out=out, progress=progress,
-                   chunk_size=int(chunk_size))
+    _check_budget(memory_budget, a.size * b.size, task.steps, task.record_every)
+    with torch_threads(threads, task.work() * min(int(chunk_size), a.size * b.size)) as th:
+        sw = run_sweep(task, Grid(a=a, b=b), executor=executor, out=out, progress=progress,
+                       chunk_size=int(chunk_size))
     res = {k: np.asarray(v).reshape((a.size * b.size,) + np.asarray(v).shape[2:]) for k, v in sw.data.items()}
     step = record_every * np.arange(res["loss"].shape[1])
     regs = []
     for loss, code in zip(res["loss"], res["status"]):
         ok = np.isfinite(loss)
+        if ok.sum() < 4:   # blew up within its first records: classify the whole row (non-finite)
+            ok[:] = True
         regs.append(classify(loss[ok], step[ok], f_star=0.0, window=window,
                              diverged=status_from_code(code) == "diverged"))
-    late = step >= step[-1] * (1.0 - window)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        lg = np.log10(np.abs(res["loss"][:, late]))
+    late_mean, late_std = _late_log10_stats(res["loss"][:, step >= step[-1] * (1.0 - window)])
     shape = (a.size, b.size)
     grid = lambda vals, dt=float: np.array(vals, dtype=dt).reshape(shape)  # noqa: E731
     regime = grid([r.label for r in regs], object).astype(str)
@@ -467,24 +485,61 @@ def phase_diagram(problem: Problem, widths, a, b, eta: float = 1e-3, steps: int 
     return PhaseDiagram(
         a=a, b=b, eta=float(eta), steps=int(steps), record_every=int(record_every),
         window=int(round(steps * window)), regime=regime, regime_code=np.vectorize(REGIMES.index)(regime),
-        late_mean_log10_loss=np.nanmean(np.where(np.isfinite(lg), lg, np.nan), axis=1).reshape(shape),
-        late_std_log10_loss=np.nanstd(np.where(np.isfinite(lg), lg, np.nan), axis=1).reshape(shape),
+        late_mean_log10_loss=late_mean.reshape(shape), late_std_log10_loss=late_std.reshape(shape),
         spike_count=grid([r.spike_count for r in regs], int), osc_amplitude=grid([r.osc_amplitude for r in regs]),
         level=grid([r.level for r in regs]), trend=grid([r.trend for r in regs]),
         status=np.array([str(status_from_code(c)) for c in res["status"]]).reshape(shape),
         final_loss=np.array([lo[np.isfinite(lo)][-1] if np.isfinite(lo).any() else np.nan
                              for lo in res["loss"]]).reshape(shape),
         final_x=np.empty(shape + (0,)), loss=res["loss"].reshape(shape + (-1,)), step=step,
-        opt=spec, objective=repr(task), sweep=_NetworkSweep(sw, grid(regs, object)),
+        opt=spec, objective=repr(task), sweep=_NetworkSweep(sw, grid(regs, object), th.threads, th.reason),
     )
+
+
+#: recorded series per point of a network sweep (loss, |grad|, |x|, |m|, |sqrt v|)
+_SERIES = 5
+
+
+def _check_budget(memory_budget, n_points: int, steps: int, record_every: int) -> None:
+    """Refuse (ValueError naming ``memory_budget``) a sweep whose records exceed the budget."""
+    if memory_budget is None:
+        return
+    budget = check_int("memory_budget", memory_budget, 1)
+    need = 8 * _SERIES * n_points * (steps // record_every + 1)
+    if need > budget:
+        per = 8 * _SERIES * n_points
+        fit = next((k for k in range(record_every, steps + 1) if per * (steps // k + 1) <= budget), None)
+        how = f"record_every >= {fit}" if fit else "fewer grid points"
+        raise ValueError(f"memory_budget: {n_points} points x {steps // record_every + 1} records x {_SERIES} "
+                         f"series take {need:.3g} bytes > memory_budget = {budget:.3g}; use {how}, or a larger "
+                         "memory_budget (None: no limit)")
+
+
+def _late_log10_stats(loss) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation (ddof 0) of log10 |loss| over the finite, nonzero samples of
+    each row of ``loss`` (points x late records); NaN for a row with none (a run that blew up
+    before its late window), without numpy's empty-slice warnings."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lg = np.log10(np.abs(np.asarray(loss, dtype=np.float64)))
+    ok = np.isfinite(lg)
+    n = ok.sum(axis=1)
+    z = np.where(ok, lg, 0.0)
+    has = n > 0
+    mean = np.full(n.shape, np.nan)
+    mean[has] = z[has].sum(axis=1) / n[has]
+    dev = np.where(ok, lg - np.where(has, mean, 0.0)[:, None], 0.0)
+    std = np.full(n.shape, np.nan)
+    std[has] = np.sqrt((dev[has] ** 2).sum(axis=1) / n[has])
+    return mean, std
 
 
 class _NetworkSweep:
     """What :class:`~adadyn.analysis.phase.PhaseDiagram` reads from its ``sweep``: the
     engine's result and the :class:`~adadyn.analysis.regimes.Regime` of every point."""
 
-    def __init__(self, result, regimes):
+    def __init__(self, result, regimes, threads: int = 0, threads_reason: str = ""):
         self.result, self.regimes = result, regimes
+        self.threads, self.threads_reason = int(threads), str(threads_reason)
 
     def regime_at(self, index):
         return self.regimes[index]

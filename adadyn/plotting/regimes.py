@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["REGIME_COLORS", "BLOWUP_MARKER", "LEGEND_BELOW", "CLIP_DECADES", "regime_legend_handles",
+__all__ = ["REGIME_COLORS", "BLOWUP_MARKER", "LEGEND_BELOW", "CLIP_DECADES", "NO_LATE_LOSS_COLOR",
+           "regime_legend_handles",
            "plot_late_loss", "plot_regime_map", "plot_phase_diagram",
            "plot_loss_regime", "plot_state_space", "plot_sharpness"]
 
@@ -76,6 +77,10 @@ def _frame(ax, pd):
         ax.plot([lo, hi], [lo, hi], color="k", lw=0.6, ls=":")
 
 
+#: Colour of a :func:`plot_late_loss` cell without a finite late loss (a run that blew up
+#: before its late window; an x marks it).
+NO_LATE_LOSS_COLOR = "0.85"
+
 #: Decades below the largest cell at which :func:`plot_late_loss` clips its colour scale
 #: (float64 resolves about 16 decades; runs that reach loss 1e-100 would otherwise take
 #: the whole scale).
@@ -110,8 +115,11 @@ def _default_suptitle(ax, pd, title):
 
 
 def plot_late_loss(pd, ax=None, *, cmap: str = "viridis", colorbar: bool = True,
-                   clip_decades: float | None = CLIP_DECADES, title: str | None = None):
-    """Heatmap of the late mean log10 loss over (b, a): Figure 8, left.
+                   clip_decades: float | None = CLIP_DECADES, title: str | None = None, legend: bool = True):
+    """Heatmap of the late mean log10 loss over (b, a): Figure 8, left. An x marks the runs
+    that blew up, as on :func:`plot_regime_map`, with a legend entry below the map
+    (``legend``); a cell without a finite late loss (blew up before the late window) is
+    drawn in :data:`NO_LATE_LOSS_COLOR`.
 
     Parameters
     ----------
@@ -134,9 +142,16 @@ def plot_late_loss(pd, ax=None, *, cmap: str = "viridis", colorbar: bool = True,
         vmin, vmax = float(fin.min()), float(fin.max())
         if clip_decades is not None and vmax - vmin > clip_decades:
             vmin, clipped = vmax - float(clip_decades), True
-    mesh = ax.pcolormesh(_edges(pd.b), _edges(pd.a), z, cmap=cmap, shading="flat", vmin=vmin, vmax=vmax)
+    import matplotlib
+
+    cm = matplotlib.colormaps[cmap].with_extremes(bad=NO_LATE_LOSS_COLOR)   # no finite late loss: grey
+    mesh = ax.pcolormesh(_edges(pd.b), _edges(pd.a), z, cmap=cm, shading="flat", vmin=vmin, vmax=vmax)
+    blown = _pd_blown(pd)
+    _mark_blown(ax, pd.b, pd.a, blown)
     _frame(ax, pd)
     ax.set_title(f"late mean log10 loss (last {pd.window} of {pd.steps} steps)", fontsize="medium")
+    if legend and np.any(blown):
+        ax.legend(handles=regime_legend_handles([], blown), **LEGEND_BELOW)
     if colorbar:
         lab = "log10 f, late mean"
         if clipped:
@@ -177,7 +192,7 @@ def plot_phase_diagram(pd, axes=None, *, title: str | None = None):
         import matplotlib.pyplot as plt
 
         _, axes = plt.subplots(1, 2, figsize=(11, 4.5), constrained_layout=True)
-    plot_late_loss(pd, axes[0], title="")
+    plot_late_loss(pd, axes[0], title="", legend=False)   # the regime map's legend names the x
     plot_regime_map(pd, axes[1], title="")
     axes[0].figure.suptitle(title or _pd_title(pd))
     return axes
