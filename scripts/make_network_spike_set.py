@@ -5,12 +5,14 @@ Fashion-MNIST (RMSprop at alpha = 0.99, Adam at many (a, b), GD), labels each by
 rule of docs/regimes.md ("Network spike trains") WITHOUT calling the classifier, and stores them:
 ``regime_network_spikes.npz`` (the first family) and ``regime_network_more.npz`` (the second).
 Part 0 of each is calibration, part 1 (other model seeds, other digits splits) is held back.
-``--score`` prints the confusion matrices of ``classify`` on the held-back network part (these
-families plus the test part of the small-network family) and on the calibration part.
+``--score`` prints the confusion matrices of ``classify`` on the network parts. Since round 3 every
+curve of those parts is calibration, and ``regime_network_heldout2.npz`` (``--heldout2``; other
+digits split, model seeds and Fashion-MNIST classes) is the held-back part.
 
     python scripts/make_network_spike_set.py            # regenerate the first family (~6 CPU-min)
     python scripts/make_network_spike_set.py --more     # regenerate the second (~13 CPU-min)
-    python scripts/make_network_spike_set.py --relabel  # re-apply the written rule to both files
+    python scripts/make_network_spike_set.py --heldout2 # regenerate the second held-back part (~5 CPU-min)
+    python scripts/make_network_spike_set.py --relabel  # re-apply the written rule to the stored files
     python scripts/make_network_spike_set.py --score    # score the stored curves
 """
 from __future__ import annotations
@@ -345,6 +347,17 @@ def network_part(part: int) -> list[mrd.Case]:
     return mrd.load_networks(part) + load(part) + load(part, MORE_FILE)
 
 
+def calibration_networks() -> list[mrd.Case]:
+    """Every network curve recorded before the second held-back part (both parts of the three
+    earlier families): the calibration set since round 3 (docs/regimes.md)."""
+    return network_part(0) + network_part(1)
+
+
+def heldout2() -> list[mrd.Case]:
+    """The second held-back part (``regime_network_heldout2.npz``), labelled curves only."""
+    return load(2, HELDOUT2_FILE)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--score", action="store_true", help="only score the stored curves")
@@ -360,16 +373,17 @@ def main(argv=None):
         print({lab or "left out": labels.count(lab) for lab in sorted(set(labels))})
         return
     if args.relabel:
-        for f in (SPIKE_FILE, MORE_FILE):
+        for f in (SPIKE_FILE, MORE_FILE, HELDOUT2_FILE):
             print(f"{f.name}: {relabel(f)} labels changed")
     elif args.more:
         save_more()
     elif not args.score:
         save()
-    for part, title in ((0, "calibration"), (1, "held back")):
-        cases = network_part(part)
+    for title, cases in (("first calibration part", network_part(0)), ("first held-back part", network_part(1)),
+                         ("calibration set (both earlier parts)", calibration_networks()),
+                         ("second held-back part", heldout2())):
         pred = mrd.predict(cases)
-        print(f"\nnetwork {title} part: {len(cases)} curves")
+        print(f"\nnetwork {title}: {len(cases)} curves")
         print(mrd.report(cases, pred))
         for c, p in zip(cases, pred):
             if p != c.label:
