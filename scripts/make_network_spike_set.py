@@ -5,12 +5,14 @@ Fashion-MNIST (RMSprop at alpha = 0.99, Adam at many (a, b), GD), labels each by
 rule of docs/regimes.md ("Network spike trains") WITHOUT calling the classifier, and stores them:
 ``regime_network_spikes.npz`` (the first family) and ``regime_network_more.npz`` (the second).
 Part 0 of each is calibration, part 1 (other model seeds, other digits splits) is held back.
-``--score`` prints the confusion matrices of ``classify`` on the held-back network part (these
-families plus the test part of the small-network family) and on the calibration part.
+``--score`` prints the confusion matrices of ``classify`` on the network parts. Since round 3 every
+curve of those parts is calibration, and ``regime_network_heldout2.npz`` (``--heldout2``; other
+digits split, model seeds and Fashion-MNIST classes) is the held-back part.
 
     python scripts/make_network_spike_set.py            # regenerate the first family (~6 CPU-min)
     python scripts/make_network_spike_set.py --more     # regenerate the second (~13 CPU-min)
-    python scripts/make_network_spike_set.py --relabel  # re-apply the written rule to both files
+    python scripts/make_network_spike_set.py --heldout2 # regenerate the second held-back part (~5 CPU-min)
+    python scripts/make_network_spike_set.py --relabel  # re-apply the written rule to the stored files
     python scripts/make_network_spike_set.py --score    # score the stored curves
 """
 from __future__ import annotations
@@ -27,6 +29,9 @@ import make_regime_dataset as mrd  # noqa: E402
 SPIKE_FILE = Path(__file__).with_name("regime_network_spikes.npz")
 #: the second family (more Adam b >> a, RMSprop on digits and Fashion-MNIST, GD, a ~ b, a >> b)
 MORE_FILE = Path(__file__).with_name("regime_network_more.npz")
+#: the second held-back part (generated 2026-12-06 before any rule was changed in round 3; digits
+#: split 4, model seeds 40-42, Fashion-MNIST classes 7 and 9: none used before); stored as part 2
+HELDOUT2_FILE = Path(__file__).with_name("regime_network_heldout2.npz")
 
 
 def loss_spike_climbs(loss, step, window: float = 0.25, hold: float = 10.0) -> int:
@@ -237,6 +242,59 @@ def save_more(path=MORE_FILE, parts=(0, 1)) -> None:
         np.savez_compressed(path, **arrays)
 
 
+# the second held-back part: (name, optimiser constructor) per model seed on 64-128-128-2, digits
+# split 4; chosen from the earlier families' written labels to give each class about 9 curves
+def _heldout2_specs():
+    import adadyn as ad
+    adam = [(1.0, 300.0), (2.0, 200.0), (0.7, 150.0),    # b >> a: the spike regime
+            (30.0, 30.0), (100.0, 100.0), (50.0, 50.0),  # a ~ b, fast memories: oscillation
+            (100.0, 1.0), (300.0, 3.0), (50.0, 0.5),     # a >> b
+            (1.0, 1.0), (2.0, 2.0), (1.5, 1.5)]          # a ~ b, slow memories: convergence
+    out = [(f"Adam a={a:g} b={b:g} eta=0.001", (lambda a=a, b=b: ad.Adam.from_ab(1e-3, a, b))) for a, b in adam]
+    return out + [("RMSprop alpha=0.99 eta=0.003", lambda: ad.RMSprop.from_a(3e-3, 0.01 / 3e-3))]
+
+
+def record_heldout2(steps: int = 4000) -> list[dict]:
+    """The second held-back part: 13 optimisers x model seeds 40, 41, 42 on 64-128-128-2, two-class
+    digits split 4, 4000 steps; RMSprop (alpha = 0.99, eta = 1e-3) and GD (eta = 0.3) at seed 40;
+    RMSprop (alpha = 0.99, eta = 1e-3) and Adam (1, 100) on Fashion-MNIST classes 7 and 9
+    (1000 images each, the real IDX files), 784-64-64-2, 2000 steps, model seeds 40, 41.
+    Float32, one torch thread (about 10 CPU-minutes)."""
+    import adadyn as ad
+    import adadyn.nn as nn
+
+    nn.set_num_threads(1)
+    prob = nn.digits(2, seed=4)
+    specs = [(sd, nm, mk) for sd in (40, 41, 42) for nm, mk in _heldout2_specs()]
+    specs += [(40, "RMSprop alpha=0.99 eta=0.001", lambda: ad.RMSprop.from_a(1e-3, 10.0)),
+              (40, "GD eta=0.3", lambda: ad.GD(0.3))]
+    out = []
+    for seed, oname, make in specs:
+        r = _run(make, [64, 128, 128, 2], prob, steps, seed)
+        r["name"] = f"net {oname} digits2/4 64-128-128-2 seed={seed} ({steps} steps)"
+        out.append(r)
+        print(f"heldout2: {r['name']}", flush=True)
+    fm = nn.fashion_mnist(classes=(7, 9), per_class=1000)
+    for seed in (40, 41):
+        for oname, make in (("RMSprop alpha=0.99 eta=0.001", lambda: ad.RMSprop(1e-3, alpha=0.99)),
+                            ("Adam a=1 b=100 eta=0.001", lambda: ad.Adam.from_ab(1e-3, 1.0, 100.0))):
+            r = _run(make, [784, 64, 64, 2], fm, 2000, seed)
+            r["name"] = f"net {oname} fashion2x1000/7,9 784-64-64-2 seed={seed} (2000 steps)"
+            out.append(r)
+            print(f"heldout2: {r['name']}", flush=True)
+    return out
+
+
+def save_heldout2(path=HELDOUT2_FILE) -> None:
+    """Record the second held-back part and store it (part key 2) with the written rule's labels,
+    applied without the classifier."""
+    arrays = {}
+    for i, r in enumerate(record_heldout2()):
+        r["label"] = written_label(r["loss"], r["step"], r["grad"], r["diverged"]) or ""
+        _store(arrays, 2, i, r)
+    np.savez_compressed(path, **arrays)
+
+
 def relabel(path) -> int:
     """Rewrite the stored labels of ``path`` by the written rule (the curves are unchanged);
     returns how many changed."""
@@ -289,23 +347,43 @@ def network_part(part: int) -> list[mrd.Case]:
     return mrd.load_networks(part) + load(part) + load(part, MORE_FILE)
 
 
+def calibration_networks() -> list[mrd.Case]:
+    """Every network curve recorded before the second held-back part (both parts of the three
+    earlier families): the calibration set since round 3 (docs/regimes.md)."""
+    return network_part(0) + network_part(1)
+
+
+def heldout2() -> list[mrd.Case]:
+    """The second held-back part (``regime_network_heldout2.npz``), labelled curves only."""
+    return load(2, HELDOUT2_FILE)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--score", action="store_true", help="only score the stored curves")
     ap.add_argument("--more", action="store_true", help=f"regenerate {MORE_FILE.name} instead")
     ap.add_argument("--relabel", action="store_true", help="re-apply the written rule to the stored curves")
+    ap.add_argument("--heldout2", action="store_true",
+                    help=f"regenerate {HELDOUT2_FILE.name} (the second held-back part; prints its written "
+                         "labels only, never the classifier's)")
     args = ap.parse_args(argv)
+    if args.heldout2:
+        save_heldout2()
+        labels = [c.label for c in load(2, HELDOUT2_FILE, labelled_only=False)]
+        print({lab or "left out": labels.count(lab) for lab in sorted(set(labels))})
+        return
     if args.relabel:
-        for f in (SPIKE_FILE, MORE_FILE):
+        for f in (SPIKE_FILE, MORE_FILE, HELDOUT2_FILE):
             print(f"{f.name}: {relabel(f)} labels changed")
     elif args.more:
         save_more()
     elif not args.score:
         save()
-    for part, title in ((0, "calibration"), (1, "held back")):
-        cases = network_part(part)
+    for title, cases in (("first calibration part", network_part(0)), ("first held-back part", network_part(1)),
+                         ("calibration set (both earlier parts)", calibration_networks()),
+                         ("second held-back part", heldout2())):
         pred = mrd.predict(cases)
-        print(f"\nnetwork {title} part: {len(cases)} curves")
+        print(f"\nnetwork {title}: {len(cases)} curves")
         print(mrd.report(cases, pred))
         for c, p in zip(cases, pred):
             if p != c.label:

@@ -33,7 +33,7 @@ P_WINDOW, P_FLOOR, P_SPIKE_HEIGHT, P_MIN_SPIKES, P_RIPPLE, P_BASELINE, P_TREND_M
 # ---------------------------------------------------------------- feature slots
 (F_CODE, F_REASON, F_LEVEL, F_TREND, F_RSTD, F_SPIKES, F_AMP, F_FREQ, F_NONFINITE, F_REFERENCE,
  F_WIN0, F_WIN1, F_TREND1, F_TREND2, F_STEP_RATIO, F_SMOOTH, F_LOG_LEVEL, F_FLOOR, F_SPREAD,
- F_GRAD_RATIO, F_GRAD_FIRST, F_GRAD_LAST, N_FEATURES) = range(23)
+ F_GRAD_RATIO, F_GRAD_FIRST, F_GRAD_LAST, F_RSTD_HALVES, N_FEATURES) = range(24)
 
 # label codes, in the order of REGIMES
 C_CONV, C_OSC, C_SPIKE, C_DIV, C_TRANS = range(5)
@@ -196,6 +196,7 @@ def features_block(loss, step, f_stars, diverged, P, feats, counts, peaks, onset
         # least-squares slopes of y on u: the window (r = 0), its halves (r = 1, 2)
         half = m // 2
         slope = icpt = s1 = s2 = 0.0
+        ss_h = 0.0  # squared residuals around the two half-window lines
         for r in range(3):
             lo = half if r == 2 else 0
             hi = half if r == 1 else m
@@ -212,6 +213,10 @@ def features_block(loss, step, f_stars, diverged, P, feats, counts, peaks, onset
                 suu += (u[i] - mu) * (u[i] - mu)
                 suy += (u[i] - mu) * (y[i] - my)
             sl = suy / suu if suu > 0.0 else 0.0
+            if r > 0:
+                for i in range(lo, hi):
+                    res = y[i] - (my + sl * (u[i] - mu))
+                    ss_h += res * res
             if r == 0:
                 slope = sl
                 icpt = my - sl * mu
@@ -233,6 +238,8 @@ def features_block(loss, step, f_stars, diverged, P, feats, counts, peaks, onset
         out[F_LEVEL] = my - math.log10(ref)
         out[F_TREND1] = s1
         out[F_TREND2] = s2
+        rstd_h = math.sqrt(ss_h / m)
+        out[F_RSTD_HALVES] = rstd_h
 
         # baseline: centred running median of odd width w (into e); the half-windows at
         # each end hold the nearest full window's median (a window cut at the edge is
@@ -516,9 +523,14 @@ def features_block(loss, step, f_stars, diverged, P, feats, counts, peaks, onset
         elif abs(slope) > flat and abs(slope) >= tmin and abs(slope) >= snr * rstd:
             st = P[P_STEADY]
             # steady: both halves move the same way, the second no more than ``accel`` times
-            # faster (a geometric or slower trend) and no more than ``steady`` times slower
-            steady = (s1 * slope > 0.0 and s2 * slope > 0.0 and abs(s2) <= P[P_ACCEL] * abs(s1)
-                      and abs(s1) <= st * abs(s2))
+            # faster (a geometric or slower trend) and no more than ``steady`` times slower; a
+            # fall also when its change of rate is not resolved: the bend |s2 - s1| / 4 (decades:
+            # the sagitta of the parabola with these half slopes) below ``trend_snr`` times the
+            # residual spread around the two half lines (a noisy network fall whose halves differ
+            # by noise). A rise keeps the ratio tests alone (a noisy rise is not read as a blow-up)
+            steady = (s1 * slope > 0.0 and s2 * slope > 0.0
+                      and ((abs(s2) <= P[P_ACCEL] * abs(s1) and abs(s1) <= st * abs(s2))
+                           or (slope < 0.0 and 0.25 * abs(s2 - s1) < snr * rstd_h)))
             far = P[P_FAR]
             if not steady:
                 code, reason = C_TRANS, 7

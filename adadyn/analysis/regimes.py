@@ -157,6 +157,9 @@ class Regime:
         2 |f - f*| / (|grad f| eta); nan when the gradient norm or the step size is unknown.
     grad_ratio_ends : (float, float)
         Its medians over the first and the last tenth of the late window (nan when unknown).
+    residual_std_halves : float
+        Standard deviation of the late log-loss around the lines fitted on each half of the
+        window (decades): the noise against which a change of rate between the halves is read.
     """
 
     label: str
@@ -181,6 +184,7 @@ class Regime:
     spread: float = np.nan
     grad_ratio: float = np.nan
     grad_ratio_ends: tuple = (np.nan, np.nan)
+    residual_std_halves: float = np.nan
 
     @property
     def code(self) -> int:
@@ -362,7 +366,8 @@ def _regime(out, step, peaks, onsets, heights, cnt) -> Regime:
         (int(out[_rf.F_WIN0]), int(out[_rf.F_WIN1])), float(out[_rf.F_STEP_RATIO]),
         float(out[_rf.F_SMOOTH]), (float(out[_rf.F_TREND1]), float(out[_rf.F_TREND2])),
         float(out[_rf.F_LOG_LEVEL]), float(out[_rf.F_FLOOR]), float(out[_rf.F_SPREAD]),
-        float(out[_rf.F_GRAD_RATIO]), (float(out[_rf.F_GRAD_FIRST]), float(out[_rf.F_GRAD_LAST])))
+        float(out[_rf.F_GRAD_RATIO]), (float(out[_rf.F_GRAD_FIRST]), float(out[_rf.F_GRAD_LAST])),
+        float(out[_rf.F_RSTD_HALVES]))
 
 
 def classify(traj_or_loss, step=None, *, f_star: float | None = None, diverged: bool = False,
@@ -411,7 +416,9 @@ def classify(traj_or_loss, step=None, *, f_star: float | None = None, diverged: 
         ``trend_snr`` times the residual spread is a trend); ``flat_tol`` (decades: a still
         loss); ``steady`` and ``accel`` (a trend is steady when the slopes of the
         two halves of the window have its sign, and the second is at most ``accel``
-        times steeper and at most ``steady`` times flatter than the first);
+        times steeper and at most ``steady`` times flatter than the first, or when the change
+        of rate is not resolved: the bend |s2 - s1| / 4 below ``trend_snr`` times the
+        residual spread around the two half lines);
         ``far`` (the step-size scale: a stationary loss whose implied distance
         to the minimum exceeds ``far`` steps is "large"); ``cycle_min`` (a still loss
         whose gradient-implied distance to the minimum is at least ``cycle_min`` and
@@ -440,7 +447,8 @@ def classify(traj_or_loss, step=None, *, f_star: float | None = None, diverged: 
     ``far`` step sizes of the minimum; at least ``min_spikes`` spikes -> spike; a late loss 2
     decades or more above the first sample (``level >= 2``) -> divergence, unless
     the gradient puts the iterate within ``far`` step sizes of the minimum; a still loss
-    or one at the resolution floor -> convergence; a trend that is steady ->
+    or one at the resolution floor -> convergence; a trend that is steady (or whose
+    change of rate between the window's halves is within the noise) ->
     convergence when falling, divergence when rising (geometric blow-up), a
     trend that is not steady -> transient; with the gradient known, a steady fall
     whose iterate is still ``far`` or more step sizes from the minimum at the
@@ -478,7 +486,7 @@ class RegimeArray:
     Attributes ``label`` (str), ``code``, ``reason``, ``spike_count``,
     ``osc_amplitude``, ``osc_frequency``, ``level``, ``trend``, ``residual_std``,
     ``nonfinite``, ``step_ratio``, ``smoothness``, ``log_level``, ``spread``, ``grad_ratio``,
-    ``grad_ratio_first``, ``grad_ratio_last``, ``meaning`` (:data:`REGIME_MEANINGS`),
+    ``grad_ratio_first``, ``grad_ratio_last``, ``residual_std_halves``, ``meaning`` (:data:`REGIME_MEANINGS`),
     ``blew_up`` (see :attr:`Regime.blew_up`); ``describe()`` gives the labels with their meanings;
     ``regimes`` builds the full :class:`Regime` objects (with spike positions)
     on first access.
@@ -504,6 +512,7 @@ class RegimeArray:
         self.grad_ratio = feats[:, _rf.F_GRAD_RATIO].copy()
         self.grad_ratio_first = feats[:, _rf.F_GRAD_FIRST].copy()
         self.grad_ratio_last = feats[:, _rf.F_GRAD_LAST].copy()
+        self.residual_std_halves = feats[:, _rf.F_RSTD_HALVES].copy()
         self.meaning = np.array([REGIME_MEANINGS[r] for r in REGIMES])[self.code]
         self.blew_up = blew_up(self.level, self.nonfinite | self._div)
         self._regimes = None
