@@ -227,11 +227,14 @@ class UserMoment(Optimizer):
                             schedule=self.schedule)
 
 
-USER = {
-    "bias_correction_h_not_1_minus_r": (UserMoment(1e-2), O.MomentOptimizer),
-    "adam_form_with_v0": (UserMoment(1e-2, h=0.2, r=0.8, p=0.1, q=0.9, v0=4.0), O.MomentOptimizer),
-    "adam_form_raw_amsgrad_with_v0": (UserMoment(1e-2, h=0.2, r=0.8, p=0.1, q=0.9, v0=4.0, amsgrad="raw"),
+USER = {   # exactly representable coefficients: p = 1 - q and h = 1 - r hold (or fail) exactly
+    # Adam's form (bias correction, p = 1 - q, v0 = 0) but h != 1 - r: not torch.optim.Adam
+    "bias_correction_h_not_1_minus_r": (UserMoment(1e-2, h=0.3, r=0.75, p=0.125, q=0.875), O.MomentOptimizer),
+    # Adam's form exactly, but v starts at v0 != 0: not torch.optim.Adam
+    "adam_form_with_v0": (UserMoment(1e-2, h=0.25, r=0.75, p=0.125, q=0.875, v0=4.0), O.MomentOptimizer),
+    "adam_form_raw_amsgrad_with_v0": (UserMoment(1e-2, h=0.25, r=0.75, p=0.125, q=0.875, v0=4.0, amsgrad="raw"),
                                       O.MomentOptimizer),
+    "family_form_with_bias_correction": (UserMoment(1e-2), O.MomentOptimizer),
     "adam_form": (UserMoment(1e-2, h=0.25, r=0.75, p=0.125, q=0.875), O.TorchAdam),
     "rmsprop_form": (UserMoment(1e-2, h=1.0, r=0.0, p=0.25, q=0.75, bias_correction=False), O.TorchRMSprop),
     "adagrad_form_v0": (UserMoment(0.1, h=1.0, r=0.0, p=1.0, q=1.0, v0=2.0, bias_correction=False),
