@@ -129,3 +129,23 @@ def test_test_mse_of_a_multi_output_regression_sums_over_outputs():
     with torch.no_grad():
         tr = model(torch.from_numpy(X)).numpy()
     assert float(p.loss(model).detach()) == pytest.approx(np.sum((tr - Y) ** 2) / 60, rel=1e-14)
+
+
+def test_digits_split_is_a_seeded_random_partition_of_each_class():
+    """Train and test partition the images of the kept classes; the held-out images are a random
+    subset fixed by the seed (another seed, another subset; not the first images of a class)."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    ref = d.data[d.target < 2] / 16.0
+    key = lambda A: sorted(map(tuple, np.round(A * 16).astype(int)))   # noqa: E731
+    tests = []
+    for seed in (0, 1, 0):
+        p = nn.digits(2, test_fraction=0.25, seed=seed)
+        X, Xt = p.data["X"].numpy(), p.data["X_test"].numpy()
+        assert key(np.concatenate([X, Xt])) == key(ref)
+        tests.append(key(Xt))
+    assert tests[0] == tests[2] and tests[0] != tests[1]
+    first = np.concatenate([ref[d.target[d.target < 2] == c][: int(round(0.25 * np.sum(d.target == c)))]
+                            for c in (0, 1)])
+    assert tests[0] != key(first)

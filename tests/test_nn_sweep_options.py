@@ -116,3 +116,18 @@ def test_phase_diagram_options_reach_every_point():
             np.testing.assert_allclose(pd4.loss[i, j], pd.loss[i, j], rtol=1e-6)
             r = ad.analysis.classify(pd.loss[i, j], pd.step, f_star=0.0, window=0.5)
             assert pd.regime[i, j] == r.label
+
+
+@pytest.mark.parametrize("window", [0.25, 0.8])
+def test_phase_diagram_late_statistics_over_the_last_window(window):
+    """late_mean/std_log10_loss are over the records at steps >= (1 - window) x the last step, and
+    each regime is classify(..., window=window) of the point's loss curve."""
+    a, b = np.array([2.0, 50.0]), np.array([5.0])
+    pd = phase_diagram(_prob(), (3, 6, 1), a, b, eta=3e-3, steps=40, activation="tanh", window=window)
+    late = pd.step >= pd.step[-1] * (1.0 - window)
+    assert late.sum() == int(np.floor(40 * window)) + 1
+    lg = np.log10(pd.loss[..., late])
+    np.testing.assert_allclose(pd.late_mean_log10_loss, lg.mean(-1), rtol=1e-13)
+    np.testing.assert_allclose(pd.late_std_log10_loss, lg.std(-1), rtol=1e-12)
+    for i in range(2):
+        assert pd.regime[i, 0] == ad.analysis.classify(pd.loss[i, 0], pd.step, f_star=0.0, window=window).label
