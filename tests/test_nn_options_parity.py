@@ -286,3 +286,14 @@ def test_schedule_factors_beyond_the_first_block(spec):
     assert opt.time == pytest.approx(want.sum(), rel=1e-13)
     if spec.name == "signGD":
         assert float(p.detach()) == pytest.approx(-want.sum(), rel=1e-12)
+
+
+def test_adafix_at_the_minimum_does_not_move_and_keeps_its_estimate():
+    """A start exactly at the minimum (g = 0): no step, so no secant; L stays L0 and v frozen
+    (0 < L0 eta), in torch and in the kernel."""
+    obj = ad.objectives.quadratic(np.diag([1.0, 2.0, 3.0]))
+    x0 = np.zeros(3)
+    assert np.all(obj.grad(x0) == 0.0)
+    spec = ad.AdaFix(1e-2, L0=5.0)
+    states, opt = lockstep(spec, obj, x0, steps=5, check_grad=False)
+    assert np.all(states[-1].x == 0.0) and opt.param_groups[0]["L"] == 5.0 and opt.param_groups[0]["frozen"] == 5

@@ -131,3 +131,17 @@ def test_phase_diagram_late_statistics_over_the_last_window(window):
     np.testing.assert_allclose(pd.late_std_log10_loss, lg.std(-1), rtol=1e-12)
     for i in range(2):
         assert pd.regime[i, 0] == ad.analysis.classify(pd.loss[i, 0], pd.step, f_star=0.0, window=window).label
+
+
+def test_every_option_that_changes_the_numbers_changes_the_resume_key():
+    """A sweep store is resumed by the hash of identity(): options that change the results
+    (dtype, record stride, activation, seed, steps) must change it; device does not."""
+    from adadyn.nn.sweep import task_hash
+
+    base = dict(activation="tanh", record_every=2, seed=1, dtype="float64")
+    t0 = NetworkTask(_prob(), WIDTHS, ad.Adam(3e-3), 20, **base)
+    for change in (dict(dtype="float32"), dict(record_every=4), dict(activation="relu"), dict(seed=2)):
+        t = NetworkTask(_prob(), WIDTHS, ad.Adam(3e-3), 20, **{**base, **change})
+        assert t.identity() != t0.identity() and task_hash(t) != task_hash(t0), change
+    assert NetworkTask(_prob(), WIDTHS, ad.Adam(3e-3), 21, **base).identity() != t0.identity()
+    assert NetworkTask(_prob(), WIDTHS, ad.Adam(3e-3), 20, device="cpu", **base).identity() == t0.identity()

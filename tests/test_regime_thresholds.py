@@ -278,3 +278,20 @@ def test_gradient_rules_need_the_minimum_value():
     blind = dataclasses.replace(tr, objective=None)
     assert np.isnan(classify(blind).grad_ratio)
     assert classify(blind, f_star=0.0).grad_ratio == pytest.approx(classify(tr).grad_ratio, rel=1e-12)
+
+
+def test_a_late_window_of_fewer_than_four_samples_is_widened_to_four():
+    """10 samples, window 0.25 of the span (steps >= 6.75: three samples): the window starts
+    at the fourth sample from the end, and a clean geometric fall is an arrival."""
+    step = np.arange(10, dtype=float)
+    r = classify(np.exp(-step), step, window=0.25)
+    assert r.window == (6, 9)
+    assert (r.label, r.reason) == ("convergence", "loss falling steadily (geometric or slower)")
+
+
+def test_the_floor_is_relative_to_the_largest_distance_not_the_first():
+    """Start at 1e-3, rise to 1, fall to 1e-28 and stay: floor = 1e-28 x max |f - f*| = 1e-28."""
+    y = np.concatenate([np.linspace(-3.0, 0.0, 100), np.linspace(0.0, -28.0, 700), np.full(N - 800, -28.0)])
+    r = cls(y)
+    assert r.floor == pytest.approx(-28.0, abs=1e-12) and r.reference == pytest.approx(1e-3, rel=1e-12)
+    assert r.reason == "loss at the resolution floor"
