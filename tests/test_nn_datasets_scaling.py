@@ -149,3 +149,12 @@ def test_digits_split_is_a_seeded_random_partition_of_each_class():
     first = np.concatenate([ref[d.target[d.target < 2] == c][: int(round(0.25 * np.sum(d.target == c)))]
                             for c in (0, 1)])
     assert tests[0] != key(first)
+
+
+def test_minibatches_are_distinct_points_drawn_from_the_seeded_generator():
+    p = nn.sine_regression(50, 2, seed=0)
+    draws = [p.draw(torch.Generator().manual_seed(s), 20).tolist() for s in (7, 7, 8)]
+    assert draws[0] == draws[1] and draws[0] != draws[2]
+    assert all(len(set(d)) == 20 and min(d) >= 0 and max(d) < 50 for d in draws)
+    assert p.draw(torch.Generator().manual_seed(7), 20).tolist() == torch.randperm(
+        50, generator=torch.Generator().manual_seed(7))[:20].tolist()
