@@ -23,6 +23,8 @@ Usage::
     python scripts/mutate.py --only kern-eps-in-vhat orbit-maxiter
     python scripts/mutate.py --check               # snippets still match the code? (no tests run)
     python scripts/mutate.py --json results.json   # also write the outcomes
+    python scripts/mutate.py --list scripts/mutations_wave3.toml --exclude tests/test_new.py
+                                                   # another list; without some test files (a "before" run)
 """
 from __future__ import annotations
 
@@ -116,6 +118,8 @@ def main(argv=None) -> int:
     ap.add_argument("--timeout", type=float, default=1200.0, help="seconds per mutant (a timeout counts as killed)")
     ap.add_argument("--json", type=Path, help="write the outcomes here")
     ap.add_argument("--no-baseline", action="store_true", help="skip the unmutated run of the selected tests")
+    ap.add_argument("--exclude", nargs="*", default=[],
+                    help="test paths to drop from every entry's selection (to measure the kill rate before them)")
     args = ap.parse_args(argv)
 
     muts = load(args.list)
@@ -123,6 +127,12 @@ def main(argv=None) -> int:
         muts = [m for m in muts if m["module"] in args.module]
     if args.only:
         muts = [m for m in muts if m["id"] in args.only]
+    if args.exclude:
+        drop = {str(Path(e)) for e in args.exclude}
+        muts = [dict(m, tests=[t for t in m["tests"] if str(Path(t)) not in drop]) for m in muts]
+        empty = [m["id"] for m in muts if not m["tests"]]
+        if empty:
+            raise SystemExit(f"--exclude leaves no tests for {', '.join(empty)}")
     bad = check(muts, ROOT)
     if bad:
         print("stale mutation list:\n  " + "\n  ".join(bad))
