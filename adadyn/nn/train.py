@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from adadyn.discrete.run import _zero_over_zero
 from adadyn.discrete.trajectory import Trajectory
 from adadyn.nn import record
 from adadyn.nn import threads as _threads
@@ -203,7 +204,8 @@ def train(spec, model: torch.nn.Module, problem: Problem, steps: int, *, record_
         ``sharpness`` when asked. ``x``, ``m``, ``v`` have no rows unless the
         parameters are recorded (then ``x``). A non-finite loss or gradient ends
         the run with status ``'diverged'`` at ``stop_step``, keeping the records
-        before it. ``final_state`` is a :class:`NetState`.
+        before it; ``'failed'`` instead, with the reason in ``message``, when it came from
+        0 / 0 (eps = 0 and a parameter whose gradient and second moment are exactly 0). ``final_state`` is a :class:`NetState`.
     """
     _check_args(spec, model, problem, steps, record_every, batch_size, seed, dtype,
                 record_params_every, sharpness_every)
@@ -230,11 +232,17 @@ def train(spec, model: torch.nn.Module, problem: Problem, steps: int, *, record_
         last_gn = rec.end_gn
     final = run.state(k0 + n, rng, last_gn, th)
     nr = rec.n_records
+    extras, status = rec.extras(), Status.OK if stop is None else Status.DIVERGED
+    if stop is not None:
+        finite = rec.loss[:nr][np.isfinite(rec.loss[:nr])]
+        why = _zero_over_zero(spec, None, final, finite[-1] if finite.size else None)
+        if why:                 # eps = 0 at a stationary coordinate: 0/0, not a divergence
+            status, extras["message"] = Status.FAILED, why
     return Trajectory(
         x=rec.params_recorded(), m=np.empty((0, rec.d)), v=np.empty((0, rec.d)), loss=rec.loss[:nr].copy(),
         grad_norm=rec.grad_norm[:nr].copy(), time=rec.time[:nr].copy(), step=k0 + record_every * np.arange(nr),
-        status=Status.OK if stop is None else Status.DIVERGED, stop_step=k0 + n, final_state=final,
-        opt=spec, objective=problem, record_every=record_every, extras=rec.extras(),
+        status=status, stop_step=k0 + n, final_state=final,
+        opt=spec, objective=problem, record_every=record_every, extras=extras,
     )
 
 
