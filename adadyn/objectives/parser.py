@@ -395,7 +395,12 @@ def parse_expr(text: str, variables=None, params=None):
                 out = None
                 for op, n in chain(node, (ast.Mult, ast.Div)):
                     e = build(n, depth + 1)
-                    out = e if out is None else (out * e if op is ast.Mult else out / e)
+                    try:
+                        out = e if out is None else (out * e if op is ast.Mult else out / e)
+                    except ZeroDivisionError:   # sympy's Float / Float(0) (an exact 0 gives zoo)
+                        seg = _short(ast.get_source_segment(text.strip(), node) or "")
+                        raise ExpressionError(f"{seg!r}{_where(node)} divides by zero; constant "
+                                              "sub-expressions must be finite and real") from None
                     coefficient_ok(out)
                 return located(out, node) if out.has(sp.zoo, sp.nan) else out
             if isinstance(node.op, ast.Pow):
