@@ -22,8 +22,12 @@ CONSOLE_SCRIPT = ("import re, sys\nfrom adadyn.cli import main\nif __name__ == '
 
 
 def _start(argv, tmp_path):
+    # SIGINT back to its default in the child: a parent started in the background by a
+    # non-interactive shell ignores it, and the child would inherit that (a real Ctrl-C comes
+    # from a terminal, where SIGINT is not ignored)
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
-                            cwd=tmp_path, start_new_session=True)
+                            cwd=tmp_path, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _wait_for(cond, proc, what, limit=300.0):

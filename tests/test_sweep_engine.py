@@ -283,8 +283,10 @@ def _child(code: str) -> subprocess.Popen:
         from test_sweep_engine import Logistic, GRID
         from adadyn.sweep import run_sweep
     """) + textwrap.dedent(code)
+    # SIGINT back to its default in the child: a parent started in the background by a
+    # non-interactive shell ignores it, the child would inherit that and never see Ctrl-C
     return subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _wait_for(cond, proc, what, limit=120.0):
