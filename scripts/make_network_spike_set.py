@@ -7,11 +7,13 @@ rule of docs/regimes.md ("Network spike trains") WITHOUT calling the classifier,
 Part 0 of each is calibration, part 1 (other model seeds, other digits splits) is held back.
 ``--score`` prints the confusion matrices of ``classify`` on the network parts. Since round 3 every
 curve of those parts is calibration, and ``regime_network_heldout2.npz`` (``--heldout2``; other
-digits split, model seeds and Fashion-MNIST classes) is the held-back part.
+digits split, model seeds and Fashion-MNIST classes) was the held-back part of round 3; since round 4
+it is calibration too, and ``regime_network_heldout3.npz`` (``--heldout3``) is held back.
 
     python scripts/make_network_spike_set.py            # regenerate the first family (~6 CPU-min)
     python scripts/make_network_spike_set.py --more     # regenerate the second (~13 CPU-min)
     python scripts/make_network_spike_set.py --heldout2 # regenerate the second held-back part (~5 CPU-min)
+    python scripts/make_network_spike_set.py --heldout3 # regenerate the third held-back part (~5.3 CPU-min)
     python scripts/make_network_spike_set.py --relabel  # re-apply the written rule to the stored files
     python scripts/make_network_spike_set.py --score    # score the stored curves
 """
@@ -444,7 +446,7 @@ def main(argv=None):
         print({lab or "left out": labels.count(lab) for lab in sorted(set(labels))})
         return
     if args.relabel:
-        for f in (SPIKE_FILE, MORE_FILE, HELDOUT2_FILE):
+        for f in (SPIKE_FILE, MORE_FILE, HELDOUT2_FILE, HELDOUT3_FILE):
             print(f"{f.name}: {relabel(f)} labels changed")
     elif args.more:
         save_more()
@@ -452,7 +454,7 @@ def main(argv=None):
         save()
     for title, cases in (("first calibration part", network_part(0)), ("first held-back part", network_part(1)),
                          ("calibration set (both earlier parts)", calibration_networks()),
-                         ("second held-back part", heldout2())):
+                         ("second held-back part", heldout2()), ("third held-back part", heldout3())):
         pred = mrd.predict(cases)
         print(f"\nnetwork {title}: {len(cases)} curves")
         print(mrd.report(cases, pred))
