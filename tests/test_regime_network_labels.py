@@ -1,12 +1,13 @@
 """Network curves in the regime classifier's labelled set (issue 20, item 4).
 
-The network spike-train families (scripts/regime_network_spikes.npz, regime_network_more.npz, and
-the second held-back part regime_network_heldout2.npz) are labelled by the written rule of
-docs/regimes.md ("Network spike trains") without the classifier. These tests guard the rule at
-its thresholds, check that the stored labels are the rule's, PIN the classifier's confusion
-matrices on the earlier parts (the calibration set since round 3) and on the second held-back
-part, require a recall of at least 0.9 for the classes of the held-back part that reach it
-(strict xfail for the others), and test the blow-up rule at its threshold. No torch needed.
+The network spike-train families (scripts/regime_network_spikes.npz, regime_network_more.npz, the
+second held-back part regime_network_heldout2.npz, and the third, regime_network_heldout3.npz)
+are labelled by the written rule of docs/regimes.md ("Network spike trains") without the
+classifier. These tests guard the rule at its thresholds, check that the stored labels are the
+rule's, PIN the classifier's confusion matrices on the earlier parts (the calibration set since
+round 3) and on the second and third held-back parts, require a recall of at least 0.9 for the
+classes of a held-back part that reach it (strict xfail for the others), and test the blow-up
+rule at its threshold. No torch needed.
 """
 import sys
 from pathlib import Path
@@ -117,7 +118,8 @@ def _late_ratio(r, n=400):
     return loss, np.arange(float(n))
 
 
-@pytest.mark.parametrize("r, expected", [(1.99, "oscillation"), (2.0, None), (0.51, "oscillation"), (0.5, None)])
+@pytest.mark.parametrize("r, expected", [(1.99, "oscillation"), (2.0, None),
+                                         (0.51, "oscillation"), (0.5, None)])
 def test_written_oscillation_within_twice(spikes_module, r, expected):
     loss, step = _late_ratio(r)
     assert spikes_module.written_label(loss, step, np.ones_like(loss), False) == expected
