@@ -7,11 +7,13 @@ rule of docs/regimes.md ("Network spike trains") WITHOUT calling the classifier,
 Part 0 of each is calibration, part 1 (other model seeds, other digits splits) is held back.
 ``--score`` prints the confusion matrices of ``classify`` on the network parts. Since round 3 every
 curve of those parts is calibration, and ``regime_network_heldout2.npz`` (``--heldout2``; other
-digits split, model seeds and Fashion-MNIST classes) is the held-back part.
+digits split, model seeds and Fashion-MNIST classes) was the held-back part of round 3; since round 4
+it is calibration too, and ``regime_network_heldout3.npz`` (``--heldout3``) is held back.
 
     python scripts/make_network_spike_set.py            # regenerate the first family (~6 CPU-min)
     python scripts/make_network_spike_set.py --more     # regenerate the second (~13 CPU-min)
     python scripts/make_network_spike_set.py --heldout2 # regenerate the second held-back part (~5 CPU-min)
+    python scripts/make_network_spike_set.py --heldout3 # regenerate the third held-back part (~5.3 CPU-min)
     python scripts/make_network_spike_set.py --relabel  # re-apply the written rule to the stored files
     python scripts/make_network_spike_set.py --score    # score the stored curves
 """
@@ -32,6 +34,9 @@ MORE_FILE = Path(__file__).with_name("regime_network_more.npz")
 #: the second held-back part (generated 2026-12-06 before any rule was changed in round 3; digits
 #: split 4, model seeds 40-42, Fashion-MNIST classes 7 and 9: none used before); stored as part 2
 HELDOUT2_FILE = Path(__file__).with_name("regime_network_heldout2.npz")
+#: the third held-back part (generated 2026-12-06 13:00 UTC before any rule was changed in round 4;
+#: digits split 5, model seeds 50-53, Fashion-MNIST classes 2 and 3: none used before); part 3
+HELDOUT3_FILE = Path(__file__).with_name("regime_network_heldout3.npz")
 
 
 def loss_spike_climbs(loss, step, window: float = 0.25, hold: float = 10.0) -> int:
@@ -295,6 +300,58 @@ def save_heldout2(path=HELDOUT2_FILE) -> None:
     np.savez_compressed(path, **arrays)
 
 
+# the third held-back part, per model seed on 64-128-128-2, digits split 5: the families of the
+# second, with more candidates for oscillation (RMSprop at eta = 1e-3 and 3e-4, Adam a ~ b)
+def _heldout3_specs():
+    import adadyn as ad
+    adam = [(1.0, 300.0), (0.7, 150.0),    # b >> a: the spike regime
+            (30.0, 30.0), (50.0, 50.0),    # a ~ b, fast memories: oscillation
+            (100.0, 1.0), (50.0, 0.5),     # a >> b
+            (1.0, 1.0), (1.5, 1.5)]        # a ~ b, slow memories: convergence
+    out = [(f"Adam a={a:g} b={b:g} eta=0.001", (lambda a=a, b=b: ad.Adam.from_ab(1e-3, a, b))) for a, b in adam]
+    return out + [(f"RMSprop alpha=0.99 eta={eta:g}", (lambda eta=eta: ad.RMSprop(eta, alpha=0.99)))
+                  for eta in (1e-3, 3e-4)]
+
+
+def record_heldout3(steps: int = 4000) -> list[dict]:
+    """The third held-back part: 10 optimisers x model seeds 50-53 on 64-128-128-2, two-class
+    digits split 5, 4000 steps; RMSprop (alpha = 0.99, eta = 1e-3 and 3e-4) and Adam (30, 30) on
+    Fashion-MNIST classes 2 and 3 (1000 images each, the real IDX files), 784-64-64-2, 2000 steps,
+    model seeds 50, 51. Float32, one torch thread (about 6 CPU-minutes)."""
+    import adadyn as ad
+    import adadyn.nn as nn
+
+    nn.set_num_threads(1)
+    prob = nn.digits(2, seed=5)
+    out = []
+    for seed in (50, 51, 52, 53):
+        for oname, make in _heldout3_specs():
+            r = _run(make, [64, 128, 128, 2], prob, steps, seed)
+            r["name"] = f"net {oname} digits2/5 64-128-128-2 seed={seed} ({steps} steps)"
+            out.append(r)
+            print(f"heldout3: {r['name']}", flush=True)
+    fm = nn.fashion_mnist(classes=(2, 3), per_class=1000)
+    for seed in (50, 51):
+        for oname, make in (("RMSprop alpha=0.99 eta=0.001", lambda: ad.RMSprop(1e-3, alpha=0.99)),
+                            ("RMSprop alpha=0.99 eta=0.0003", lambda: ad.RMSprop(3e-4, alpha=0.99)),
+                            ("Adam a=30 b=30 eta=0.001", lambda: ad.Adam.from_ab(1e-3, 30.0, 30.0))):
+            r = _run(make, [784, 64, 64, 2], fm, 2000, seed)
+            r["name"] = f"net {oname} fashion2x1000/2,3 784-64-64-2 seed={seed} (2000 steps)"
+            out.append(r)
+            print(f"heldout3: {r['name']}", flush=True)
+    return out
+
+
+def save_heldout3(path=HELDOUT3_FILE) -> None:
+    """Record the third held-back part and store it (part key 3) with the written rule's labels,
+    applied without the classifier."""
+    arrays = {}
+    for i, r in enumerate(record_heldout3()):
+        r["label"] = written_label(r["loss"], r["step"], r["grad"], r["diverged"]) or ""
+        _store(arrays, 3, i, r)
+    np.savez_compressed(path, **arrays)
+
+
 def relabel(path) -> int:
     """Rewrite the stored labels of ``path`` by the written rule (the curves are unchanged);
     returns how many changed."""
@@ -358,6 +415,11 @@ def heldout2() -> list[mrd.Case]:
     return load(2, HELDOUT2_FILE)
 
 
+def heldout3() -> list[mrd.Case]:
+    """The third held-back part (``regime_network_heldout3.npz``), labelled curves only."""
+    return load(3, HELDOUT3_FILE)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--score", action="store_true", help="only score the stored curves")
@@ -366,14 +428,25 @@ def main(argv=None):
     ap.add_argument("--heldout2", action="store_true",
                     help=f"regenerate {HELDOUT2_FILE.name} (the second held-back part; prints its written "
                          "labels only, never the classifier's)")
+    ap.add_argument("--heldout3", action="store_true",
+                    help=f"regenerate {HELDOUT3_FILE.name} (the third held-back part; prints its written "
+                         "labels only, never the classifier's)")
     args = ap.parse_args(argv)
+    if args.heldout3:
+        import time
+        t0 = time.process_time()
+        save_heldout3()
+        labels = [c.label for c in load(3, HELDOUT3_FILE, labelled_only=False)]
+        print({lab or "left out": labels.count(lab) for lab in sorted(set(labels))},
+              f"CPU {time.process_time() - t0:.0f} s")
+        return
     if args.heldout2:
         save_heldout2()
         labels = [c.label for c in load(2, HELDOUT2_FILE, labelled_only=False)]
         print({lab or "left out": labels.count(lab) for lab in sorted(set(labels))})
         return
     if args.relabel:
-        for f in (SPIKE_FILE, MORE_FILE, HELDOUT2_FILE):
+        for f in (SPIKE_FILE, MORE_FILE, HELDOUT2_FILE, HELDOUT3_FILE):
             print(f"{f.name}: {relabel(f)} labels changed")
     elif args.more:
         save_more()
@@ -381,7 +454,7 @@ def main(argv=None):
         save()
     for title, cases in (("first calibration part", network_part(0)), ("first held-back part", network_part(1)),
                          ("calibration set (both earlier parts)", calibration_networks()),
-                         ("second held-back part", heldout2())):
+                         ("second held-back part", heldout2()), ("third held-back part", heldout3())):
         pred = mrd.predict(cases)
         print(f"\nnetwork {title}: {len(cases)} curves")
         print(mrd.report(cases, pred))
