@@ -505,3 +505,16 @@ def test_far_steady_fall_label_from_the_end_distances(end, label, reason):
     assert last == pytest.approx(end, rel=1e-5) and first / last == pytest.approx(2.0 ** (901 / T), rel=1e-5)
     assert r.label == label, r
     assert reason in r.reason
+
+
+def test_a_steady_rise_below_the_blow_up_level_is_divergence_by_the_rising_rule():
+    # falls 3 decades, then rises steadily by 1.5: the late window (last quarter) rises 0.75 decade
+    # geometrically while its level stays 1.9 decades BELOW the start, so neither blow-up rule
+    # (held high, late level >= 2) fires and only the steady-rise rule can say divergence
+    step = np.arange(400, dtype=float)
+    y = np.where(step < 200, -3 * step / 200, -3 + 1.5 * (step - 200) / 200)
+    r = classify(10.0 ** y, step)
+    assert (r.label, r.reason) == ("divergence", "loss rising steadily (blowing up)")
+    assert r.level == pytest.approx(-1.875, abs=0.01) and r.trend == pytest.approx(0.7425, abs=0.01)
+    # the mirror image (a steady fall to the same window) is convergence
+    assert classify(10.0 ** (-3 - y), step).label == "convergence"
