@@ -64,6 +64,18 @@ def test_memory_budget_refuses_a_grid_whose_records_do_not_fit_and_names_what_fi
     assert SW.RESULT_BUDGET == 2**30
 
 
+@pytest.mark.parametrize("budget, steps, expect", [
+    (10**6, 10**12, "record_every >= 500000000001"),   # 4e5 bytes a record: 2 records fit, closed form
+    (10**6, 10**12 - 1, "record_every >= 500000000000"),
+    (7 * 10**5, 10**12, "fewer grid points"),           # not even 2 records: answered without a search
+])
+def test_memory_budget_advice_is_closed_form_for_huge_step_counts(budget, steps, expect):
+    # 10,000 points x 5 series x 8 bytes = 4e5 bytes a record; the smallest k with
+    # 4e5 (steps // k + 1) <= budget; a search over k would not end
+    with pytest.raises(ValueError, match=expect):
+        SW._check_budget(budget, 10_000, steps, 1)
+
+
 def test_phase_diagram_applies_the_thread_rule_and_restores_the_count(monkeypatch):
     """threads=2 is used while training and the count is restored; None follows the rule of
     torch_threads (the user's set_num_threads is kept), reported on pd.sweep."""

@@ -508,8 +508,9 @@ def _check_budget(memory_budget, n_points: int, steps: int, record_every: int) -
     need = 8 * _SERIES * n_points * (steps // record_every + 1)
     if need > budget:
         per = 8 * _SERIES * n_points
-        fit = next((k for k in range(record_every, steps + 1) if per * (steps // k + 1) <= budget), None)
-        how = f"record_every >= {fit}" if fit else "fewer grid points"
+        r = budget // per - 1                # the most records after the first that fit
+        fit = max(record_every, steps // (r + 1) + 1) if r >= 1 else None   # smallest k: steps // k <= r
+        how = f"record_every >= {fit}" if fit is not None and fit <= steps else "fewer grid points"
         raise ValueError(f"memory_budget: {n_points} points x {steps // record_every + 1} records x {_SERIES} "
                          f"series take {need:.3g} bytes > memory_budget = {budget:.3g}; use {how}, or a larger "
                          "memory_budget (None: no limit)")
