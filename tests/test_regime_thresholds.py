@@ -295,3 +295,19 @@ def test_the_floor_is_relative_to_the_largest_distance_not_the_first():
     r = cls(y)
     assert r.floor == pytest.approx(-28.0, abs=1e-12) and r.reference == pytest.approx(1e-3, rel=1e-12)
     assert r.reason == "loss at the resolution floor"
+
+
+def test_blow_up_level_rule_applies_to_the_loss_alone():
+    # late window: a period-10 pattern, 3 samples at the start level and 7 samples 3 decades up, so
+    # the late mean is 2.1 decades above the first sample but the lower quartile is at 0 (rule 1a,
+    # "held high", does not fire) and nothing rises above the rolling median twice (no spike
+    # train): the level rule (2a) decides, from the loss alone (no gradient given)
+    step = np.arange(400, dtype=float)
+    y = np.empty(400)
+    y[:300] = np.linspace(0.0, -1.0, 300)
+    y[300:] = np.where(np.arange(100) % 10 < 3, 0.0, 3.0)
+    r = classify(10.0 ** y, step)
+    assert r.level == pytest.approx(2.1, abs=1e-9)
+    assert (r.label, r.reason) == ("divergence", "late loss 2 or more decades above the first sample (blown up)")
+    y[300:] = np.where(np.arange(100) % 10 < 4, 0.0, 3.0)      # 60 % up: late mean 1.8 decades, below 2
+    assert classify(10.0 ** y, step).reason != "late loss 2 or more decades above the first sample (blown up)"
