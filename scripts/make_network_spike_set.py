@@ -259,6 +259,41 @@ def _heldout2_specs():
     return out + [("RMSprop alpha=0.99 eta=0.003", lambda: ad.RMSprop.from_a(3e-3, 0.01 / 3e-3))]
 
 
+def _record_part(tag: str, digits_split: int, digit_runs, fashion_classes, fashion_runs, steps: int) -> list[dict]:
+    """Record one held-back part: ``digit_runs`` ((seed, name, make) on 64-128-128-2, two-class
+    digits of split ``digits_split``, ``steps`` steps) and ``fashion_runs`` ((seed, name, make) on
+    784-64-64-2, Fashion-MNIST ``fashion_classes`` x 1000 images, 2000 steps); float32, one torch
+    thread, in that order (the order and names are the stored file's)."""
+    import adadyn.nn as nn
+
+    nn.set_num_threads(1)
+    jobs = [(make, [64, 128, 128, 2], nn.digits(2, seed=digits_split), steps, seed,
+             f"net {name} digits2/{digits_split} 64-128-128-2 seed={seed} ({steps} steps)")
+            for seed, name, make in digit_runs]
+    fm = nn.fashion_mnist(classes=fashion_classes, per_class=1000)
+    cls = ",".join(map(str, fashion_classes))
+    jobs += [(make, [784, 64, 64, 2], fm, 2000, seed,
+              f"net {name} fashion2x1000/{cls} 784-64-64-2 seed={seed} (2000 steps)")
+             for seed, name, make in fashion_runs]
+    out = []
+    for make, widths, prob, n, seed, label in jobs:
+        r = _run(make, widths, prob, n, seed)
+        r["name"] = label
+        out.append(r)
+        print(f"{tag}: {label}", flush=True)
+    return out
+
+
+def _save_part(records, part: int, path) -> None:
+    """Store a recorded part (key ``part``) with the written rule's labels, applied without the
+    classifier."""
+    arrays = {}
+    for i, r in enumerate(records):
+        r["label"] = written_label(r["loss"], r["step"], r["grad"], r["diverged"]) or ""
+        _store(arrays, part, i, r)
+    np.savez_compressed(path, **arrays)
+
+
 def record_heldout2(steps: int = 4000) -> list[dict]:
     """The second held-back part: 13 optimisers x model seeds 40, 41, 42 on 64-128-128-2, two-class
     digits split 4, 4000 steps; RMSprop (alpha = 0.99, eta = 1e-3) and GD (eta = 0.3) at seed 40;
@@ -266,38 +301,19 @@ def record_heldout2(steps: int = 4000) -> list[dict]:
     (1000 images each, the real IDX files), 784-64-64-2, 2000 steps, model seeds 40, 41.
     Float32, one torch thread (about 10 CPU-minutes)."""
     import adadyn as ad
-    import adadyn.nn as nn
 
-    nn.set_num_threads(1)
-    prob = nn.digits(2, seed=4)
-    specs = [(sd, nm, mk) for sd in (40, 41, 42) for nm, mk in _heldout2_specs()]
-    specs += [(40, "RMSprop alpha=0.99 eta=0.001", lambda: ad.RMSprop.from_a(1e-3, 10.0)),
-              (40, "GD eta=0.3", lambda: ad.GD(0.3))]
-    out = []
-    for seed, oname, make in specs:
-        r = _run(make, [64, 128, 128, 2], prob, steps, seed)
-        r["name"] = f"net {oname} digits2/4 64-128-128-2 seed={seed} ({steps} steps)"
-        out.append(r)
-        print(f"heldout2: {r['name']}", flush=True)
-    fm = nn.fashion_mnist(classes=(7, 9), per_class=1000)
-    for seed in (40, 41):
-        for oname, make in (("RMSprop alpha=0.99 eta=0.001", lambda: ad.RMSprop(1e-3, alpha=0.99)),
-                            ("Adam a=1 b=100 eta=0.001", lambda: ad.Adam.from_ab(1e-3, 1.0, 100.0))):
-            r = _run(make, [784, 64, 64, 2], fm, 2000, seed)
-            r["name"] = f"net {oname} fashion2x1000/7,9 784-64-64-2 seed={seed} (2000 steps)"
-            out.append(r)
-            print(f"heldout2: {r['name']}", flush=True)
-    return out
+    digits = [(sd, nm, mk) for sd in (40, 41, 42) for nm, mk in _heldout2_specs()]
+    digits += [(40, "RMSprop alpha=0.99 eta=0.001", lambda: ad.RMSprop.from_a(1e-3, 10.0)),
+               (40, "GD eta=0.3", lambda: ad.GD(0.3))]
+    fashion = [(sd, nm, mk) for sd in (40, 41) for nm, mk in (
+        ("RMSprop alpha=0.99 eta=0.001", lambda: ad.RMSprop(1e-3, alpha=0.99)),
+        ("Adam a=1 b=100 eta=0.001", lambda: ad.Adam.from_ab(1e-3, 1.0, 100.0)))]
+    return _record_part("heldout2", 4, digits, (7, 9), fashion, steps)
 
 
 def save_heldout2(path=HELDOUT2_FILE) -> None:
-    """Record the second held-back part and store it (part key 2) with the written rule's labels,
-    applied without the classifier."""
-    arrays = {}
-    for i, r in enumerate(record_heldout2()):
-        r["label"] = written_label(r["loss"], r["step"], r["grad"], r["diverged"]) or ""
-        _store(arrays, 2, i, r)
-    np.savez_compressed(path, **arrays)
+    """Record the second held-back part and store it (part key 2)."""
+    _save_part(record_heldout2(), 2, path)
 
 
 # the third held-back part, per model seed on 64-128-128-2, digits split 5: the families of the
@@ -319,37 +335,18 @@ def record_heldout3(steps: int = 4000) -> list[dict]:
     Fashion-MNIST classes 2 and 3 (1000 images each, the real IDX files), 784-64-64-2, 2000 steps,
     model seeds 50, 51. Float32, one torch thread (about 6 CPU-minutes)."""
     import adadyn as ad
-    import adadyn.nn as nn
 
-    nn.set_num_threads(1)
-    prob = nn.digits(2, seed=5)
-    out = []
-    for seed in (50, 51, 52, 53):
-        for oname, make in _heldout3_specs():
-            r = _run(make, [64, 128, 128, 2], prob, steps, seed)
-            r["name"] = f"net {oname} digits2/5 64-128-128-2 seed={seed} ({steps} steps)"
-            out.append(r)
-            print(f"heldout3: {r['name']}", flush=True)
-    fm = nn.fashion_mnist(classes=(2, 3), per_class=1000)
-    for seed in (50, 51):
-        for oname, make in (("RMSprop alpha=0.99 eta=0.001", lambda: ad.RMSprop(1e-3, alpha=0.99)),
-                            ("RMSprop alpha=0.99 eta=0.0003", lambda: ad.RMSprop(3e-4, alpha=0.99)),
-                            ("Adam a=30 b=30 eta=0.001", lambda: ad.Adam.from_ab(1e-3, 30.0, 30.0))):
-            r = _run(make, [784, 64, 64, 2], fm, 2000, seed)
-            r["name"] = f"net {oname} fashion2x1000/2,3 784-64-64-2 seed={seed} (2000 steps)"
-            out.append(r)
-            print(f"heldout3: {r['name']}", flush=True)
-    return out
+    digits = [(sd, nm, mk) for sd in (50, 51, 52, 53) for nm, mk in _heldout3_specs()]
+    fashion = [(sd, nm, mk) for sd in (50, 51) for nm, mk in (
+        ("RMSprop alpha=0.99 eta=0.001", lambda: ad.RMSprop(1e-3, alpha=0.99)),
+        ("RMSprop alpha=0.99 eta=0.0003", lambda: ad.RMSprop(3e-4, alpha=0.99)),
+        ("Adam a=30 b=30 eta=0.001", lambda: ad.Adam.from_ab(1e-3, 30.0, 30.0)))]
+    return _record_part("heldout3", 5, digits, (2, 3), fashion, steps)
 
 
 def save_heldout3(path=HELDOUT3_FILE) -> None:
-    """Record the third held-back part and store it (part key 3) with the written rule's labels,
-    applied without the classifier."""
-    arrays = {}
-    for i, r in enumerate(record_heldout3()):
-        r["label"] = written_label(r["loss"], r["step"], r["grad"], r["diverged"]) or ""
-        _store(arrays, 3, i, r)
-    np.savez_compressed(path, **arrays)
+    """Record the third held-back part and store it (part key 3)."""
+    _save_part(record_heldout3(), 3, path)
 
 
 def relabel(path) -> int:
