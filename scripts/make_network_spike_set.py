@@ -37,6 +37,9 @@ HELDOUT2_FILE = Path(__file__).with_name("regime_network_heldout2.npz")
 #: the third held-back part (generated 2026-12-06 13:00 UTC before any rule was changed in round 4;
 #: digits split 5, model seeds 50-53, Fashion-MNIST classes 2 and 3: none used before); part 3
 HELDOUT3_FILE = Path(__file__).with_name("regime_network_heldout3.npz")
+#: the fourth held-back part (generated 2026-12-06 14:20 UTC before any rule was changed in round 5;
+#: digits split 6, model seeds 60-63, Fashion-MNIST classes 4 and 8: none used before); part 4
+HELDOUT4_FILE = Path(__file__).with_name("regime_network_heldout4.npz")
 
 
 def loss_spike_climbs(loss, step, window: float = 0.25, hold: float = 10.0) -> int:
@@ -349,6 +352,28 @@ def save_heldout3(path=HELDOUT3_FILE) -> None:
     _save_part(record_heldout3(), 3, path)
 
 
+def record_heldout4(steps: int = 4000) -> list[dict]:
+    """The fourth held-back part: the third's 10 optimisers and RMSprop (alpha = 0.99) at
+    eta = 6e-4 x model seeds 60-63 on 64-128-128-2, two-class digits split 6, 4000 steps; RMSprop
+    (alpha = 0.99, eta = 1e-3 and 3e-4) and Adam (30, 30) on Fashion-MNIST classes 4 and 8 (1000
+    images each, the real IDX files), 784-64-64-2, 2000 steps, model seeds 60, 61. Float32, one
+    torch thread (about 7 CPU-minutes)."""
+    import adadyn as ad
+
+    specs = _heldout3_specs() + [("RMSprop alpha=0.99 eta=0.0006", lambda: ad.RMSprop(6e-4, alpha=0.99))]
+    digits = [(sd, nm, mk) for sd in (60, 61, 62, 63) for nm, mk in specs]
+    fashion = [(sd, nm, mk) for sd in (60, 61) for nm, mk in (
+        ("RMSprop alpha=0.99 eta=0.001", lambda: ad.RMSprop(1e-3, alpha=0.99)),
+        ("RMSprop alpha=0.99 eta=0.0003", lambda: ad.RMSprop(3e-4, alpha=0.99)),
+        ("Adam a=30 b=30 eta=0.001", lambda: ad.Adam.from_ab(1e-3, 30.0, 30.0)))]
+    return _record_part("heldout4", 6, digits, (4, 8), fashion, steps)
+
+
+def save_heldout4(path=HELDOUT4_FILE) -> None:
+    """Record the fourth held-back part and store it (part key 4)."""
+    _save_part(record_heldout4(), 4, path)
+
+
 def relabel(path) -> int:
     """Rewrite the stored labels of ``path`` by the written rule (the curves are unchanged);
     returns how many changed."""
@@ -390,7 +415,7 @@ def load(part: int, path=SPIKE_FILE, labelled_only: bool = True) -> list[mrd.Cas
         lab = str(z[f"label_{k}"])
         if lab or not labelled_only:
             out.append(mrd.Case(str(z[f"name_{k}"]), lab, z[f"loss_{k}"], z[f"step_{k}"], 0.0,
-                                bool(z[f"diverged_{k}"])))
+                                bool(z[f"diverged_{k}"]), f_star_known=False))
         i += 1
     return out
 
@@ -417,6 +442,11 @@ def heldout3() -> list[mrd.Case]:
     return load(3, HELDOUT3_FILE)
 
 
+def heldout4() -> list[mrd.Case]:
+    """The fourth held-back part (``regime_network_heldout4.npz``), labelled curves only."""
+    return load(4, HELDOUT4_FILE)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--score", action="store_true", help="only score the stored curves")
@@ -428,15 +458,20 @@ def main(argv=None):
     ap.add_argument("--heldout3", action="store_true",
                     help=f"regenerate {HELDOUT3_FILE.name} (the third held-back part; prints its written "
                          "labels only, never the classifier's)")
+    ap.add_argument("--heldout4", action="store_true",
+                    help=f"regenerate {HELDOUT4_FILE.name} (the fourth held-back part; prints its written "
+                         "labels only, never the classifier's)")
     args = ap.parse_args(argv)
-    if args.heldout3:
-        import time
-        t0 = time.process_time()
-        save_heldout3()
-        labels = [c.label for c in load(3, HELDOUT3_FILE, labelled_only=False)]
-        print({lab or "left out": labels.count(lab) for lab in sorted(set(labels))},
-              f"CPU {time.process_time() - t0:.0f} s")
-        return
+    for flag, save_part, part, path in ((args.heldout3, save_heldout3, 3, HELDOUT3_FILE),
+                                        (args.heldout4, save_heldout4, 4, HELDOUT4_FILE)):
+        if flag:
+            import time
+            t0 = time.process_time()
+            save_part()
+            labels = [c.label for c in load(part, path, labelled_only=False)]
+            print({lab or "left out": labels.count(lab) for lab in sorted(set(labels))},
+                  f"CPU {time.process_time() - t0:.0f} s")
+            return
     if args.heldout2:
         save_heldout2()
         labels = [c.label for c in load(2, HELDOUT2_FILE, labelled_only=False)]

@@ -48,6 +48,7 @@ class Case:
     diverged: bool = False
     grad_norm: np.ndarray | None = None  # |grad f| at the samples (runs of eta-step optimisers)
     eta: float | None = None
+    f_star_known: bool = True  # False: f_star only bounds the minimum value below (networks)
 
 
 # ---------------------------------------------------------------- synthetic processes
@@ -273,7 +274,7 @@ def network_cases(seed: int, n_runs: int, steps: int = 6000, record_every: int =
         if lab is None:
             continue
         out.append(Case(f"net {oname} on {pname}", lab, np.asarray(tr.loss), np.asarray(tr.step, dtype=np.float64),
-                        0.0, tr.status == "diverged"))
+                        0.0, tr.status == "diverged", f_star_known=False))
     return out
 
 
@@ -306,7 +307,7 @@ def load_networks(seed: int, path=NETWORK_FILE) -> list[Case]:
         gk = f"grad_{k}" in z
         out.append(Case(str(z[f"name_{k}"]), str(z[f"label_{k}"]), z[f"loss_{k}"], z[f"step_{k}"], 0.0,
                         bool(z[f"diverged_{k}"]), z[f"grad_{k}"] if gk else None,
-                        float(z[f"eta_{k}"]) if gk else None))
+                        float(z[f"eta_{k}"]) if gk else None, f_star_known=False))
         i += 1
     return out
 
@@ -327,7 +328,7 @@ def predict(cases, gradients: bool = True, **classify_kw):
     def one(c):
         g = gradients and c.grad_norm is not None
         return classify(c.loss, c.step, f_star=c.f_star, diverged=c.diverged, grad_norm=c.grad_norm if g else None,
-                        step_size=c.eta if g else None, **classify_kw).label
+                        step_size=c.eta if g else None, f_star_known=c.f_star_known, **classify_kw).label
 
     return [one(c) for c in cases]
 
