@@ -42,6 +42,14 @@ C_CONV, C_OSC, C_SPIKE, C_DIV, C_TRANS = range(5)
 #: (the paper's divergence: "the loss is large and blows up"); read after the spike rule
 BLOWUP = 2.0
 
+#: decades of the late loss (mean log10) below the first sample at which a stationary loss with
+#: the minimum value unknown has made progress (rule 5 with f* unknown: oscillation, not divergence)
+PROGRESS = 1.0
+
+#: decades by which the medians of the late window's quarters, falling one after the other, show
+#: a loss still making progress when f* is unknown (the written network rule's convergence clause)
+QUARTER_FALL = 0.3
+
 #: reason codes -> text (the Regime's ``reason``)
 REASONS = (
     "non-finite loss",                                            # 0
@@ -60,6 +68,10 @@ REASONS = (
     "loss falling steadily, iterate `far` or more step sizes from the minimum and arriving: not settled",  # 13
     "loss falling steadily, but the iterate stays `far` or more step sizes from the minimum",  # 14
     "late loss 2 or more decades above the first sample (blown up)",  # 15
+    "stationary loss a decade or more below its start; f* unknown, so the loss-implied distance is "
+    "only an upper bound",                                        # 16
+    "stationary loss within a decade of its start (f* unknown): the loss stays large",  # 17
+    "quarter medians of the late loss falling one after the other (f* unknown): still falling",  # 18
 )
 
 
@@ -115,17 +127,42 @@ def _median(buf, cnt):
     return med
 
 
+@jit
+def _quarter_fall(y, m):
+    """q0 - q3 for the medians q0 > q1 > q2 > q3 of the four quarters of y[:m] (split as
+    ``np.array_split(y[:m], 4)``), else -inf."""
+    buf = np.empty(m)
+    prev = np.inf
+    q0 = np.nan
+    lo = 0
+    for k in range(4):
+        hi = lo + m // 4 + (1 if k < m % 4 else 0)
+        for i in range(lo, hi):
+            buf[i - lo] = y[i]
+        q = _median(buf, hi - lo)
+        if not q < prev:
+            return -np.inf
+        if k == 0:
+            q0 = q
+        prev = q
+        lo = hi
+    return q0 - prev
+
+
 _F2 = types.float64[:, ::1]
 _F1 = types.float64[::1]
 _I1 = types.int64[::1]
-#: (loss, step, f_stars, diverged, P, feats, counts, peaks, onsets, heights, gnorm, eta)
-FEATURES_SIG = types.none(_F2, _F1, _F1, types.boolean[::1], _F1, _F2, _I1, _I1, _I1, _F1, _F2, _F1)
+#: (loss, step, f_stars, known, diverged, P, feats, counts, peaks, onsets, heights, gnorm, eta)
+FEATURES_SIG = types.none(_F2, _F1, _F1, types.boolean[::1], types.boolean[::1], _F1, _F2, _I1, _I1, _I1, _F1, _F2,
+                          _F1)
 
 
 @lazy(FEATURES_SIG, nogil=True)
-def features_block(loss, step, f_stars, diverged, P, feats, counts, peaks, onsets, heights, gnorm, eta):
+def features_block(loss, step, f_stars, known, diverged, P, feats, counts, peaks, onsets, heights, gnorm, eta):
     """Features and label of each row of ``loss`` (G, n) into ``feats[g]`` (slots F_*) and
-    the number of its spikes into ``counts[g]``. ``gnorm`` (G, n) holds |grad f| at the
+    the number of its spikes into ``counts[g]``. ``f_stars[g]`` is the minimum value when
+    ``known[g]``, else only a lower bound of it (a network's training loss: f* unknown, >= 0).
+    ``gnorm`` (G, n) holds |grad f| at the
     samples and ``eta`` (G,) the step size of an optimiser whose step is of order eta per
     coordinate; with ``gnorm`` of shape (G, 0) or ``eta[g]`` not > 0 the gradient rules are
     off for that row. The spike peak and onset sample indices
@@ -556,6 +593,20 @@ def features_block(loss, step, f_stars, diverged, P, feats, counts, peaks, onset
                 code, reason = C_DIV, 12
             elif out[F_STEP_RATIO] >= P[P_FAR]:
                 code, reason = C_OSC, 11
+        elif not known[g]:
+            # f* unknown, only bounded below (f* >= f_stars[g]): |d ln(f - f*)| >= |d ln f|, so
+            # step_ratio bounds the distance in steps from above and can show "near", never
+            # "far"; the loss is read against itself instead. Quarter medians falling one after
+            # the other by QUARTER_FALL in all: still making progress (a fall whose cycles hide
+            # its trend from the line fit); else below PROGRESS decades under its start: a loss
+            # that fell and holds (oscillation); else the loss stays large (divergence)
+            if _quarter_fall(y, m) >= QUARTER_FALL:
+                code, reason = C_CONV, 18
+            elif out[F_STEP_RATIO] >= P[P_FAR]:
+                if out[F_LEVEL] > -PROGRESS:
+                    code, reason = C_DIV, 17
+                else:
+                    code, reason = C_OSC, 16
         elif out[F_STEP_RATIO] >= P[P_FAR]:
             code, reason = C_DIV, 8
         out[F_CODE] = code
@@ -563,13 +614,14 @@ def features_block(loss, step, f_stars, diverged, P, feats, counts, peaks, onset
         counts[g] = cnt
 
 
-def curve_features(loss, step, f_star, diverged, P, out, peaks, onsets, heights, gnorm=None, eta=np.nan) -> int:
+def curve_features(loss, step, f_star, diverged, P, out, peaks, onsets, heights, gnorm=None, eta=np.nan,
+                   known=True) -> int:
     """:func:`features_block` for one curve: features into ``out``, spikes into
     ``peaks``/``onsets``/``heights``; returns the number of spikes."""
     counts = np.zeros(1, dtype=np.int64)
     feats = np.empty((1, out.shape[0]))
     features_block(np.ascontiguousarray(loss, dtype=np.float64).reshape(1, -1), step, np.array([f_star], dtype=np.float64),
-                   np.array([diverged], dtype=np.bool_), P, feats, counts, peaks, onsets, heights,
+                   np.array([known], dtype=np.bool_), np.array([diverged], dtype=np.bool_), P, feats, counts, peaks, onsets, heights,
                    np.empty((1, 0)) if gnorm is None else np.ascontiguousarray(gnorm, dtype=np.float64).reshape(1, -1),
                    np.array([eta], dtype=np.float64))
     out[:] = feats[0]

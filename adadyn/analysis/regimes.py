@@ -309,25 +309,37 @@ def _traj_gradient(tr):
     return gn, float(eta)
 
 
-def _unpack(traj_or_loss, step, f_star):
-    """loss, step, f*, whether the run is known to have diverged, and the trajectory's
-    gradient-norm record and step size (None when unknown)."""
+def _check_known(f_star_known):
+    if f_star_known is None or isinstance(f_star_known, (bool, np.bool_)):
+        return f_star_known
+    raise TypeError(f"f_star_known must be True, False or None, got {type(f_star_known).__name__}")
+
+
+def _unpack(traj_or_loss, step, f_star, f_star_known=None):
+    """loss, step, f* (or its lower bound), whether f* is the minimum value, whether the run is
+    known to have diverged, and the trajectory's gradient-norm record and step size (None when
+    unknown)."""
     diverged = False
     gn = eta = None
+    known = _check_known(f_star_known)
     if hasattr(traj_or_loss, "loss") and hasattr(traj_or_loss, "status"):
         tr = traj_or_loss
         loss = np.asarray(tr.loss, dtype=np.float64)
         step = np.asarray(tr.step) if step is None else step
         diverged = tr.status == "diverged"
+        obj = getattr(tr, "objective", None)
+        mv = getattr(obj, "min_value", None)
+        bound = getattr(obj, "lower_bound", None)
+        given = f_star is not None or mv is not None
+        if known is None:
+            # a network's training loss (its objective has a lower_bound, no min_value): the
+            # minimum value is unknown, only bounded below
+            known = given or bound is None
         if f_star is None:
-            mv = getattr(getattr(tr, "objective", None), "min_value", None)
-            f_star = 0.0 if mv is None else mv
-            known = mv is not None
-        else:
-            known = True
+            f_star = mv if mv is not None else (bound if bound is not None and not known else 0.0)
         # 2 |f - f*| / |g| is a distance only when f* is the minimum value: the gradient
         # rules need it (a network's f* is unknown, and 0 is not its minimum value)
-        if known:
+        if known and (given or f_star_known):
             gn, eta = _traj_gradient(tr)
     else:
         try:
@@ -338,7 +350,8 @@ def _unpack(traj_or_loss, step, f_star):
         raise ValueError(f"loss must be one-dimensional, got shape {loss.shape}")
     if loss.shape[0] < 4:
         raise ValueError(f"need at least 4 loss samples, got {loss.shape[0]}")
-    return np.ascontiguousarray(loss), _step_array(step, loss.shape[0]), _check_fstar(f_star), diverged, gn, eta
+    known = True if known is None else bool(known)
+    return np.ascontiguousarray(loss), _step_array(step, loss.shape[0]), _check_fstar(f_star), known, diverged, gn, eta
 
 
 def _check_gradient(grad_norm, step_size, shape):
@@ -372,7 +385,7 @@ def _regime(out, step, peaks, onsets, heights, cnt) -> Regime:
 
 def classify(traj_or_loss, step=None, *, f_star: float | None = None, diverged: bool = False,
              reference: float | None = None, grad_norm=None, step_size: float | None = None,
-             use_gradient: bool = True, **kw) -> Regime:
+             use_gradient: bool = True, f_star_known: bool | None = None, **kw) -> Regime:
     """Classify the late phase of a run (Ma, Wu & E, section 4, Figures 7-8).
 
     Parameters
@@ -387,10 +400,21 @@ def classify(traj_or_loss, step=None, *, f_star: float | None = None, diverged: 
         steps for the regimes of Figure 7 at eta = 1e-3).
     f_star : float, optional
         Minimum value subtracted from the loss (default: the objective's
-        ``min_value`` when known, else 0).
+        ``min_value`` when known, else 0); with ``f_star_known=False`` only a lower
+        bound of the minimum value (default: the objective's ``lower_bound``, else 0).
     diverged : bool
         The run is known to have stopped on a non-finite value (taken from a
         Trajectory's ``status`` automatically).
+    f_star_known : bool, optional
+        Whether ``f_star`` is the minimum value (True) or only a lower bound of it
+        (False: a network's training loss, whose minimum value is unknown and >= 0).
+        Default: False for a Trajectory whose objective has a ``lower_bound`` and no
+        ``min_value`` (the problems and objectives of :mod:`adadyn.nn`) when ``f_star``
+        is not given; True otherwise. With f* unknown the loss-implied distance to
+        the minimum (``step_ratio``) is only an upper bound (|d ln(f - f*)| >=
+        |d ln(f - bound)|), so a stationary loss is read as divergence only when it
+        has not fallen a decade below its first sample (rule 5, docs/regimes.md), and
+        the gradient rules are off (they need the minimum value).
     reference : float, optional
         Scale of ``level`` (default |f_0 - f*|); the blow-up rule reads ``level``.
     grad_norm, step_size : array_like and float, optional
@@ -457,19 +481,23 @@ def classify(traj_or_loss, step=None, *, f_star: float | None = None, diverged: 
     distance to the minimum exceeds ``far`` steps -> divergence ("the loss
     stays large"); otherwise -> oscillation.
     """
-    loss, steps, fs, was_div, gn, eta = _unpack(traj_or_loss, step, f_star)
+    loss, steps, fs, known, was_div, gn, eta = _unpack(traj_or_loss, step, f_star, f_star_known)
     if not use_gradient:
         gn = eta = None
     P = _params(kw)
     n = loss.shape[0]
     if grad_norm is not None or step_size is not None:
+        if not known:
+            raise ValueError("grad_norm and step_size need the minimum value (f_star_known=False: f* unknown); "
+                             "2 |f - f*| / |grad f| is a distance only when f* is the minimum value")
         gn, eta = _check_gradient(grad_norm, step_size, loss.shape)
     eta = _check_step_size(eta)
     out = np.empty(_rf.N_FEATURES)
     peaks = np.empty(n, dtype=np.int64)
     onsets = np.empty(n, dtype=np.int64)
     heights = np.empty(n)
-    cnt = _rf.curve_features(loss, steps, fs, bool(diverged or was_div), P, out, peaks, onsets, heights, gn, eta)
+    cnt = _rf.curve_features(loss, steps, fs, bool(diverged or was_div), P, out, peaks, onsets, heights, gn, eta,
+                             known)
     if reference is not None:
         ref = float(reference)
         if not (np.isfinite(ref) and ref > 0):
@@ -492,8 +520,9 @@ class RegimeArray:
     on first access.
     """
 
-    def __init__(self, feats, counts, loss, step, f_star, diverged, P, gnorm, eta):
+    def __init__(self, feats, counts, loss, step, f_star, diverged, P, gnorm, eta, known=None):
         self._f, self._loss, self._step, self._fs, self._div, self._P = feats, loss, step, f_star, diverged, P
+        self._known = np.ones(len(counts), dtype=np.bool_) if known is None else known
         self._gn, self._eta = gnorm, eta
         self.code = feats[:, _rf.F_CODE].astype(np.int64)
         self.label = np.array(REGIMES)[self.code]
@@ -533,7 +562,7 @@ class RegimeArray:
             for g in range(len(self)):
                 cnt = _rf.curve_features(self._loss[g], self._step, self._fs[g], self._div[g], self._P, out,
                                          peaks, onsets, heights, self._gn[g] if self._gn.shape[1] else None,
-                                         self._eta[g])
+                                         self._eta[g], bool(self._known[g]))
                 regs.append(_regime(out, self._step, peaks, onsets, heights, cnt))
             self._regimes = regs
         return self._regimes
@@ -549,7 +578,7 @@ class RegimeArray:
 
 
 def classify_many(loss, step=None, *, f_star=None, diverged=None, grad_norm=None, step_size=None,
-                  **kw) -> RegimeArray:
+                  f_star_known=True, **kw) -> RegimeArray:
     """Classify G loss curves at once: :func:`classify` row by row, compiled.
 
     Parameters
@@ -559,7 +588,11 @@ def classify_many(loss, step=None, *, f_star=None, diverged=None, grad_norm=None
     step : array_like, shape (n,), optional
         Steps of the samples (default ``arange(n)``).
     f_star : float or array_like of shape (G,), optional
-        Minimum value(s) (default 0).
+        Minimum value(s) (default 0), or lower bounds of them where ``f_star_known``
+        is False.
+    f_star_known : bool or array_like of bool, shape (G,)
+        Whether ``f_star`` is the minimum value (default) or only a lower bound of
+        it (a network's training loss): as in :func:`classify`.
     diverged : bool or array_like of bool, shape (G,), optional
         Runs known to have stopped on a non-finite value.
     grad_norm : array_like, shape (G, n), optional
@@ -572,7 +605,7 @@ def classify_many(loss, step=None, *, f_star=None, diverged=None, grad_norm=None
     -------
     RegimeArray
         Labels identical to ``classify(loss[g], step, f_star=f_star[g],
-        diverged=diverged[g], **kw)`` for every g (same compiled code); curves
+        f_star_known=f_star_known[g], diverged=diverged[g], **kw)`` for every g (same compiled code); curves
         run in parallel (Numba ``prange``, one curve per iteration).
     """
     try:
@@ -591,8 +624,19 @@ def classify_many(loss, step=None, *, f_star=None, diverged=None, grad_norm=None
         raise ValueError("f_star must be finite")
     dv = np.zeros(G, dtype=np.bool_) if diverged is None else np.broadcast_to(
         np.asarray(diverged, dtype=np.bool_), (G,)).copy()
+    try:
+        kn = np.broadcast_to(np.asarray(f_star_known), (G,))
+    except ValueError:
+        raise ValueError(f"f_star_known must be a bool or one per curve ({G}), got shape "
+                         f"{np.shape(f_star_known)}") from None
+    if kn.dtype != np.bool_:
+        raise TypeError(f"f_star_known must be bools, got dtype {kn.dtype}")
+    kn = kn.copy()
     P = _params(kw)
     gn, eta = _check_gradient(grad_norm, step_size, L.shape)
+    if gn is not None and not kn.all():
+        raise ValueError("grad_norm and step_size need the minimum value (f_star_known=False: f* unknown); "
+                         "2 |f - f*| / |grad f| is a distance only when f* is the minimum value")
     if gn is None:
         gn, et = np.empty((G, 0)), np.full(G, np.nan)
     else:
@@ -607,8 +651,8 @@ def classify_many(loss, step=None, *, f_star=None, diverged=None, grad_norm=None
 
         def block(a, b):
             peaks, onsets, heights = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64), np.empty(n)
-            _rf.features_block(L[a:b], st, fs[a:b], dv[a:b], P, feats[a:b], counts[a:b], peaks, onsets, heights,
+            _rf.features_block(L[a:b], st, fs[a:b], kn[a:b], dv[a:b], P, feats[a:b], counts[a:b], peaks, onsets, heights,
                                gn[a:b], et[a:b])
 
         spread(G, 64, block)
-    return RegimeArray(feats, counts, L, st, fs, dv, P, gn, et)
+    return RegimeArray(feats, counts, L, st, fs, dv, P, gn, et, kn)

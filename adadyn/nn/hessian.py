@@ -194,5 +194,5 @@ def edge_of_stability(traj, *, classify_kw: dict | None = None) -> Sharpness:
     kw = {"window": 0.5}
     kw.update(classify_kw or {})
     # spikes from the full-resolution loss; crossings from the sharpness rows
-    reg = classify(np.asarray(traj.loss), np.asarray(traj.step), f_star=0.0, **kw)
+    reg = classify(np.asarray(traj.loss), np.asarray(traj.step), f_star=0.0, f_star_known=False, **kw)
     return Sharpness.from_series(steps, np.asarray(traj.time)[rows], sharp, thr, np.asarray(traj.loss)[rows], reg)

@@ -75,9 +75,13 @@ class NetObjective(Objective):
         False: no compiled value/gradient; the flows and analyses use the Python methods.
     hessian_accuracy : str
         How :meth:`hessian` is obtained (reported by :func:`adadyn.analysis.linearize`).
+    lower_bound : float
+        0 (the problem's loss is >= 0; its minimum value is unknown):
+        :func:`adadyn.analysis.classify` treats f* as unknown.
     """
 
     numba_backed = False
+    lower_bound = 0.0
     hessian_accuracy = "exact (torch autograd Hessian)"
 
     def __init__(self, model: torch.nn.Module, problem: Problem, *, name: str | None = None):

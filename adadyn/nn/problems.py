@@ -34,13 +34,17 @@ class Problem:
     has_test : bool
         Whether :meth:`test_error` is defined.
     min_value : None
-        The minimum of the loss is not known; :func:`adadyn.analysis.classify`
-        then measures the loss from 0.
+        The minimum of the loss is not known.
+    lower_bound : float
+        0: the loss (cross-entropy, mean squared error, squared residuals) is >= 0, so
+        :func:`adadyn.analysis.classify` measures the loss from 0 and treats f* as unknown
+        (``f_star_known=False``).
     """
 
     name = "problem"
     image_shape = None
     min_value = None
+    lower_bound = 0.0
     has_test = False
     test_metric = ""
 

@@ -474,7 +474,7 @@ def phase_diagram(problem: Problem, widths, a, b, eta: float = 1e-3, steps: int 
         ok = np.isfinite(loss)
         if ok.sum() < 4:   # blew up within its first records: classify the whole row (non-finite)
             ok[:] = True
-        regs.append(classify(loss[ok], step[ok], f_star=0.0, window=window,
+        regs.append(classify(loss[ok], step[ok], f_star=0.0, f_star_known=False, window=window,
                              diverged=status_from_code(code) == "diverged"))
     late_mean, late_std = _late_log10_stats(res["loss"][:, step >= step[-1] * (1.0 - window)])
     shape = (a.size, b.size)
