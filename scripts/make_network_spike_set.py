@@ -8,12 +8,15 @@ Part 0 of each is calibration, part 1 (other model seeds, other digits splits) i
 ``--score`` prints the confusion matrices of ``classify`` on the network parts. Since round 3 every
 curve of those parts is calibration, and ``regime_network_heldout2.npz`` (``--heldout2``; other
 digits split, model seeds and Fashion-MNIST classes) was the held-back part of round 3; since round 4
-it is calibration too, and ``regime_network_heldout3.npz`` (``--heldout3``) is held back.
+it is calibration too, and ``regime_network_heldout3.npz`` (``--heldout3``) was held back; since
+round 5 that is calibration too and ``regime_network_heldout4.npz`` (``--heldout4``) is held back.
+Network curves are classified with f* unknown (``f_star_known=False``).
 
     python scripts/make_network_spike_set.py            # regenerate the first family (~6 CPU-min)
     python scripts/make_network_spike_set.py --more     # regenerate the second (~13 CPU-min)
     python scripts/make_network_spike_set.py --heldout2 # regenerate the second held-back part (~5 CPU-min)
     python scripts/make_network_spike_set.py --heldout3 # regenerate the third held-back part (~5.3 CPU-min)
+    python scripts/make_network_spike_set.py --heldout4 # regenerate the fourth held-back part (~5.7 CPU-min)
     python scripts/make_network_spike_set.py --relabel  # re-apply the written rule to the stored files
     python scripts/make_network_spike_set.py --score    # score the stored curves
 """
@@ -337,14 +340,19 @@ def record_heldout3(steps: int = 4000) -> list[dict]:
     digits split 5, 4000 steps; RMSprop (alpha = 0.99, eta = 1e-3 and 3e-4) and Adam (30, 30) on
     Fashion-MNIST classes 2 and 3 (1000 images each, the real IDX files), 784-64-64-2, 2000 steps,
     model seeds 50, 51. Float32, one torch thread (about 6 CPU-minutes)."""
+    digits = [(sd, nm, mk) for sd in (50, 51, 52, 53) for nm, mk in _heldout3_specs()]
+    return _record_part("heldout3", 5, digits, (2, 3), _fashion_runs((50, 51)), steps)
+
+
+def _fashion_runs(seeds):
+    """(seed, name, make) of the Fashion-MNIST runs of the third and fourth held-back parts:
+    RMSprop (alpha = 0.99, eta = 1e-3 and 3e-4) and Adam (30, 30) per model seed."""
     import adadyn as ad
 
-    digits = [(sd, nm, mk) for sd in (50, 51, 52, 53) for nm, mk in _heldout3_specs()]
-    fashion = [(sd, nm, mk) for sd in (50, 51) for nm, mk in (
+    return [(sd, nm, mk) for sd in seeds for nm, mk in (
         ("RMSprop alpha=0.99 eta=0.001", lambda: ad.RMSprop(1e-3, alpha=0.99)),
         ("RMSprop alpha=0.99 eta=0.0003", lambda: ad.RMSprop(3e-4, alpha=0.99)),
         ("Adam a=30 b=30 eta=0.001", lambda: ad.Adam.from_ab(1e-3, 30.0, 30.0)))]
-    return _record_part("heldout3", 5, digits, (2, 3), fashion, steps)
 
 
 def save_heldout3(path=HELDOUT3_FILE) -> None:
@@ -362,11 +370,7 @@ def record_heldout4(steps: int = 4000) -> list[dict]:
 
     specs = _heldout3_specs() + [("RMSprop alpha=0.99 eta=0.0006", lambda: ad.RMSprop(6e-4, alpha=0.99))]
     digits = [(sd, nm, mk) for sd in (60, 61, 62, 63) for nm, mk in specs]
-    fashion = [(sd, nm, mk) for sd in (60, 61) for nm, mk in (
-        ("RMSprop alpha=0.99 eta=0.001", lambda: ad.RMSprop(1e-3, alpha=0.99)),
-        ("RMSprop alpha=0.99 eta=0.0003", lambda: ad.RMSprop(3e-4, alpha=0.99)),
-        ("Adam a=30 b=30 eta=0.001", lambda: ad.Adam.from_ab(1e-3, 30.0, 30.0)))]
-    return _record_part("heldout4", 6, digits, (4, 8), fashion, steps)
+    return _record_part("heldout4", 6, digits, (4, 8), _fashion_runs((60, 61)), steps)
 
 
 def save_heldout4(path=HELDOUT4_FILE) -> None:
@@ -478,7 +482,7 @@ def main(argv=None):
         print({lab or "left out": labels.count(lab) for lab in sorted(set(labels))})
         return
     if args.relabel:
-        for f in (SPIKE_FILE, MORE_FILE, HELDOUT2_FILE, HELDOUT3_FILE):
+        for f in (SPIKE_FILE, MORE_FILE, HELDOUT2_FILE, HELDOUT3_FILE, HELDOUT4_FILE):
             print(f"{f.name}: {relabel(f)} labels changed")
     elif args.more:
         save_more()
@@ -486,7 +490,8 @@ def main(argv=None):
         save()
     for title, cases in (("first calibration part", network_part(0)), ("first held-back part", network_part(1)),
                          ("calibration set (both earlier parts)", calibration_networks()),
-                         ("second held-back part", heldout2()), ("third held-back part", heldout3())):
+                         ("second held-back part", heldout2()), ("third held-back part", heldout3()),
+                         ("fourth held-back part", heldout4())):
         pred = mrd.predict(cases)
         print(f"\nnetwork {title}: {len(cases)} curves")
         print(mrd.report(cases, pred))

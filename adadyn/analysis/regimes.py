@@ -479,7 +479,11 @@ def classify(traj_or_loss, step=None, *, f_star: float | None = None, diverged: 
     window's end is no arrival: transient when the distance, shrinking at the
     window's rate, reaches ``far`` within one more window, else divergence; a stationary loss whose implied
     distance to the minimum exceeds ``far`` steps -> divergence ("the loss
-    stays large"); otherwise -> oscillation.
+    stays large"); otherwise -> oscillation. With f* unknown (``f_star_known=False``) that
+    distance is only an upper bound and the last rule reads the loss against itself: quarter
+    medians of the window falling one after the other by 0.3 decade in all -> convergence; a
+    stationary loss read "far" -> oscillation when it is a decade or more below its first
+    sample, divergence otherwise.
     """
     loss, steps, fs, known, was_div, gn, eta = _unpack(traj_or_loss, step, f_star, f_star_known)
     if not use_gradient:
