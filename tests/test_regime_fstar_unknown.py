@@ -156,6 +156,15 @@ def test_classify_many_equals_classify_with_mixed_flags():
     assert list(classify_many(L).label) == [classify(c).label for c in curves]
 
 
+def test_classify_many_flags_follow_their_rows_across_blocks():
+    # classify_many works in blocks of 64 rows: rows 64 ... 129 must get their own flags
+    L = np.tile(_cycle(-4.0), (130, 1))
+    flags = np.arange(130) % 3 == 0
+    many = classify_many(L, f_star_known=flags)
+    assert list(many.label) == ["oscillation" if not f else "divergence" for f in flags]
+    assert [r.label for r in many.regimes] == list(many.label)
+
+
 def _traj(loss, **objective):
     obj = SimpleNamespace(**objective)
     opt = SimpleNamespace(name="Adam", eta=1e-3)
