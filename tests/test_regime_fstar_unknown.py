@@ -118,6 +118,20 @@ def test_quarter_fall_threshold(total, expected):
     assert classify(loss).label == "divergence"
 
 
+def test_quarter_fall_is_read_when_the_loss_is_near_too():
+    # a fluctuation faster than the stride (step_ratio 0: "near" even from the bound) whose quarter
+    # medians fall one after the other by 0.42 decade: still falling, whatever step_ratio says
+    y = -4.0 + 0.4 * np.sign(np.sin(2 * np.pi * (T + 0.5) / 3.0))
+    for k, part in enumerate(np.array_split(np.arange(3000, 4000), 4)):
+        y[part] -= 0.14 * k
+    loss = 10.0 ** y
+    loss[0] = 1.0
+    r = classify(loss, f_star_known=False)
+    assert r.step_ratio < 4.0 and abs(r.trend) < 2 * r.residual_std
+    assert r.label == "convergence" and r.reason == rf.REASONS[18]
+    assert classify(loss).label == "oscillation"          # f* known: rule 5, near
+
+
 @pytest.mark.parametrize("offsets", [[0.0, -0.3, -0.2, -0.5],   # not one after the other
                                      [0.0, -0.25, -0.25, -0.5],  # two equal quarters
                                      [-0.5, -0.3, -0.2, 0.0]])   # rising
