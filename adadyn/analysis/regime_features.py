@@ -620,9 +620,10 @@ def curve_features(loss, step, f_star, diverged, P, out, peaks, onsets, heights,
     ``peaks``/``onsets``/``heights``; returns the number of spikes."""
     counts = np.zeros(1, dtype=np.int64)
     feats = np.empty((1, out.shape[0]))
-    features_block(np.ascontiguousarray(loss, dtype=np.float64).reshape(1, -1), step, np.array([f_star], dtype=np.float64),
-                   np.array([known], dtype=np.bool_), np.array([diverged], dtype=np.bool_), P, feats, counts, peaks, onsets, heights,
-                   np.empty((1, 0)) if gnorm is None else np.ascontiguousarray(gnorm, dtype=np.float64).reshape(1, -1),
+    gn = np.empty((1, 0)) if gnorm is None else np.ascontiguousarray(gnorm, dtype=np.float64).reshape(1, -1)
+    features_block(np.ascontiguousarray(loss, dtype=np.float64).reshape(1, -1), step,
+                   np.array([f_star], dtype=np.float64), np.array([known], dtype=np.bool_),
+                   np.array([diverged], dtype=np.bool_), P, feats, counts, peaks, onsets, heights, gn,
                    np.array([eta], dtype=np.float64))
     out[:] = feats[0]
     return int(counts[0])

@@ -655,8 +655,8 @@ def classify_many(loss, step=None, *, f_star=None, diverged=None, grad_norm=None
 
         def block(a, b):
             peaks, onsets, heights = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64), np.empty(n)
-            _rf.features_block(L[a:b], st, fs[a:b], kn[a:b], dv[a:b], P, feats[a:b], counts[a:b], peaks, onsets, heights,
-                               gn[a:b], et[a:b])
+            _rf.features_block(L[a:b], st, fs[a:b], kn[a:b], dv[a:b], P, feats[a:b], counts[a:b], peaks, onsets,
+                               heights, gn[a:b], et[a:b])
 
         spread(G, 64, block)
     return RegimeArray(feats, counts, L, st, fs, dv, P, gn, et, kn)
